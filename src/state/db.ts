@@ -1,0 +1,36 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { MIGRATIONS } from './schema.js';
+
+export type Db = Database.Database;
+
+/**
+ * Open (and migrate) the metadata database under `root`. WAL lets readers run while one
+ * writer commits; busy_timeout makes a second `hull` process wait for the lock instead of
+ * failing, so concurrent CLI calls serialise their writes safely.
+ */
+export function openDb(root: string): Db {
+  mkdirSync(root, { recursive: true, mode: 0o711 });
+  const db = new Database(join(root, 'hull.db'));
+  db.pragma('busy_timeout = 30000');
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  migrate(db);
+  return db;
+}
+
+function migrate(db: Db): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current >= MIGRATIONS.length) return;
+  // IMMEDIATE takes the write lock first, so two processes never both run a migration.
+  const run = db.transaction(() => {
+    const now = db.pragma('user_version', { simple: true }) as number;
+    for (let v = now; v < MIGRATIONS.length; v++) {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    }
+  });
+  run.immediate();
+}
