@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, open, rename, rm } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 /** A unique name next to `target`, so the final rename stays on one filesystem (atomic). */
@@ -31,4 +31,37 @@ export async function exists(path: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** True when a process with this pid exists (EPERM means it exists but is not ours). */
+export function isPidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Temp entries are named `<pid>-…`; remove those whose writer process is gone, so a crash
+ * mid-write leaves nothing that outlives the next command.
+ */
+export async function sweepDeadPidEntries(dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(name.split('-')[0]);
+    if (pid === process.pid || (Number.isInteger(pid) && pid > 0 && isPidAlive(pid))) continue;
+    await rm(join(dir, name), { recursive: true, force: true });
+  }
+}
+
+/** A temp name that sweepDeadPidEntries can attribute to this process. */
+export function pidTempName(): string {
+  return `${process.pid}-${Date.now()}-${randomBytes(4).toString('hex')}`;
 }

@@ -1,0 +1,80 @@
+/**
+ * Unpacked layers: `<root>/layers/sha256/<diff id hex>/` — each a complete overlayfs lower
+ * directory (whiteouts as 0/0 char devices, opaque dirs as trusted.overlay.opaque=y).
+ *
+ * Layers are keyed by diff id, not chain id: with overlayfs a layer directory does not depend on
+ * its parents, so identical layers in different images share one directory.
+ *
+ * A layer is unpacked into `layers/tmp/<pid>-…` and renamed into place only once its diff id is
+ * verified; a concurrent unpack of the same layer by another process simply loses the rename.
+ */
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pidTempName, sweepDeadPidEntries } from '../util/fs.js';
+import { digestHex, type Digest } from './digest.js';
+
+export interface PendingLayer {
+  dir: string;
+  /** Move the verified tree into place; false if another process committed the same layer first. */
+  commit(diffId: Digest): Promise<boolean>;
+  abort(): Promise<void>;
+}
+
+export class LayerStore {
+  readonly dir: string;
+  private readonly tmpDir: string;
+
+  constructor(root: string) {
+    this.dir = join(root, 'layers', 'sha256');
+    this.tmpDir = join(root, 'layers', 'tmp');
+  }
+
+  async init(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    await mkdir(this.tmpDir, { recursive: true });
+    await sweepDeadPidEntries(this.tmpDir);
+  }
+
+  path(diffId: Digest): string {
+    return join(this.dir, digestHex(diffId));
+  }
+
+  async has(diffId: Digest): Promise<boolean> {
+    try {
+      return (await stat(this.path(diffId))).isDirectory();
+    } catch {
+      return false;
+    }
+  }
+
+  async begin(): Promise<PendingLayer> {
+    const dir = join(this.tmpDir, pidTempName());
+    await mkdir(dir, { mode: 0o755 });
+    return {
+      dir,
+      commit: async (diffId) => {
+        try {
+          await rename(dir, this.path(diffId));
+          return true;
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw e;
+          await rm(dir, { recursive: true, force: true });
+          return false;
+        }
+      },
+      abort: () => rm(dir, { recursive: true, force: true }),
+    };
+  }
+
+  async delete(diffId: Digest): Promise<void> {
+    // Rename first so a half-deleted tree is never mistaken for a complete layer.
+    const doomed = join(this.tmpDir, pidTempName());
+    try {
+      await rename(this.path(diffId), doomed);
+    } catch {
+      return;
+    }
+    await rm(doomed, { recursive: true, force: true });
+  }
+}
