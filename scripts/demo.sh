@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# hull's main job, for a newcomer: build a busybox root filesystem offline, import it as an
+# image, and list it.
+set -euo pipefail
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/rootfs/bin" "$work/rootfs/etc" "$work/rootfs/tmp" "$work/rootfs/root"
+cp /bin/busybox "$work/rootfs/bin/busybox"
+for applet in $(/bin/busybox --list); do
+  [ "$applet" = busybox ] || ln -sf busybox "$work/rootfs/bin/$applet"
+done
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$work/rootfs/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' >"$work/rootfs/etc/group"
+chmod 1777 "$work/rootfs/tmp"
+tar -C "$work/rootfs" --numeric-owner --owner=0 --group=0 -cf - . |
+  hull import -c 'CMD ["sh"]' -c 'ENV PATH=/bin' -m 'busybox from Debian busybox-static' - hull-example/busybox:latest
+hull images
+hull history hull-example/busybox:latest

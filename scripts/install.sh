@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Install everything hull needs on Debian 12 (as root), build it, put `hull` on PATH, and run
+# hull's main job. Idempotent and quiet: a second run only rebuilds.
+#   bash scripts/install.sh             install + main job
+#   bash scripts/install.sh --no-demo   install only (what the test command uses)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# runc/conmon run containers; skopeo and docker-registry serve the interop tests;
+# busybox-static makes test and example images offline; zstd unpacks zstd layers.
+PACKAGES=(runc conmon skopeo docker-registry busybox-static zstd openssl ca-certificates)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "hull: installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "hull: installing npm packages"
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+fi
+echo "hull: building"
+npm run --silent build >/dev/null
+ln -sf "$PWD/dist/src/cli/main.js" /usr/local/bin/hull
+
+[ "${1:-}" = "--no-demo" ] && exit 0
+
+# Main job: make a small image offline from Debian's static busybox, import it, list it.
+echo "hull: main job"
+bash scripts/demo.sh

@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+/**
+ * `hull`: Docker's verbs and flags over hull's engine. Handlers parse, call the engine and
+ * render; errors print as `hull: <message>` with Docker's exit codes (125 for engine errors).
+ */
+import { Command, CommanderError } from 'commander';
+import { HullError, messageOf } from '../util/errors.js';
+import { registerImageCommands } from './commands/images.js';
+import { registerLoginCommands } from './commands/login.js';
+import { setRootFlag } from './context.js';
+
+export const ENGINE_ERROR_EXIT = 125;
+
+function buildProgram(): Command {
+  const program = new Command('hull')
+    .description('Containers and virtual machines from one OCI image')
+    .version('0.1.0', '-v, --version', 'Print version information and quit')
+    .option('--root <dir>', 'State root (default /var/lib/hull, or $HULL_ROOT)')
+    .showSuggestionAfterError(true)
+    .enablePositionalOptions();
+  program.hook('preAction', (cmd) => {
+    setRootFlag(cmd.opts<{ root?: string }>().root);
+  });
+  registerImageCommands(program);
+  registerLoginCommands(program);
+  return program;
+}
+
+function configureErrors(cmd: Command): void {
+  cmd.exitOverride();
+  cmd.configureOutput({
+    outputError: (str, write) => write(`hull: ${str.replace(/^error: /, '')}`),
+  });
+  for (const sub of cmd.commands) configureErrors(sub);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  configureErrors(program);
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      return ENGINE_ERROR_EXIT;
+    }
+    if (e instanceof HullError) {
+      process.stderr.write(`hull: ${e.message}\n`);
+      return ENGINE_ERROR_EXIT;
+    }
+    process.stderr.write(`hull: internal error: ${messageOf(e)}\n`);
+    if (process.env.HULL_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+    return ENGINE_ERROR_EXIT;
+  }
+}
+
+// A closed pipe (`hull images | head -1`) is a normal end, not a crash.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+});
+
+process.exitCode = await main(process.argv);

@@ -1,0 +1,57 @@
+/**
+ * Renders image progress events as Docker does: on a terminal, one line per layer redrawn in
+ * place with a progress bar; when piped, one plain line per status change (no bars); with -q,
+ * nothing.
+ */
+import type { ProgressEvent, ProgressSink } from '../image/progress.js';
+import { humanSize } from './units.js';
+
+const BAR_WIDTH = 50;
+
+export type ProgressMode = 'tty' | 'plain' | 'quiet';
+
+export function progressMode(stream: NodeJS.WriteStream, quiet: boolean): ProgressMode {
+  if (quiet) return 'quiet';
+  return stream.isTTY ? 'tty' : 'plain';
+}
+
+function bar(current: number, total: number): string {
+  if (total <= 0) return `${humanSize(current)}`;
+  const filled = Math.min(BAR_WIDTH, Math.floor((current / total) * BAR_WIDTH));
+  const body = filled > 0 ? `${'='.repeat(filled - 1)}>` : '';
+  return `[${body.padEnd(BAR_WIDTH, ' ')}]  ${humanSize(current)}/${humanSize(total)}`;
+}
+
+function line(e: ProgressEvent): string {
+  const text = e.current !== undefined && e.total !== undefined ? `${e.status} ${bar(e.current, e.total)}` : e.status;
+  return e.id ? `${e.id}: ${text}` : text;
+}
+
+export function createProgress(stream: NodeJS.WriteStream, mode: ProgressMode): ProgressSink {
+  if (mode === 'quiet') return () => undefined;
+  if (mode === 'plain') {
+    const last = new Map<string, string>();
+    return (e) => {
+      // Piped output carries status changes only, as Docker's does: no byte-count ticks.
+      if (e.current !== undefined && e.id !== undefined && last.get(e.id) === e.status) return;
+      if (e.id !== undefined) last.set(e.id, e.status);
+      stream.write(`${e.id ? `${e.id}: ` : ''}${e.status}\n`);
+    };
+  }
+  const order: string[] = [];
+  return (e) => {
+    if (e.id === undefined) {
+      stream.write(`${line(e)}\n`);
+      return;
+    }
+    const idx = order.indexOf(e.id);
+    if (idx === -1) {
+      order.push(e.id);
+      stream.write(`${line(e)}\n`);
+      return;
+    }
+    const up = order.length - idx;
+    // Move up to the layer's line, rewrite it, come back down.
+    stream.write(`\x1b[${up}A\r\x1b[2K${line(e)}\r\x1b[${up}B`);
+  };
+}

@@ -1,0 +1,117 @@
+/**
+ * The facade both front ends call (cli/ now, api/ later). It owns the state root and the open
+ * database, and turns user intent into image/, container/ and vm/ operations.
+ */
+import type { Readable, Writable } from 'node:stream';
+import { loadArchive, type LoadResult } from '../image/archive/load.js';
+import { importRootfs, type ImportOptions } from '../image/archive/import.js';
+import { saveImages } from '../image/archive/save.js';
+import type { Platform } from '../image/media-types.js';
+import type { ProgressSink } from '../image/progress.js';
+import { pullImage, type PullResult } from '../image/pull.js';
+import { pushImage, type PushResult } from '../image/push.js';
+import { DEFAULT_DOMAIN } from '../image/reference.js';
+import { checkLogin } from '../image/registry/connect.js';
+import { removeCredentials, saveCredentials } from '../image/registry/credentials.js';
+import { ImageStore } from '../image/store.js';
+import { openDb, type Db } from '../state/db.js';
+import { HullError } from '../util/errors.js';
+import { imageHistory, imageInspect, type HistoryItem, type ImageSummary } from './image-views.js';
+import { listImages, pruneImages, removeImage, tagImage, type DeleteItem, type ImageFilters } from './images.js';
+
+export const DEFAULT_ROOT = '/var/lib/hull';
+
+export function resolveRoot(flag?: string): string {
+  return flag ?? process.env.HULL_ROOT ?? DEFAULT_ROOT;
+}
+
+export class Engine {
+  private constructor(
+    readonly root: string,
+    private readonly db: Db,
+    readonly images: ImageStore,
+  ) {}
+
+  static async open(root: string): Promise<Engine> {
+    const db = openDb(root);
+    const images = new ImageStore(root, db);
+    await images.init();
+    return new Engine(root, db, images);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  pull(ref: string, opts: { platform?: Platform; progress: ProgressSink; signal?: AbortSignal }): Promise<PullResult> {
+    return pullImage(this.images, ref, opts);
+  }
+
+  push(ref: string, progress: ProgressSink): Promise<PushResult> {
+    return pushImage(this.images, ref, progress);
+  }
+
+  /** Every local tag of a repository, for `push --all-tags`. */
+  tagsOfRepository(repository: string): string[] {
+    return this.images.records
+      .allTags()
+      .map((t) => t.name)
+      .filter((n) => n.slice(0, n.lastIndexOf(':')) === repository);
+  }
+
+  listImages(filters?: ImageFilters): ImageSummary[] {
+    return listImages(this.images, filters);
+  }
+
+  inspectImage(name: string): Record<string, unknown> {
+    return imageInspect(this.images, this.images.get(name));
+  }
+
+  history(name: string): HistoryItem[] {
+    return imageHistory(this.images, this.images.get(name));
+  }
+
+  tag(source: string, target: string): void {
+    tagImage(this.images, source, target);
+  }
+
+  removeImage(name: string, opts: { force?: boolean } = {}): Promise<DeleteItem[]> {
+    return removeImage(this.images, name, opts);
+  }
+
+  pruneImages(opts: { all?: boolean; filters?: ImageFilters } = {}): Promise<{ ImagesDeleted: DeleteItem[]; SpaceReclaimed: number }> {
+    return pruneImages(this.images, opts);
+  }
+
+  save(names: string[], out: Writable): Promise<void> {
+    if (names.length === 0) throw new HullError('INVALID_ARGUMENT', '"save" requires at least 1 argument');
+    return saveImages(this.images, names, out);
+  }
+
+  load(input: Readable, progress: ProgressSink): Promise<LoadResult> {
+    return loadArchive(this.images, input, progress);
+  }
+
+  import(input: Readable, opts: ImportOptions): Promise<string> {
+    return importRootfs(this.images, input, opts);
+  }
+
+  /** Check the credentials against the registry, then keep them in ~/.docker/config.json. */
+  async login(server: string | undefined, username: string, password: string): Promise<void> {
+    const domain = normalizeServer(server);
+    await checkLogin(domain, username, password);
+    await saveCredentials(domain, username, password);
+  }
+
+  logout(server: string | undefined): Promise<boolean> {
+    return removeCredentials(normalizeServer(server));
+  }
+}
+
+/** `docker login` accepts `https://host/`, `host`, or nothing (Docker Hub). */
+export function normalizeServer(server: string | undefined): string {
+  if (!server) return DEFAULT_DOMAIN;
+  const host = server.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
+  if (host === 'index.docker.io' || host === 'registry-1.docker.io') return DEFAULT_DOMAIN;
+  return host;
+}
