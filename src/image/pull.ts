@@ -14,7 +14,8 @@ import { isIndexMediaType, isManifestMediaType, type Descriptor, type ImageIndex
 import { formatPlatform, hostPlatform, platformMatches, selectManifest } from './platform.js';
 import type { ProgressSink } from './progress.js';
 import { familiarString, formatReference, parseNormalizedTagged, repositoryName, type Reference } from './reference.js';
-import { RegistryClient } from './registry/client.js';
+import type { RegistryClient } from './registry/client.js';
+import { clientFor } from './registry/connect.js';
 import type { ImageStore, StoredImage } from './store.js';
 
 /** Docker's default (max-concurrent-downloads = 3); more only adds contention on 2 cores. */
@@ -38,7 +39,7 @@ export interface PullResult {
 export async function pullImage(store: ImageStore, input: string, opts: PullOptions): Promise<PullResult> {
   const ref = parseNormalizedTagged(input);
   const repo = ref.path;
-  const client = await RegistryClient.for(ref.domain);
+  const client = await clientFor(ref.domain);
   const wanted = opts.platform ?? hostPlatform();
   const progress = opts.progress;
   progress({ id: ref.tag ?? ref.digest, status: `Pulling from ${familiarRepo(ref)}` });

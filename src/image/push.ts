@@ -13,7 +13,7 @@ import { buildManifest, layerBlobFor } from './manifest-builder.js';
 import { isForeignLayerMediaType, type Descriptor, type ImageManifest } from './media-types.js';
 import type { ProgressSink } from './progress.js';
 import { familiarName, formatReference, parseNormalizedTagged, repositoryName, type Reference } from './reference.js';
-import { RegistryClient } from './registry/client.js';
+import { clientFor } from './registry/connect.js';
 import type { ImageStore, StoredImage } from './store.js';
 
 const UPLOAD_CONCURRENCY = 3;
@@ -33,7 +33,7 @@ export async function pushImage(store: ImageStore, input: string, progress: Prog
   progress({ status: `The push refers to repository [${familiarName(ref)}]` });
 
   const { manifest, body, mediaType } = await manifestForPush(store, image);
-  const client = await RegistryClient.for(ref.domain);
+  const client = await clientFor(ref.domain);
   const repo = ref.path;
   const mountSources = mountCandidates(store, ref.domain, repo);
   const noSources: string[] = [];
