@@ -30,11 +30,9 @@ function line(e: ProgressEvent): string {
 export function createProgress(stream: NodeJS.WriteStream, mode: ProgressMode): ProgressSink {
   if (mode === 'quiet') return () => undefined;
   if (mode === 'plain') {
-    const last = new Map<string, string>();
+    // As Docker's jsonmessage: without a terminal, events that carry a progress bar are dropped.
     return (e) => {
-      // Piped output carries status changes only, as Docker's does: no byte-count ticks.
-      if (e.current !== undefined && e.id !== undefined && last.get(e.id) === e.status) return;
-      if (e.id !== undefined) last.set(e.id, e.status);
+      if (e.current !== undefined) return;
       stream.write(`${e.id ? `${e.id}: ` : ''}${e.status}\n`);
     };
   }

@@ -42,7 +42,8 @@ export async function pullImage(store: ImageStore, input: string, opts: PullOpti
   const client = await clientFor(ref.domain);
   const wanted = opts.platform ?? hostPlatform();
   const progress = opts.progress;
-  progress({ id: ref.tag ?? ref.digest, status: `Pulling from ${familiarRepo(ref)}` });
+  // Docker names the repository by its path alone here ("Pulling from library/busybox").
+  progress({ id: ref.tag ?? ref.digest, status: `Pulling from ${ref.path}` });
 
   const top = await client.getManifest(repo, ref.digest ?? ref.tag ?? 'latest');
   let manifestBody = top.body;
@@ -94,6 +95,7 @@ export async function pullImage(store: ImageStore, input: string, opts: PullOpti
         expectedDiffId: diffId,
         onBytes: (n) => progress({ id, status: 'Downloading', current: n, total: desc.size }),
       });
+      progress({ id, status: 'Download complete' });
       progress({ id, status: 'Pull complete' });
       return { diffId, desc, size: layer.size, fetched: true };
     }),
@@ -129,10 +131,6 @@ export async function pullImage(store: ImageStore, input: string, opts: PullOpti
   progress({ status: `Digest: ${top.digest}` });
   progress({ status: `Status: ${upToDate ? 'Image is up to date' : 'Downloaded newer image'} for ${familiarString(ref)}` });
   return { ref, image: store.get(imageId), digest: top.digest, upToDate };
-}
-
-function familiarRepo(ref: Reference): string {
-  return familiarString({ domain: ref.domain, path: ref.path }).replace(/^docker\.io\//, '');
 }
 
 async function fetchSmallBlob(client: RegistryClient, repo: string, desc: Descriptor): Promise<Buffer> {

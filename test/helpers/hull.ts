@@ -1,0 +1,58 @@
+/** Run the built `hull` binary as a user would, with its own state root. */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
+  return dir;
+}
+
+/** The compiled CLI; tests run from dist/, so the build is always there. */
+export const HULL_BIN = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
+
+export interface HullResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface HullRunOptions {
+  root: string;
+  input?: string | Buffer;
+  env?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+export function runHull(args: string[], opts: HullRunOptions): Promise<HullResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [HULL_BIN, '--root', opts.root, ...args], {
+      env: { ...process.env, ...opts.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+      timeout: opts.timeoutMs ?? 120_000,
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => err.push(d));
+    child.on('error', reject);
+    child.on('close', (code, signal) =>
+      resolve({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }),
+    );
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+/** A fresh state root for one test, removed afterwards. */
+export async function withRoot<T>(fn: (root: string) => Promise<T>): Promise<T> {
+  const root = await mkdtemp(join(tmpdir(), 'hull-test-root-'));
+  try {
+    return await fn(root);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
