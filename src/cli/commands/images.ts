@@ -20,7 +20,8 @@ interface ImagesOpts {
   digests?: boolean;
   filter?: string[];
   format?: string;
-  noTrunc?: boolean;
+  /** commander turns --no-trunc into trunc: false */
+  trunc?: boolean;
   quiet?: boolean;
 }
 
@@ -119,7 +120,7 @@ function listImagesCommand(program: Command, name: string, aliases: string[] = [
       const filters: ImageFilters = parseImageFilters(opts.filter ?? []);
       if (repository) (filters.reference ??= []).push(repository);
       const images = await withEngine((e) => e.listImages(filters));
-      const noTrunc = opts.noTrunc === false;
+      const noTrunc = opts.trunc === false;
       if (opts.quiet) {
         const ids = [...new Set(images.map((i) => (noTrunc ? i.Id : shortId(i.Id))))];
         ids.forEach((id) => out(id));
