@@ -10,6 +10,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { release } from 'node:os';
+import { hostPlatform } from '../../image/platform.js';
 import { HullError, messageOf } from '../../util/errors.js';
 import type { OciSeccomp, OciSeccompArg, OciSyscall, SeccompAction } from './oci-types.js';
 import { DEFAULT_SECCOMP_PROFILE } from './seccomp-profile.js';
@@ -35,7 +36,8 @@ export interface ProfileSyscall {
 }
 
 export interface SeccompProfile {
-  defaultAction: SeccompAction;
+  /** Empty (with no rules) in a profile that means "no filter", as Docker reads `{}`. */
+  defaultAction: SeccompAction | '';
   defaultErrnoRet?: number;
   /** Either a flat list of SCMP_ARCH_* names, or `archMap` (the native arch and its sub-arches). */
   architectures?: string[];
@@ -100,12 +102,6 @@ const NATIVE_TO_SCMP: Record<string, string> = {
   loong64: 'SCMP_ARCH_LOONGARCH64',
 };
 
-/** The host's architecture in image (Go) terms, from Node's names. */
-export function hostArch(): string {
-  const map: Record<string, string> = { x64: 'amd64', ia32: '386', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64', loong64: 'loong64' };
-  return map[process.arch] ?? process.arch;
-}
-
 function parseKernelVersion(v: string, what: string): [number, number] {
   const m = /^(\d+)\.(\d+)/.exec(v);
   if (!m) throw new HullError('INVALID_ARGUMENT', `invalid seccomp profile: ${what} "${v}" is not a kernel version (want major.minor)`);
@@ -151,10 +147,11 @@ function ruleApplies(call: ProfileSyscall, native: string, target: SeccompTarget
  */
 export function seccompForContainer(profile: SeccompProfile, target: SeccompTarget): OciSeccomp | undefined {
   if (!profile.defaultAction && (profile.syscalls ?? []).length === 0) return undefined;
-  const goArch = target.arch ?? hostArch();
+  const goArch = target.arch ?? hostPlatform().architecture;
   const native = GO_TO_NATIVE[goArch] ?? goArch;
   const kernel = target.kernel ?? release();
 
+  if (!profile.defaultAction) throw new HullError('INVALID_ARGUMENT', 'invalid seccomp profile: rules without a defaultAction');
   const out: OciSeccomp = { defaultAction: profile.defaultAction };
   if (profile.defaultErrnoRet !== undefined) out.defaultErrnoRet = profile.defaultErrnoRet;
   if (profile.architectures && profile.architectures.length > 0) {
@@ -218,6 +215,8 @@ export function parseSeccompProfile(text: string, source = '(inline)'): SeccompP
     throw invalid(source, `decoding failed: ${messageOf(e)}`);
   }
   if (!isObject(raw)) throw invalid(source, 'not a JSON object');
+  const noRules = raw.syscalls === undefined || raw.syscalls === null || (Array.isArray(raw.syscalls) && raw.syscalls.length === 0);
+  if ((raw.defaultAction === undefined || raw.defaultAction === '') && noRules) return { ...raw, defaultAction: '' };
   if (typeof raw.defaultAction !== 'string' || !ACTIONS.has(raw.defaultAction)) {
     throw invalid(source, `unknown defaultAction ${JSON.stringify(raw.defaultAction)}`);
   }
