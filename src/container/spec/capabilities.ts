@@ -90,7 +90,7 @@ export function readHostCapabilities(): HostCapabilities {
 
 /** Every named capability the kernel knows and the engine holds, in bit order. */
 export function allCapabilities(host: HostCapabilities = readHostCapabilities()): string[] {
-  return KNOWN_CAPABILITIES.filter((_, bit) => bit <= host.lastCap && (host.bounding >> BigInt(bit)) & 1n);
+  return KNOWN_CAPABILITIES.filter((_, bit) => bit <= host.lastCap && ((host.bounding >> BigInt(bit)) & 1n) === 1n);
 }
 
 /** The capability bit mask of a set of names, as /proc/<pid>/status prints it (CapEff). */
