@@ -1,0 +1,361 @@
+/**
+ * Peer engines for benchmarks: the tools hull is compared against, run in isolation so a
+ * benchmark never depends on (or disturbs) a system daemon, and never touches the host network.
+ *
+ * Docker is Debian's dockerd 20.10 started privately: its own socket, data root, exec root,
+ * pidfile, containerd (the managed one dockerd spawns, whose state lives under the exec and
+ * data roots) and an empty daemon config, so /etc/docker/daemon.json cannot change what is
+ * measured. Networking is off (`--bridge=none`, no iptables/forwarding/masquerade).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, constants, openSync, readFileSync, rmSync } from 'node:fs';
+import { access, mkdir, mkdtemp, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Killed (SIGKILL) after this long; the result then has code 124, as timeout(1) does. */
+  timeoutMs?: number;
+  input?: string;
+}
+
+/** Keep at most this much of a child's output: pull progress can be long and is never needed whole. */
+const OUTPUT_LIMIT = 64 * 1024;
+
+/** Runs a command to completion without a shell; never rejects for a non-zero exit. */
+export function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout = (stdout + s).slice(-OUTPUT_LIMIT)));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr = (stderr + s).slice(-OUTPUT_LIMIT)));
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, opts.timeoutMs ?? 600_000);
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: timedOut ? 124 : (code ?? (signal ? 128 : 1)), stdout, stderr });
+    });
+    // A command that exits without reading its input makes the write fail with EPIPE; its exit status tells the story.
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+/** Like `run`, but a non-zero exit is an error carrying the command's stderr. */
+export async function runOk(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  const r = await run(cmd, args, opts);
+  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.code}: ${(r.stderr || r.stdout).trim().slice(-2000)}`);
+  return r;
+}
+
+/** The absolute path of `name` on PATH, or undefined: lets a benchmark skip a peer that is not installed. */
+export async function findOnPath(name: string): Promise<string | undefined> {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(dir, name);
+    try {
+      await access(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // Not in this directory.
+    }
+  }
+  return undefined;
+}
+
+/** A peer failed to start; `logTail` is the end of its log, which says why. */
+export class PeerStartError extends Error {
+  constructor(
+    message: string,
+    readonly logTail: string,
+  ) {
+    super(message);
+    this.name = 'PeerStartError';
+  }
+}
+
+export interface DockerdPeer {
+  /** dockerd's pid: its CPU time is where a `docker pull` does its work. */
+  pid: number;
+  /** Path of the daemon's API socket. */
+  socket: string;
+  dataRoot: string;
+  execRoot: string;
+  logFile: string;
+  /**
+   * A complete environment for the docker CLI: this process's plus DOCKER_HOST=unix://<socket>
+   * and a private DOCKER_CONFIG (so no credentials or contexts of the host user are used).
+   */
+  env: NodeJS.ProcessEnv;
+  /** Runs the docker CLI against this daemon. */
+  docker(args: readonly string[], opts?: Omit<RunOptions, 'env'>): Promise<RunResult>;
+  /** The last `lines` lines of the daemon's log. */
+  logTail(lines?: number): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export interface DockerdOptions {
+  dockerdBin?: string;
+  dockerBin?: string;
+  startTimeoutMs?: number;
+  /** After SIGTERM, how long dockerd gets to stop its containers and containerd before SIGKILL. */
+  stopTimeoutMs?: number;
+  /** Appended to dockerd's arguments. */
+  extraArgs?: string[];
+}
+
+const DOCKERD_BIN = '/usr/sbin/dockerd';
+const DOCKER_BIN = '/usr/local/bin/docker';
+const LOG_TAIL_LINES = 40;
+
+let peersStarted = 0;
+
+/**
+ * dockerd 20.10 writes these whatever its flags say (trust key, plugin discovery dir). They are
+ * removed again on stop when they did not exist before, so a benchmark leaves the host as it was.
+ */
+const HOST_FILES = ['/etc/docker/key.json'];
+const HOST_DIRS = ['/run/docker/plugins', '/run/docker'];
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function removeHostTraces(preexisting: ReadonlySet<string>): Promise<void> {
+  // Another peer may still be running and using them.
+  if (runningPeers > 0) return;
+  for (const f of HOST_FILES) if (!preexisting.has(f)) await rm(f, { force: true });
+  // rmdir, not rm -r: a directory something else put files in stays.
+  for (const d of HOST_DIRS) if (!preexisting.has(d)) await rmdir(d).catch(() => undefined);
+}
+
+let runningPeers = 0;
+
+async function tail(file: string, lines: number): Promise<string> {
+  try {
+    return (await readFile(file, 'utf8')).trimEnd().split('\n').slice(-lines).join('\n');
+  } catch (e) {
+    return `(no log: ${(e as Error).message})`;
+  }
+}
+
+/** GET /_ping on a unix socket; true on HTTP 200. */
+function ping(socket: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request({ socketPath: socket, path: '/_ping', method: 'GET', timeout: 2000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.once('timeout', () => req.destroy());
+    req.once('error', () => resolve(false));
+    req.end();
+  });
+}
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Signals every process of the group `pgid` (dockerd and the containerd it started); ignores a group that is gone. */
+function killGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+/** Mount points at or under `dir`, deepest first, from the mount table text of /proc/self/mountinfo. */
+function mountsIn(mountinfo: string, dir: string): string[] {
+  const prefix = `${dir}/`;
+  const points = mountinfo
+    .split('\n')
+    .map((line) => line.split(' ')[4])
+    .filter((p): p is string => p !== undefined)
+    // mountinfo escapes space, tab, newline and backslash as octal.
+    .map((p) => p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8))))
+    .filter((p) => p === dir || p.startsWith(prefix));
+  return [...new Set(points)].sort((a, b) => b.length - a.length);
+}
+
+async function mountsUnder(dir: string): Promise<string[]> {
+  return mountsIn(await readFile('/proc/self/mountinfo', 'utf8'), dir);
+}
+
+/**
+ * Last resort when the benchmark process exits without stop() (a crash, process.exit): only
+ * synchronous work is possible in an 'exit' handler. Kill, lazily unmount, remove.
+ */
+function emergencyCleanup(pgid: number | undefined, dir: string, socket: string): void {
+  if (pgid !== undefined) killGroup(pgid, 'SIGKILL');
+  try {
+    for (const p of mountsIn(readFileSync('/proc/self/mountinfo', 'utf8'), dir)) spawnSync('umount', ['-l', p], { timeout: 10_000 });
+    if (mountsIn(readFileSync('/proc/self/mountinfo', 'utf8'), dir).length === 0) rmSync(dir, { recursive: true, force: true });
+    rmSync(socket, { force: true });
+  } catch {
+    // Best effort: the process is exiting anyway.
+  }
+}
+
+/**
+ * Unmounts everything under `dir` (deepest first; lazily if busy), so removing the directory
+ * can never delete through a leftover overlay or bind mount into someone else's files.
+ * Bounded: a mount that survives a few passes is reported, and the caller must not rm.
+ */
+async function unmountAll(dir: string): Promise<string[]> {
+  for (let pass = 0; pass < 5; pass++) {
+    const points = await mountsUnder(dir);
+    if (points.length === 0) return [];
+    for (const p of points) {
+      const r = await run('umount', [p], { timeoutMs: 30_000 });
+      if (r.code !== 0) await run('umount', ['-l', p], { timeoutMs: 30_000 });
+    }
+  }
+  return mountsUnder(dir);
+}
+
+/**
+ * Starts a private dockerd and waits until it answers `_ping`. Throws PeerStartError (with the
+ * daemon's log tail) when it exits or does not answer in time; nothing is left behind then.
+ */
+export async function startDockerd(opts: DockerdOptions = {}): Promise<DockerdPeer> {
+  const dockerdBin = opts.dockerdBin ?? DOCKERD_BIN;
+  const dockerBin = opts.dockerBin ?? DOCKER_BIN;
+  const n = peersStarted++;
+  const id = n === 0 ? `${process.pid}` : `${process.pid}-${n}`;
+  const dir = await mkdtemp(join(tmpdir(), 'hull-peer-dockerd-'));
+  const dataRoot = join(dir, 'data');
+  // Short paths: containerd's sockets live under the exec root and unix socket paths are limited to 108 bytes.
+  const execRoot = join(dir, 'exec');
+  const logFile = join(dir, 'dockerd.log');
+  const pidFile = join(dir, 'dockerd.pid');
+  const configFile = join(dir, 'daemon.json');
+  const clientConfig = join(dir, 'client');
+  // /run, as the brief for peers asks: the socket is outside the temp dir so it is easy to find.
+  const socket = `/run/docker-peer-${id}.sock`;
+  await Promise.all([mkdir(dataRoot), mkdir(execRoot), mkdir(clientConfig)]);
+  const preexisting = new Set<string>();
+  for (const p of [...HOST_FILES, ...HOST_DIRS]) if (await exists(p)) preexisting.add(p);
+  await writeFile(configFile, '{}\n');
+  await writeFile(join(clientConfig, 'config.json'), '{}\n');
+
+  const args = [
+    `--host=unix://${socket}`,
+    `--data-root=${dataRoot}`,
+    `--exec-root=${execRoot}`,
+    `--pidfile=${pidFile}`,
+    `--config-file=${configFile}`,
+    '--storage-driver=overlay2',
+    `--containerd-namespace=hull-peer-${id}`,
+    `--containerd-plugins-namespace=hull-peer-${id}-plugins`,
+    '--iptables=false',
+    '--ip6tables=false',
+    '--ip-forward=false',
+    '--ip-masq=false',
+    '--bridge=none',
+    '--userland-proxy=false',
+    ...(opts.extraArgs ?? []),
+  ];
+  const logFd = openSync(logFile, 'a');
+  // Its own process group: stop() can SIGKILL dockerd together with the containerd it spawned.
+  const child = spawn(dockerdBin, args, { stdio: ['ignore', logFd, logFd], detached: true });
+  closeSync(logFd);
+  runningPeers++;
+  let exitStatus: string | undefined;
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', (code, signal) => {
+      exitStatus = `exited with ${code ?? signal}`;
+      resolve();
+    });
+    child.once('error', (e) => {
+      exitStatus = `could not be started: ${e.message}`;
+      resolve();
+    });
+  });
+  const pgid = child.pid;
+  // A benchmark that crashes must not leave a daemon running; process 'exit' still runs then.
+  const killOnExit = (): void => emergencyCleanup(pgid, dir, socket);
+  process.once('exit', killOnExit);
+
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    if (pgid !== undefined && exitStatus === undefined) {
+      child.kill('SIGTERM');
+      const timer = new Promise<'timeout'>((r) => setTimeout(r, opts.stopTimeoutMs ?? 30_000, 'timeout').unref());
+      if ((await Promise.race([exited, timer])) === 'timeout') killGroup(pgid, 'SIGKILL');
+      await exited;
+    }
+    if (pgid !== undefined) {
+      // containerd exits after dockerd on a clean stop; give it a moment, then make sure.
+      for (let i = 0; i < 50 && groupAlive(pgid); i++) await new Promise((r) => setTimeout(r, 100));
+      killGroup(pgid, 'SIGKILL');
+    }
+    process.removeListener('exit', killOnExit);
+    runningPeers--;
+    await removeHostTraces(preexisting);
+    const left = await unmountAll(dir);
+    await rm(socket, { force: true });
+    if (left.length > 0) throw new Error(`dockerd peer: could not unmount ${left.join(', ')}; left ${dir} in place`);
+    await rm(dir, { recursive: true, force: true });
+  };
+
+  const deadline = Date.now() + (opts.startTimeoutMs ?? 60_000);
+  while (true) {
+    if (exitStatus !== undefined) {
+      const logTail = await tail(logFile, LOG_TAIL_LINES);
+      await stop();
+      throw new PeerStartError(`dockerd ${exitStatus} during startup`, logTail);
+    }
+    if (await ping(socket)) break;
+    if (Date.now() > deadline) {
+      const logTail = await tail(logFile, LOG_TAIL_LINES);
+      await stop();
+      throw new PeerStartError(`dockerd did not answer on ${socket} within ${opts.startTimeoutMs ?? 60_000} ms`, logTail);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+
+  const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: clientConfig };
+  delete env.DOCKER_CONTEXT;
+  delete env.DOCKER_TLS_VERIFY;
+  delete env.DOCKER_CERT_PATH;
+  return {
+    pid: pgid!,
+    socket,
+    dataRoot,
+    execRoot,
+    logFile,
+    env,
+    docker: (dockerArgs, runOpts = {}) => run(dockerBin, dockerArgs, { ...runOpts, env }),
+    logTail: (lines = LOG_TAIL_LINES) => tail(logFile, lines),
+    stop,
+  };
+}

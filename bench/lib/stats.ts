@@ -1,0 +1,151 @@
+/**
+ * Timing and reporting for benchmarks. Benchmarks report medians, not means: a single run
+ * disturbed by writeback or a page-cache eviction should not move the headline number, and
+ * min/max next to it show how noisy the runs were.
+ */
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+
+export interface Timed<T> {
+  /** Wall-clock milliseconds, monotonic clock. */
+  ms: number;
+  value: T;
+}
+
+/** Runs `fn` once and measures its wall-clock time. */
+export async function timeIt<T>(fn: () => Promise<T> | T): Promise<Timed<T>> {
+  const start = performance.now();
+  const value = await fn();
+  return { ms: performance.now() - start, value };
+}
+
+/** USER_HZ: /proc reports CPU times in these ticks (100 on every Linux architecture Node runs on). */
+const CLOCK_TICKS = 100;
+
+/** Fields of /proc/<pid>/stat after the command name, which may itself contain spaces and parens. */
+function statFields(pid: number | 'self'): string[] {
+  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return text.slice(text.lastIndexOf(')') + 2).split(' ');
+}
+
+/**
+ * CPU seconds (user + system) of this process's children that have exited and been reaped:
+ * the difference around a child's run is that child's CPU time, whatever else loads the
+ * machine. Wall time on a shared machine depends on the neighbours; CPU time much less.
+ */
+export function reapedChildrenCpu(): number {
+  const f = statFields('self');
+  // cutime and cstime are fields 16 and 17 of stat(5), 14 and 15 after the name.
+  return (Number(f[13]) + Number(f[14])) / CLOCK_TICKS;
+}
+
+/** CPU seconds (user + system) a running process has used so far, e.g. a daemon doing a peer's work. */
+export function processCpu(pid: number): number {
+  const f = statFields(pid);
+  // utime and stime are fields 14 and 15 of stat(5).
+  return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+}
+
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return Number.NaN;
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+export interface Spread {
+  min: number;
+  max: number;
+  /** (max - min) / median: how far apart the runs were, relative to the headline number. */
+  relative: number;
+}
+
+export function spread(xs: readonly number[]): Spread {
+  if (xs.length === 0) return { min: Number.NaN, max: Number.NaN, relative: Number.NaN };
+  const min = Math.min(...xs);
+  const max = Math.max(...xs);
+  const m = median(xs);
+  return { min, max, relative: m > 0 ? (max - min) / m : 0 };
+}
+
+/** `a / b` of two medians; NaN when either side has no samples. */
+export function ratio(a: readonly number[], b: readonly number[]): number {
+  const mb = median(b);
+  return mb > 0 ? median(a) / mb : Number.NaN;
+}
+
+export interface Series {
+  name: string;
+  /** Milliseconds per run. */
+  samples: number[];
+  /** CPU seconds per run, when known: adds a `cpu` column (median). */
+  cpu?: number[];
+  /** Shown after the numbers, e.g. why a tool has no samples. */
+  note?: string;
+}
+
+export interface TableOptions {
+  title?: string;
+  /** Each series' median is also shown relative to this series' median (`x<name>` column). */
+  baseline?: string;
+  /** Bytes moved per run: adds a MB/s column computed from the median. */
+  bytesPerRun?: number;
+  /** Pairs [a, b] printed below the table as `a / b: 0.42x`. */
+  ratios?: [string, string][];
+  /** Where the text goes; stdout by default. Returns the text either way. */
+  write?: (text: string) => void;
+}
+
+function seconds(ms: number): string {
+  return Number.isFinite(ms) ? `${(ms / 1000).toFixed(2)}s` : '-';
+}
+
+function times(x: number): string {
+  return Number.isFinite(x) ? `${x.toFixed(2)}x` : 'n/a';
+}
+
+/** Formats `series` as an aligned table (median, min, max, spread, ratios) and prints it. */
+export function printTable(series: readonly Series[], opts: TableOptions = {}): string {
+  const base = opts.baseline === undefined ? undefined : series.find((s) => s.name === opts.baseline);
+  const header = ['tool', 'runs', 'median', 'min', 'max', 'spread'];
+  if (opts.bytesPerRun !== undefined) header.push('MB/s');
+  const withCpu = series.some((s) => s.cpu !== undefined && s.cpu.length > 0);
+  if (withCpu) header.push('cpu');
+  if (base) header.push(`x${base.name}`);
+  header.push('');
+  const rows = series.map((s) => {
+    const m = median(s.samples);
+    const sp = spread(s.samples);
+    const row = [
+      s.name,
+      String(s.samples.length),
+      seconds(m),
+      seconds(sp.min),
+      seconds(sp.max),
+      Number.isFinite(sp.relative) ? `${(sp.relative * 100).toFixed(0)}%` : '-',
+    ];
+    if (opts.bytesPerRun !== undefined) row.push(m > 0 ? (opts.bytesPerRun / 1e6 / (m / 1000)).toFixed(0) : '-');
+    if (withCpu) row.push(s.cpu && s.cpu.length > 0 ? `${median(s.cpu).toFixed(2)}s` : '-');
+    if (base) row.push(times(ratio(s.samples, base.samples)));
+    row.push(s.note ?? '');
+    return row;
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  // Names left-aligned, numbers right-aligned, the free-text note last and unpadded.
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : i === cells.length - 1 ? c : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  const out: string[] = [];
+  if (opts.title) out.push(opts.title);
+  out.push(line(header), ...rows.map(line));
+  for (const [a, b] of opts.ratios ?? []) {
+    const sa = series.find((s) => s.name === a);
+    const sb = series.find((s) => s.name === b);
+    out.push(`${a} / ${b}: ${sa && sb ? times(ratio(sa.samples, sb.samples)) : 'n/a'}`);
+  }
+  const text = `${out.join('\n')}\n`;
+  (opts.write ?? ((t: string) => process.stdout.write(t)))(text);
+  return text;
+}
