@@ -1,0 +1,254 @@
+// The few syscalls hull needs that Node's fs module does not expose: mknod (device nodes,
+// fifos and overlayfs whiteouts in layer directories) and the l*xattr family (file
+// capabilities, SELinux labels and overlayfs' trusted.overlay.opaque). All calls are
+// synchronous: each is a single cheap syscall, far cheaper than a thread-pool round trip.
+//
+// Failures throw errors shaped like Node's own fs errors (message "EPERM: operation not
+// permitted, mknod '/x'", plus code, errno, syscall, path) so callers handle both alike.
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <uv.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/xattr.h>
+
+// Paths and xattr names are bounded by PATH_MAX (4096) and XATTR_NAME_MAX (255); anything
+// longer fails in the kernel anyway, so a fixed buffer plus an explicit ENAMETOOLONG suffices.
+#define PATH_BUF 4097
+#define NAME_BUF 256
+
+#define CHECK(env, call)                                                   \
+  do {                                                                     \
+    if ((call) != napi_ok) {                                               \
+      napi_throw_error((env), NULL, "hull_native: N-API call failed: " #call); \
+      return NULL;                                                         \
+    }                                                                      \
+  } while (0)
+
+static napi_value throw_errno(napi_env env, int err, const char* syscall, const char* path) {
+  const char* code = uv_err_name(-err);
+  const char* desc = uv_strerror(-err);
+  size_t len = strlen(code) + strlen(desc) + strlen(syscall) + strlen(path) + 16;
+  char* msg = malloc(len);
+  if (msg == NULL) {
+    napi_throw_error(env, NULL, "hull_native: out of memory");
+    return NULL;
+  }
+  snprintf(msg, len, "%s: %s, %s '%s'", code, desc, syscall, path);
+
+  napi_value message, error, v;
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
+  free(msg);
+  napi_create_error(env, NULL, message, &error);
+  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, error, "code", v);
+  // Node reports errno negated (libuv convention); keep that so err.errno compares equal.
+  napi_create_int32(env, -err, &v);
+  napi_set_named_property(env, error, "errno", v);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, error, "syscall", v);
+  napi_create_string_utf8(env, path, NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, error, "path", v);
+  napi_throw(env, error);
+  return NULL;
+}
+
+// Copies a JS string argument into buf; returns 0 on success, or throws and returns -1.
+static int get_string(napi_env env, napi_value value, char* buf, size_t size, const char* what) {
+  size_t len;
+  if (napi_get_value_string_utf8(env, value, NULL, 0, &len) != napi_ok) {
+    char msg[64];
+    snprintf(msg, sizeof msg, "%s must be a string", what);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+    return -1;
+  }
+  if (len >= size) {
+    char msg[64];
+    snprintf(msg, sizeof msg, "%s is too long", what);
+    napi_throw_range_error(env, "ENAMETOOLONG", msg);
+    return -1;
+  }
+  napi_get_value_string_utf8(env, value, buf, size, &len);
+  if (strlen(buf) != len) {
+    // An embedded NUL would silently truncate the path the kernel sees.
+    char msg[64];
+    snprintf(msg, sizeof msg, "%s must not contain NUL bytes", what);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", msg);
+    return -1;
+  }
+  return 0;
+}
+
+static int get_uint32(napi_env env, napi_value value, uint32_t* out, const char* what) {
+  if (napi_get_value_uint32(env, value, out) != napi_ok) {
+    char msg[64];
+    snprintf(msg, sizeof msg, "%s must be a number", what);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+    return -1;
+  }
+  return 0;
+}
+
+// mknod(path, mode, major, minor): mode includes the file type bits (S_IFCHR, S_IFBLK,
+// S_IFIFO). The process umask applies, as for mknod(2); callers chmod afterwards.
+static napi_value js_mknod(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 4) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "mknod(path, mode, major, minor)");
+    return NULL;
+  }
+  char path[PATH_BUF];
+  uint32_t mode, major_n, minor_n;
+  if (get_string(env, argv[0], path, sizeof path, "path") != 0) return NULL;
+  if (get_uint32(env, argv[1], &mode, "mode") != 0) return NULL;
+  if (get_uint32(env, argv[2], &major_n, "major") != 0) return NULL;
+  if (get_uint32(env, argv[3], &minor_n, "minor") != 0) return NULL;
+  if (mknod(path, (mode_t)mode, makedev(major_n, minor_n)) != 0) return throw_errno(env, errno, "mknod", path);
+  return NULL;
+}
+
+// lsetxattr(path, name, value): never follows a final symlink (the xattr lands on the link).
+static napi_value js_lsetxattr(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "lsetxattr(path, name, value)");
+    return NULL;
+  }
+  char path[PATH_BUF], name[NAME_BUF];
+  if (get_string(env, argv[0], path, sizeof path, "path") != 0) return NULL;
+  if (get_string(env, argv[1], name, sizeof name, "name") != 0) return NULL;
+  bool is_buffer;
+  CHECK(env, napi_is_buffer(env, argv[2], &is_buffer));
+  if (!is_buffer) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "value must be a Buffer");
+    return NULL;
+  }
+  void* data;
+  size_t len;
+  CHECK(env, napi_get_buffer_info(env, argv[2], &data, &len));
+  if (lsetxattr(path, name, data, len, 0) != 0) return throw_errno(env, errno, "lsetxattr", path);
+  return NULL;
+}
+
+// lgetxattr(path, name) -> Buffer, or null when the attribute is not set (ENODATA).
+static napi_value js_lgetxattr(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "lgetxattr(path, name)");
+    return NULL;
+  }
+  char path[PATH_BUF], name[NAME_BUF];
+  if (get_string(env, argv[0], path, sizeof path, "path") != 0) return NULL;
+  if (get_string(env, argv[1], name, sizeof name, "name") != 0) return NULL;
+
+  // The value can change size between the probe and the read; retry on ERANGE.
+  for (;;) {
+    ssize_t size = lgetxattr(path, name, NULL, 0);
+    if (size < 0) {
+      if (errno == ENODATA) {
+        napi_value null_value;
+        CHECK(env, napi_get_null(env, &null_value));
+        return null_value;
+      }
+      return throw_errno(env, errno, "lgetxattr", path);
+    }
+    char* buf = malloc(size > 0 ? (size_t)size : 1);
+    if (buf == NULL) {
+      napi_throw_error(env, NULL, "hull_native: out of memory");
+      return NULL;
+    }
+    ssize_t got = lgetxattr(path, name, buf, (size_t)size);
+    if (got < 0) {
+      int err = errno;
+      free(buf);
+      if (err == ERANGE) continue;
+      if (err == ENODATA) {
+        napi_value null_value;
+        CHECK(env, napi_get_null(env, &null_value));
+        return null_value;
+      }
+      return throw_errno(env, err, "lgetxattr", path);
+    }
+    napi_value result;
+    napi_status status = napi_create_buffer_copy(env, (size_t)got, buf, NULL, &result);
+    free(buf);
+    CHECK(env, status);
+    return result;
+  }
+}
+
+// llistxattr(path) -> string[] of attribute names (only those the caller may see).
+static napi_value js_llistxattr(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "llistxattr(path)");
+    return NULL;
+  }
+  char path[PATH_BUF];
+  if (get_string(env, argv[0], path, sizeof path, "path") != 0) return NULL;
+
+  for (;;) {
+    ssize_t size = llistxattr(path, NULL, 0);
+    if (size < 0) return throw_errno(env, errno, "llistxattr", path);
+    char* buf = malloc(size > 0 ? (size_t)size : 1);
+    if (buf == NULL) {
+      napi_throw_error(env, NULL, "hull_native: out of memory");
+      return NULL;
+    }
+    ssize_t got = llistxattr(path, buf, (size_t)size);
+    if (got < 0) {
+      int err = errno;
+      free(buf);
+      if (err == ERANGE) continue;
+      return throw_errno(env, err, "llistxattr", path);
+    }
+    napi_value result;
+    if (napi_create_array(env, &result) != napi_ok) {
+      free(buf);
+      napi_throw_error(env, NULL, "hull_native: N-API call failed: napi_create_array");
+      return NULL;
+    }
+    // The kernel returns the names NUL-separated, each terminated.
+    uint32_t index = 0;
+    for (ssize_t off = 0; off < got;) {
+      size_t len = strnlen(buf + off, (size_t)(got - off));
+      napi_value name;
+      if (napi_create_string_utf8(env, buf + off, len, &name) != napi_ok ||
+          napi_set_element(env, result, index++, name) != napi_ok) {
+        free(buf);
+        napi_throw_error(env, NULL, "hull_native: N-API call failed building the name list");
+        return NULL;
+      }
+      off += (ssize_t)len + 1;
+    }
+    free(buf);
+    return result;
+  }
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"mknod", NULL, js_mknod, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"lsetxattr", NULL, js_lsetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"lgetxattr", NULL, js_lgetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,51 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { HullError } from './errors.js';
+
+/**
+ * The syscalls Node's fs lacks, from native/hull_native.c. Failures throw errors shaped like
+ * Node's fs errors (`code` 'EPERM', `errno`, `syscall`, `path`).
+ */
+export interface NativeAddon {
+  /** mknod(2): `mode` carries the type bits (S_IFCHR, S_IFBLK, S_IFIFO) and is subject to the umask. */
+  mknod(path: string, mode: number, major: number, minor: number): void;
+  /** Never follows a final symlink. */
+  lsetxattr(path: string, name: string, value: Buffer): void;
+  /** null when the attribute is not set. */
+  lgetxattr(path: string, name: string): Buffer | null;
+  llistxattr(path: string): string[];
+}
+
+const ADDON = join('build', 'Release', 'hull_native.node');
+
+/**
+ * The package root is the nearest ancestor with a package.json: this module runs both as
+ * src/util/native.ts (tsx) and as dist/src/util/native.js (built), at different depths.
+ */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) throw new HullError('INTERNAL', `cannot find hull's package root above ${fileURLToPath(import.meta.url)}`);
+    dir = parent;
+  }
+}
+
+let cached: NativeAddon | undefined;
+
+/** Loaded on first use, so commands that never touch layers work without the addon built. */
+export function nativeAddon(): NativeAddon {
+  if (cached) return cached;
+  const path = join(packageRoot(), ADDON);
+  try {
+    cached = createRequire(import.meta.url)(path) as NativeAddon;
+  } catch (e) {
+    throw new HullError('INTERNAL', `cannot load hull's native addon ${path}: ${(e as Error).message}; build it with \`npm run build:native\``, {
+      cause: e,
+    });
+  }
+  return cached;
+}
