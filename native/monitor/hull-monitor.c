@@ -42,17 +42,24 @@
 /* One read from the container; also the largest output frame payload. */
 #define READ_CHUNK (16 * 1024)
 #define MAX_CLIENTS 32
-/* Output a client may lag behind (beyond its socket buffer) before it is dropped. */
+/* Output queued per client beyond its socket buffer. While some client's queue is nearly
+ * full the monitor stops reading the container's output (which then blocks on its pipe, as
+ * Docker's attach does); a client that takes nothing for STALL_MS is dropped and reading
+ * resumes. So attached output is lossless for any client that keeps reading, and a stuck
+ * client holds the container up for STALL_MS at most. */
 #define CLIENT_OUT_CAP (256 * 1024)
+#define STALL_MS 5000
 /* Client-to-monitor bytes buffered per client; stdin payloads stream through it. */
 #define CLIENT_IN_CAP 4096
 #define FRAME_HDR 5
-/* After init exits, how long to wait for the output pipes to reach EOF (a process outside the
- * container's pid namespace may still hold them). */
+/* After init exits, how long the output pipes may stay silent without reaching EOF (a process
+ * outside the container's pid namespace may still hold them) before the monitor stops reading. */
 #define DRAIN_MS 2000
 /* Final frames to clients get this long before the clients are closed. */
 #define FLUSH_MS 1000
 #define DELETE_TIMEOUT_MS 30000
+/* How long a `runtime start` still in progress may delay the delete (see wait_start_done). */
+#define START_WAIT_MS 1000
 
 enum { F_STDIN = 0, F_STDOUT = 1, F_STDERR = 2, F_CLOSE_STDIN = 3, F_RESIZE = 4 };
 
@@ -100,6 +107,7 @@ static long long log_size;
 struct client {
 	int fd;
 	int rd_eof;	 /* peer shut down its write side; keep sending output */
+	long long progress_ms; /* last time the socket took output (or had nothing queued) */
 	int blocked;	 /* a stdin payload waits for the container's stdin to drain */
 	int in_frame;
 	unsigned char type;
@@ -231,8 +239,13 @@ static void sink_put(struct sink *k, const char *s, size_t n)
 	if (k->fd >= 0) {
 		if (stage_len + n > sizeof stage)
 			sink_flush(k);
-		memcpy(stage + stage_len, s, n);
-		stage_len += n;
+		if (n > sizeof stage) {
+			/* A long run without escapes goes straight out. */
+			(void)write_all(k->fd, s, n);
+		} else {
+			memcpy(stage + stage_len, s, n);
+			stage_len += n;
+		}
 	} else if (k->buf) {
 		for (size_t i = 0; i < n && k->len + i + 1 < k->cap; i++)
 			k->buf[k->len + i] = s[i];
@@ -831,6 +844,7 @@ static void client_accept(void)
 		struct client *c = &clients[n_clients++];
 		memset(c, 0, sizeof *c);
 		c->fd = fd;
+		c->progress_ms = now_ms();
 		c->in = m;
 		c->out = (unsigned char *)m + CLIENT_IN_CAP;
 	}
@@ -851,13 +865,15 @@ static int client_flush(struct client *c)
 		}
 		off += (size_t)w;
 	}
+	if (off > 0)
+		c->progress_ms = now_ms();
 	memmove(c->out, c->out + off, c->out_len - off);
 	c->out_len -= off;
 	return c->out_len > 0;
 }
 
-/* One frame to every client. A client whose socket and queue are both full is dropped: a slow
- * reader must never stall the container (whose writes would block on a full pipe). */
+/* One frame to every client. The loop stops reading output before a queue can overflow
+ * (output_paused), so a drop here is only a last resort. */
 static void broadcast(int type, const char *s, size_t n)
 {
 	unsigned char hdr[FRAME_HDR] = { (unsigned char)type, (unsigned char)(n >> 24), (unsigned char)(n >> 16),
@@ -874,6 +890,7 @@ static void broadcast(int type, const char *s, size_t n)
 				continue;
 			}
 			sent = w > 0 ? (size_t)w : 0;
+			c->progress_ms = now_ms();
 		}
 		size_t total = FRAME_HDR + n;
 		if (sent < total) {
@@ -1023,6 +1040,39 @@ static void open_attach_socket(void)
 
 /* ---- the loop ---------------------------------------------------------------------------- */
 
+static int client_nearly_full(const struct client *c)
+{
+	return c->out_len > CLIENT_OUT_CAP - (READ_CHUNK + FRAME_HDR);
+}
+
+static int any_nearly_full(void)
+{
+	for (int i = 0; i < n_clients; i++)
+		if (client_nearly_full(&clients[i]))
+			return 1;
+	return 0;
+}
+
+/* Drop clients that have taken nothing for STALL_MS while holding output up; returns the ms
+ * until the next one would be dropped (-1: nobody holds output up). */
+static long long drop_stalled(void)
+{
+	long long now = now_ms(), next = -1;
+	for (int i = n_clients - 1; i >= 0; i--) {
+		struct client *c = &clients[i];
+		if (!client_nearly_full(c))
+			continue;
+		long long left = c->progress_ms + STALL_MS - now;
+		if (left <= 0) {
+			client_drop(c);
+			continue;
+		}
+		if (next < 0 || left < next)
+			next = left;
+	}
+	return next;
+}
+
 /* Read once from a container stream; -1 at EOF (a pty master reports EIO once all slaves are gone). */
 static int pump(int stream)
 {
@@ -1055,7 +1105,11 @@ static void event_loop(void)
 	long long drain_deadline = 0;
 
 	for (;;) {
-		if (init_exited && !drain_deadline)
+		long long stall = drop_stalled();
+		int paused = stall >= 0;
+		/* The drain clock runs only while output could be read: a client holding output up
+		 * (bounded by STALL_MS) must not make the monitor give up on the rest. */
+		if (init_exited && (!drain_deadline || paused))
 			drain_deadline = now_ms() + DRAIN_MS;
 		if (init_exited && ((out_fd[0] < 0 && out_fd[1] < 0) || now_ms() >= drain_deadline))
 			return;
@@ -1063,8 +1117,9 @@ static void event_loop(void)
 		int n = 0, any_blocked = 0;
 		pfd[n++] = (struct pollfd){ .fd = sig_fd, .events = POLLIN };
 		pfd[n++] = (struct pollfd){ .fd = listen_fd, .events = POLLIN };
-		pfd[n++] = (struct pollfd){ .fd = out_fd[0], .events = POLLIN };
-		pfd[n++] = (struct pollfd){ .fd = out_fd[1], .events = POLLIN };
+		/* fd -1 while paused: poll would still report POLLHUP on a pipe with events 0. */
+		pfd[n++] = (struct pollfd){ .fd = paused ? -1 : out_fd[0], .events = POLLIN };
+		pfd[n++] = (struct pollfd){ .fd = paused ? -1 : out_fd[1], .events = POLLIN };
 		for (int i = 0; i < n_clients; i++) {
 			struct client *c = &clients[i];
 			short ev = 0;
@@ -1082,12 +1137,15 @@ static void event_loop(void)
 			pfd[n++] = (struct pollfd){ .fd = in_fd, .events = POLLOUT };
 		}
 
-		int timeout = -1;
+		long long timeout = stall;
 		if (drain_deadline) {
 			long long left = drain_deadline - now_ms();
-			timeout = left > 0 ? (int)left : 0;
+			if (left < 0)
+				left = 0;
+			if (timeout < 0 || left < timeout)
+				timeout = left;
 		}
-		if (poll(pfd, (nfds_t)n, timeout) < 0) {
+		if (poll(pfd, (nfds_t)n, (int)timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			return;
@@ -1098,8 +1156,11 @@ static void event_loop(void)
 		if (pfd[1].revents)
 			client_accept();
 		for (int s = 0; s < 2; s++)
-			if (pfd[2 + s].revents && out_fd[s] >= 0)
+			if (pfd[2 + s].fd >= 0 && pfd[2 + s].revents && out_fd[s] >= 0 && !any_nearly_full()) {
 				pump(s);
+				if (init_exited)
+					drain_deadline = now_ms() + DRAIN_MS;
+			}
 
 		/* Clients: walk backwards so a drop (which moves the last entry) skips nobody; only
 		 * clients that existed when pfd was built have a slot. */
@@ -1168,6 +1229,29 @@ static void write_exit_json(int oom)
 	rename(exit_tmp_path, exit_path);
 }
 
+/*
+ * A container that exits at once can be reaped before `runtime start` has returned: start
+ * reads runc's exec.fifo (which lets init exec), and only then removes the fifo. Deleting the
+ * container in between makes that remove, and so `runtime start`, fail although the container
+ * ran. So wait (bounded) for the fifo to go. It stays only if the container was never started
+ * (killed while created), which costs that one case the full wait.
+ */
+static void wait_start_done(void)
+{
+	char *fifo;
+	struct stat st;
+	if (asprintf(&fifo, "%s/%s/exec.fifo", opt.runtime_root, opt.id) < 0)
+		return;
+	long long deadline = now_ms() + START_WAIT_MS;
+	while (lstat(fifo, &st) == 0 && now_ms() < deadline) {
+		struct pollfd p = { .fd = sig_fd, .events = POLLIN };
+		/* Keep reaping meanwhile (the container's other processes end as zombies here). */
+		if (poll(&p, 1, 10) > 0)
+			reap(0, NULL);
+	}
+	free(fifo);
+}
+
 static void finish(void)
 {
 	/* Read before `runtime delete` removes the cgroup. */
@@ -1209,6 +1293,7 @@ static void finish(void)
 	if (in_fd >= 0 && !opt.terminal)
 		close(in_fd);
 
+	wait_start_done();
 	run_delete();
 	unlink(pid_path);
 

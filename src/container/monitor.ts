@@ -218,18 +218,23 @@ export function readExit(stateDir: string): ExitInfo | undefined {
   }
 }
 
-/** True when `pid` is a live hull-monitor (not merely a live pid, which may have been reused). */
+/**
+ * True when `pid` is a running hull-monitor: not merely a live pid (pids are reused), and not a
+ * zombie (a monitor that has exited stays one until init reaps it, which some inits do late).
+ */
 export function isMonitorAlive(pid: number): boolean {
+  let stat: string;
   try {
-    process.kill(pid, 0);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'hull-monitor';
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch {
     return false;
   }
+  // "pid (comm) S …": comm may hold spaces and parentheses, so split at the last ')'.
+  const open = stat.indexOf('(');
+  const close = stat.lastIndexOf(')');
+  const comm = stat.slice(open + 1, close);
+  const state = stat.slice(close + 2, close + 3);
+  return comm === 'hull-monitor' && state !== 'Z' && state !== 'X';
 }
 
 const POLL_MS = 250;
@@ -450,7 +455,9 @@ function wire(sock: Socket, stateDir: string, opts: AttachOptions): Attachment {
         opts.stdin.off('end', onStdinEnd);
       }
       if (typeof unsubscribe === 'function') unsubscribe();
-      void lastWrite.then(() => {
+      // Output already handed to the writers is waited for, except after detach (a writer
+      // that never drains must not keep a detached attachment pending).
+      void (detached ? Promise.resolve() : lastWrite).then(() => {
         if (failed && !detached) return reject(new HullError('INTERNAL', `attach: ${messageOf(failed)}`, { cause: failed }));
         try {
           resolve(detached ? undefined : readExit(stateDir));
