@@ -7,7 +7,7 @@
  * never a blob a later command would trust.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream, type ReadStream } from 'node:fs';
+import { createReadStream, rmSync, type ReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HullError } from '../util/errors.js';
@@ -76,8 +76,8 @@ export class BlobStore {
     return new BlobWriter(this, fh, tmp, expected, expectedSize);
   }
 
-  async delete(digest: Digest): Promise<void> {
-    await rm(this.path(digest), { force: true });
+  deleteSync(digest: Digest): void {
+    rmSync(this.path(digest), { force: true });
   }
 
   async list(): Promise<Digest[]> {
@@ -101,6 +101,7 @@ export class BlobWriter {
   private readonly hash: Hash = createHash('sha256');
   private written = 0;
   private done = false;
+  private actual: Digest | undefined;
 
   constructor(
     private readonly store: BlobStore,
@@ -127,17 +128,27 @@ export class BlobWriter {
     }
   }
 
+  /**
+   * Check the bytes written so far against the expected digest and size; returns the digest.
+   * Callers that must tell a corrupt download from a bad layer ask this first.
+   */
+  verify(): Digest {
+    this.actual ??= `sha256:${this.hash.digest('hex')}` as Digest;
+    const actual = this.actual;
+    if (this.expected !== undefined && actual !== this.expected) {
+      throw new HullError('DIGEST_MISMATCH', `digest mismatch: expected ${this.expected}, got ${actual}; nothing was stored`);
+    }
+    if (this.expectedSize !== undefined && this.written !== this.expectedSize) {
+      throw new HullError('DIGEST_MISMATCH', `size mismatch for ${actual}: expected ${this.expectedSize} bytes, got ${this.written}; nothing was stored`);
+    }
+    return actual;
+  }
+
   /** Verify, fsync and publish. Returns the blob's digest. */
   async commit(): Promise<Digest> {
-    const actual = `sha256:${this.hash.digest('hex')}` as Digest;
     this.done = true;
     try {
-      if (this.expected !== undefined && actual !== this.expected) {
-        throw new HullError('DIGEST_MISMATCH', `digest mismatch: expected ${this.expected}, got ${actual}; nothing was stored`);
-      }
-      if (this.expectedSize !== undefined && this.written !== this.expectedSize) {
-        throw new HullError('DIGEST_MISMATCH', `size mismatch for ${actual}: expected ${this.expectedSize} bytes, got ${this.written}; nothing was stored`);
-      }
+      const actual = this.verify();
       await this.fh.sync();
       await this.fh.close();
       await this.store.adopt(this.tmp, actual);

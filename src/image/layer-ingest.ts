@@ -6,7 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { PassThrough, Transform, type Readable } from 'node:stream';
+import { PassThrough, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { HullError } from '../util/errors.js';
 import type { BlobWriter } from './blob-store.js';
 import { decompressStream, detectCompression } from './compression.js';
@@ -45,17 +46,16 @@ export async function ingestLayer(store: ImageStore, source: AsyncIterable<Uint8
     },
   });
   let unpacked: Promise<{ size: number }> | undefined;
-  let failure: unknown;
+  let failure: Error | undefined;
+  const fail = (e: unknown): void => {
+    failure ??= e instanceof Error ? e : new Error(String(e));
+  };
   const start = (first: Uint8Array): void => {
     const kind = detectCompression(Buffer.from(first.buffer, first.byteOffset, first.byteLength));
-    const tar: Readable = kind === 'none' ? input.pipe(hashTap) : input.pipe(decompressStream(kind)).pipe(hashTap);
-    // Errors inside the decompressor must surface here, not as unhandled stream errors.
-    const fail = (e: unknown): void => {
-      failure ??= e;
-      input.destroy();
-    };
-    if (kind !== 'none') input.on('error', fail);
-    const done = unpackLayer(tar, pending.dir).catch((e: unknown) => {
+    // pipeline() destroys every stage on any error, so a broken gzip stream ends the unpack too.
+    const stages = kind === 'none' ? [input, hashTap] : [input, decompressStream(kind), hashTap];
+    pipeline(stages).catch(fail);
+    const done = unpackLayer(hashTap, pending.dir).catch((e: unknown) => {
       fail(e);
       throw e;
     });
@@ -63,21 +63,33 @@ export async function ingestLayer(store: ImageStore, source: AsyncIterable<Uint8
     done.catch(() => undefined);
     unpacked = done;
   };
+  let writing: Promise<void> = Promise.resolve();
   try {
     let total = 0;
     for await (const chunk of source) {
-      if (failure) throw failure;
       if (chunk.length === 0) continue;
       if (!unpacked) start(chunk);
-      await writer.write(chunk);
+      // The disk write of this chunk overlaps with decompressing it; writes stay in order.
+      await writing;
+      writing = writer.write(chunk);
+      writing.catch(() => undefined);
       total += chunk.length;
       opts.onBytes?.(total);
-      if (!input.write(chunk)) await Promise.race([once(input, 'drain'), unpacked!]);
+      // After an unpack failure, reading goes on only to learn whether the download was corrupt.
+      if (failure === undefined && !input.write(chunk)) await Promise.race([once(input, 'drain'), unpacked!.catch(() => undefined)]);
     }
+    await writing;
     if (!unpacked) throw new HullError('ARCHIVE_INVALID', 'layer blob is empty');
     input.end();
-    const { size } = await unpacked;
-    if (failure) throw failure;
+    let size = 0;
+    try {
+      ({ size } = await unpacked);
+    } catch (e) {
+      fail(e);
+    }
+    // A blob that does not match its digest explains any unpack failure: report that first.
+    writer.verify();
+    if (failure !== undefined) throw failure;
     const diffId = `sha256:${diffHash.digest('hex')}` as Digest;
     if (opts.expectedDiffId && diffId !== opts.expectedDiffId) {
       throw new HullError(
@@ -91,6 +103,7 @@ export async function ingestLayer(store: ImageStore, source: AsyncIterable<Uint8
     return { blobDigest, blobSize: total, diffId, size, committed };
   } catch (e) {
     input.destroy();
+    await writing.catch(() => undefined);
     await writer.abort();
     await pending.abort();
     throw e;

@@ -8,6 +8,7 @@
  * A layer is unpacked into `layers/tmp/<pid>-…` and renamed into place only once its diff id is
  * verified; a concurrent unpack of the same layer by another process simply loses the rename.
  */
+import { renameSync } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pidTempName, sweepDeadPidEntries } from '../util/fs.js';
@@ -67,14 +68,18 @@ export class LayerStore {
     };
   }
 
-  async delete(diffId: Digest): Promise<void> {
-    // Rename first so a half-deleted tree is never mistaken for a complete layer.
-    const doomed = join(this.tmpDir, pidTempName());
+  /**
+   * Move a layer out of place (synchronously, so it can happen inside the metadata transaction
+   * that forgets it); returns the trash path to remove later, or undefined if it was not there.
+   * The rename makes the removal atomic: a half-deleted tree is never mistaken for a layer.
+   */
+  retire(diffId: Digest): string | undefined {
+    const trash = join(this.tmpDir, pidTempName());
     try {
-      await rename(this.path(diffId), doomed);
+      renameSync(this.path(diffId), trash);
+      return trash;
     } catch {
-      return;
+      return undefined;
     }
-    await rm(doomed, { recursive: true, force: true });
   }
 }

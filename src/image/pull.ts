@@ -79,55 +79,60 @@ export async function pullImage(store: ImageStore, input: string, opts: PullOpti
   }
   const imageId = manifest.config.digest as ImageId;
   const existing = store.load(imageId);
-
-  const present = await Promise.all(
-    diffIds.map(async (d) => store.records.getLayer(d) !== undefined && (await store.layers.has(d))),
-  );
-  manifest.layers.forEach((desc, i) => progress({ id: shortId(desc.digest), status: present[i] ? 'Already exists' : 'Pulling fs layer' }));
-  const layerSizes = await runLimited(
-    manifest.layers.map((desc, i) => async () => {
-      const diffId = diffIds[i]!;
-      const id = shortId(desc.digest);
-      if (present[i]) return { diffId, desc, size: store.records.getLayer(diffId)!.size, fetched: false };
-      const layer = await ingestLayer(store, blobChunks(client, repo, desc, opts.signal), {
-        expectedBlob: desc.digest,
-        expectedSize: desc.size,
-        expectedDiffId: diffId,
-        onBytes: (n) => progress({ id, status: 'Downloading', current: n, total: desc.size }),
-      });
-      progress({ id, status: 'Download complete' });
-      progress({ id, status: 'Pull complete' });
-      return { diffId, desc, size: layer.size, fetched: true };
-    }),
-    DOWNLOAD_CONCURRENCY,
-  );
-
-  await store.blobs.put(manifestBody, manifestDigest);
-  await store.blobs.put(configBody, imageId);
-  const repoName = repositoryName(ref);
+  // Taken before deciding what is present, so a concurrent rmi cannot collect a layer we reuse.
+  const lease = store.lease([...diffIds, manifestDigest, imageId]);
   let upToDate = false;
-  store.records.transaction(() => {
-    for (const l of layerSizes) {
-      store.records.putLayer(l.diffId, l.size);
-      if (l.fetched) store.records.putLayerBlob({ blobDigest: l.desc.digest, diffId: l.diffId, mediaType: l.desc.mediaType, size: l.desc.size });
-    }
-    store.records.putImage({
-      id: imageId,
-      config: configBody.toString(),
-      manifestDigest,
-      manifestMediaType,
-      size: layerSizes.reduce((a, l) => a + l.size, 0),
-      parent: null,
+  try {
+    const present = await Promise.all(
+      diffIds.map(async (d) => store.records.getLayer(d) !== undefined && (await store.layers.has(d))),
+    );
+    manifest.layers.forEach((desc, i) => progress({ id: shortId(desc.digest), status: present[i] ? 'Already exists' : 'Pulling fs layer' }));
+    const layerSizes = await runLimited(
+      manifest.layers.map((desc, i) => async () => {
+        const diffId = diffIds[i]!;
+        const id = shortId(desc.digest);
+        if (present[i]) return { diffId, desc, size: store.records.getLayer(diffId)!.size, fetched: false };
+        const layer = await ingestLayer(store, blobChunks(client, repo, desc, opts.signal), {
+          expectedBlob: desc.digest,
+          expectedSize: desc.size,
+          expectedDiffId: diffId,
+          onBytes: (n) => progress({ id, status: 'Downloading', current: n, total: desc.size }),
+        });
+        progress({ id, status: 'Download complete' });
+        progress({ id, status: 'Pull complete' });
+        return { diffId, desc, size: layer.size, fetched: true };
+      }),
+      DOWNLOAD_CONCURRENCY,
+    );
+
+    await store.blobs.put(manifestBody, manifestDigest);
+    await store.blobs.put(configBody, imageId);
+    const repoName = repositoryName(ref);
+    store.records.transaction(() => {
+      for (const l of layerSizes) {
+        store.records.putLayer(l.diffId, l.size);
+        if (l.fetched) store.records.putLayerBlob({ blobDigest: l.desc.digest, diffId: l.diffId, mediaType: l.desc.mediaType, size: l.desc.size });
+      }
+      store.records.putImage({
+        id: imageId,
+        config: configBody.toString(),
+        manifestDigest,
+        manifestMediaType,
+        size: layerSizes.reduce((a, l) => a + l.size, 0),
+        parent: null,
+      });
+      store.records.addRepoDigest(repoName, top.digest, imageId);
+      if (ref.tag !== undefined && !ref.digest) {
+        const name = formatReference({ domain: ref.domain, path: ref.path, tag: ref.tag });
+        upToDate = existing !== undefined && store.records.getTag(name) === imageId;
+        store.records.setTag(name, imageId);
+      } else {
+        upToDate = existing !== undefined;
+      }
     });
-    store.records.addRepoDigest(repoName, top.digest, imageId);
-    if (ref.tag !== undefined && !ref.digest) {
-      const name = formatReference({ domain: ref.domain, path: ref.path, tag: ref.tag });
-      upToDate = existing !== undefined && store.records.getTag(name) === imageId;
-      store.records.setTag(name, imageId);
-    } else {
-      upToDate = existing !== undefined;
-    }
-  });
+  } finally {
+    lease.release();
+  }
   progress({ status: `Digest: ${top.digest}` });
   progress({ status: `Status: ${upToDate ? 'Image is up to date' : 'Downloaded newer image'} for ${familiarString(ref)}` });
   return { ref, image: store.get(imageId), digest: top.digest, upToDate };

@@ -73,7 +73,7 @@ async function manifestForPush(store: ImageStore, image: StoredImage): Promise<{
     const body = await store.blobs.readBuffer(manifestDigest as Digest);
     const manifest = JSON.parse(body.toString()) as ImageManifest;
     const blobsHere = await Promise.all(
-      manifest.layers.map((l) => isForeignLayerMediaType(l.mediaType) || store.blobs.has(l.digest)),
+      manifest.layers.map(async (l) => isForeignLayerMediaType(l.mediaType) || (await store.blobs.has(l.digest))),
     );
     if (blobsHere.every(Boolean) && (await store.blobs.has(manifest.config.digest))) {
       return { manifest, body, mediaType: manifestMediaType };

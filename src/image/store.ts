@@ -2,10 +2,13 @@
  * The image store: blobs, unpacked layers and their metadata, and the lookups Docker users
  * expect (name[:tag], name@digest, full id, id prefix).
  */
+import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Db } from '../state/db.js';
 import { ImageRecords, type ImageRow } from '../state/images.js';
 import { HullError } from '../util/errors.js';
+import { isPidAlive } from '../util/fs.js';
 import { BlobStore } from './blob-store.js';
 import { parseImageConfig, type ImageConfig } from './config.js';
 import { asImageId, type Digest, type ImageId } from './digest.js';
@@ -113,33 +116,64 @@ export class ImageStore {
   }
 
   /**
+   * Keep `digests` (diff ids, manifest and config digests) out of garbage collection until
+   * released: an operation that will record an image using them (pull, load, import) takes the
+   * lease before it decides what is already present. A lease dies with its process.
+   */
+  lease(digests: string[]): { release(): void } {
+    const leaseId = `${process.pid}-${randomBytes(6).toString('hex')}`;
+    this.records.transaction(() => this.records.addLease(leaseId, process.pid, digests));
+    return { release: () => this.records.releaseLease(leaseId) };
+  }
+
+  /** Digests under a live lease; leases of dead processes are dropped on the way. */
+  private leasedDigests(): Set<string> {
+    const leased = new Set<string>();
+    for (const l of this.records.leases()) {
+      if (l.pid === process.pid || isPidAlive(l.pid)) leased.add(l.digest);
+      else this.records.releaseLease(l.leaseId);
+    }
+    return leased;
+  }
+
+  /**
    * After images were deleted: remove their layers, layer blobs, manifest and config unless a
-   * remaining image still uses them. Only what the deleted images owned is considered, so a
-   * concurrent pull's freshly written (not yet recorded) blobs and layers are never touched.
+   * remaining image or a live lease still uses them. Only what the deleted images owned is
+   * considered. Deciding, forgetting the rows and moving layer directories out of place happen
+   * in one transaction, so a concurrent pull either sees the layer gone or holds a lease on it.
    */
   async collectGarbage(removed: ImageRow[]): Promise<{ layers: string[]; reclaimed: number }> {
-    const live = this.liveDiffIds();
-    const liveBlobs = new Set<string>();
-    for (const row of this.records.listImages()) {
-      liveBlobs.add(row.id);
-      if (row.manifestDigest) liveBlobs.add(row.manifestDigest);
-    }
-    const doomedBlobs = new Set<string>();
     const removedLayers: string[] = [];
+    const trash: string[] = [];
+    const doomedBlobs = new Set<string>();
     let reclaimed = 0;
-    for (const img of removed) {
-      doomedBlobs.add(img.id);
-      if (img.manifestDigest) doomedBlobs.add(img.manifestDigest);
-      for (const diffId of parseImageConfig(img.config).rootfs.diff_ids) {
-        if (live.has(diffId) || removedLayers.includes(diffId)) continue;
-        for (const b of this.records.blobsOfLayer(diffId)) doomedBlobs.add(b.blobDigest);
-        reclaimed += this.records.getLayer(diffId)?.size ?? 0;
-        this.records.deleteLayer(diffId);
-        await this.layers.delete(diffId as Digest);
-        removedLayers.push(diffId);
+    this.records.transaction(() => {
+      const live = this.liveDiffIds();
+      const liveBlobs = this.leasedDigests();
+      for (const d of liveBlobs) live.add(d);
+      for (const row of this.records.listImages()) {
+        liveBlobs.add(row.id);
+        if (row.manifestDigest) liveBlobs.add(row.manifestDigest);
       }
-    }
-    for (const blob of doomedBlobs) if (!liveBlobs.has(blob)) await this.blobs.delete(blob as Digest);
+      for (const img of removed) {
+        doomedBlobs.add(img.id);
+        if (img.manifestDigest) doomedBlobs.add(img.manifestDigest);
+        for (const diffId of parseImageConfig(img.config).rootfs.diff_ids) {
+          if (live.has(diffId) || removedLayers.includes(diffId)) continue;
+          for (const b of this.records.blobsOfLayer(diffId)) doomedBlobs.add(b.blobDigest);
+          reclaimed += this.records.getLayer(diffId)?.size ?? 0;
+          this.records.deleteLayer(diffId);
+          const t = this.layers.retire(diffId as Digest);
+          if (t) trash.push(t);
+          removedLayers.push(diffId);
+        }
+      }
+      for (const b of liveBlobs) doomedBlobs.delete(b);
+      for (const diffId of live) for (const b of this.records.blobsOfLayer(diffId)) doomedBlobs.delete(b.blobDigest);
+      // Unlinking is quick; doing it under the lock keeps a concurrent lease-then-write safe.
+      for (const blob of doomedBlobs) this.blobs.deleteSync(blob as Digest);
+    });
+    for (const t of trash) await rm(t, { recursive: true, force: true });
     return { layers: removedLayers, reclaimed };
   }
 }

@@ -185,4 +185,21 @@ export class ImageRecords {
       }[]
     ).map((r) => ({ blobDigest: r.blob_digest, diffId: r.diff_id, mediaType: r.media_type, size: r.size }));
   }
+
+  addLease(leaseId: string, pid: number, digests: string[]): void {
+    const stmt = this.db.prepare('INSERT OR IGNORE INTO leases (lease_id, pid, digest) VALUES (?, ?, ?)');
+    for (const d of digests) stmt.run(leaseId, pid, d);
+  }
+
+  releaseLease(leaseId: string): void {
+    this.db.prepare('DELETE FROM leases WHERE lease_id = ?').run(leaseId);
+  }
+
+  leases(): { leaseId: string; pid: number; digest: string }[] {
+    return (this.db.prepare('SELECT lease_id, pid, digest FROM leases').all() as { lease_id: string; pid: number; digest: string }[]).map((r) => ({
+      leaseId: r.lease_id,
+      pid: r.pid,
+      digest: r.digest,
+    }));
+  }
 }

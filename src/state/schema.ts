@@ -37,4 +37,15 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX layer_blobs_by_diff ON layer_blobs(diff_id);
   `,
+  `
+  -- Leases keep digests (layer diff ids, blobs) alive while an operation that will record an
+  -- image using them is still running (pull, load, import): garbage collection skips them.
+  -- A lease whose process is gone is void.
+  CREATE TABLE leases (
+    lease_id TEXT NOT NULL,
+    pid      INTEGER NOT NULL,
+    digest   TEXT NOT NULL,
+    PRIMARY KEY (lease_id, digest)
+  );
+  `,
 ];
