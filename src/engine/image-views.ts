@@ -2,7 +2,7 @@
  * Docker Engine API shapes for images (ImageSummary, ImageInspect, HistoryResponseItem), built
  * from the store. The CLI renders these; `hull serve` will return them as they are.
  */
-import type { ContainerConfig } from '../image/config.js';
+import type { ContainerConfig, HistoryEntry } from '../image/config.js';
 import { familiarString, parseReference } from '../image/reference.js';
 import type { ImageStore, StoredImage } from '../image/store.js';
 
@@ -110,7 +110,7 @@ export interface HistoryItem {
 export function imageHistory(store: ImageStore, img: StoredImage): HistoryItem[] {
   const cfg = img.config;
   const diffIds = cfg.rootfs.diff_ids;
-  const entries = cfg.history && cfg.history.length > 0 ? cfg.history : diffIds.map(() => ({}) as NonNullable<typeof cfg.history>[number]);
+  const entries: HistoryEntry[] = cfg.history && cfg.history.length > 0 ? cfg.history : diffIds.map(() => ({}));
   let layer = 0;
   const items: HistoryItem[] = entries.map((h) => {
     let size = 0;
