@@ -218,6 +218,18 @@ void describe('hull-monitor with runc', { skip }, () => {
     assert.equal((await readFile(marker, 'utf8')).trim(), 'a b');
   });
 
+  void it("the container inherits none of the monitor's ignored or blocked signals", async () => {
+    const c = await prepare({ args: ['cat', '/proc/self/status'] });
+    const m = await start(c);
+    const out = new Collect();
+    const a = await attach(c.stateDir, { stdout: out, stderr: new Collect(), tty: false });
+    await runcStart(c.id);
+    assert.equal((await a.done)?.exitCode, 0);
+    assert.match(out.text(), /^SigBlk:\s+0+$/m);
+    assert.match(out.text(), /^SigIgn:\s+0+$/m);
+    await assertGone(c.id, m.monitorPid, c.stateDir);
+  });
+
   void it("writes Docker's json-file encoding: escapes, invalid UTF-8, 16 KiB partial lines, an unterminated tail", async () => {
     const script = [
       `printf 'tab\\there <&> "q" \\\\ \\001\\n'`,
