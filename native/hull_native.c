@@ -1,6 +1,7 @@
 // The few syscalls hull needs that Node's fs module does not expose: mknod (device nodes,
-// fifos and overlayfs whiteouts in layer directories) and the l*xattr family (file
-// capabilities, SELinux labels and overlayfs' trusted.overlay.opaque). All calls are
+// fifos and overlayfs whiteouts in layer directories), the l*xattr family (file
+// capabilities, SELinux labels and overlayfs' trusted.overlay.opaque), and mount/umount2
+// (container root filesystems: spawning mount(8) per container costs milliseconds). All calls are
 // synchronous: each is a single cheap syscall, far cheaper than a thread-pool round trip.
 //
 // Failures throw errors shaped like Node's own fs errors (message "EPERM: operation not
@@ -16,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <sys/mount.h>
 #include <sys/xattr.h>
 
 // Paths and xattr names are bounded by PATH_MAX (4096) and XATTR_NAME_MAX (255); anything
@@ -240,12 +242,54 @@ static napi_value js_llistxattr(napi_env env, napi_callback_info info) {
   }
 }
 
+// mount(source, target, fstype, flags, data): data is the filesystem's option string (for
+// overlayfs the lowerdir/upperdir/workdir list, bounded by the kernel at one page).
+#define DATA_BUF 4097
+static napi_value js_mount(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 5) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "mount(source, target, fstype, flags, data)");
+    return NULL;
+  }
+  char source[PATH_BUF], target[PATH_BUF], fstype[NAME_BUF];
+  static char data[DATA_BUF];
+  uint32_t flags;
+  if (get_string(env, argv[0], source, sizeof source, "source") != 0) return NULL;
+  if (get_string(env, argv[1], target, sizeof target, "target") != 0) return NULL;
+  if (get_string(env, argv[2], fstype, sizeof fstype, "fstype") != 0) return NULL;
+  if (get_uint32(env, argv[3], &flags, "flags") != 0) return NULL;
+  if (get_string(env, argv[4], data, sizeof data, "data") != 0) return NULL;
+  if (mount(source, target, fstype, flags, data) != 0) return throw_errno(env, errno, "mount", target);
+  return NULL;
+}
+
+// umount2(target, flags): flags such as MNT_DETACH (2).
+static napi_value js_umount2(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "umount2(target, flags)");
+    return NULL;
+  }
+  char target[PATH_BUF];
+  uint32_t flags;
+  if (get_string(env, argv[0], target, sizeof target, "target") != 0) return NULL;
+  if (get_uint32(env, argv[1], &flags, "flags") != 0) return NULL;
+  if (umount2(target, (int)flags) != 0) return throw_errno(env, errno, "umount2", target);
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"mknod", NULL, js_mknod, NULL, NULL, NULL, napi_enumerable, NULL},
       {"lsetxattr", NULL, js_lsetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"lgetxattr", NULL, js_lgetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"mount", NULL, js_mount, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"umount2", NULL, js_umount2, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

@@ -16,6 +16,10 @@ export interface NativeAddon {
   /** null when the attribute is not set. */
   lgetxattr(path: string, name: string): Buffer | null;
   llistxattr(path: string): string[];
+  /** mount(2); `data` is the filesystem's option string. */
+  mount(source: string, target: string, fstype: string, flags: number, data: string): void;
+  /** umount2(2); flags e.g. MNT_DETACH = 2. */
+  umount2(target: string, flags: number): void;
 }
 
 const ADDON = join('build', 'Release', 'hull_native.node');
