@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { HullError, messageOf } from '../util/errors.js';
+import { registerContainerCommands } from './commands/containers.js';
 import { registerImageCommands } from './commands/images.js';
 import { registerLoginCommands } from './commands/login.js';
 import { setRootFlag } from './context.js';
@@ -21,6 +22,7 @@ function buildProgram(): Command {
   program.hook('preAction', (cmd) => {
     setRootFlag(cmd.opts<{ root?: string }>().root);
   });
+  registerContainerCommands(program);
   registerImageCommands(program);
   registerLoginCommands(program);
   return program;

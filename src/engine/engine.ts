@@ -16,6 +16,7 @@ import { removeCredentials, saveCredentials } from '../image/registry/credential
 import { ImageStore } from '../image/store.js';
 import { openDb, type Db } from '../state/db.js';
 import { HullError } from '../util/errors.js';
+import { ContainerService } from './containers.js';
 import { imageHistory, imageInspect, type HistoryItem, type ImageSummary } from './image-views.js';
 import { listImages, pruneImages, removeImage, tagImage, type DeleteItem, type ImageFilters } from './images.js';
 
@@ -26,11 +27,15 @@ export function resolveRoot(flag?: string): string {
 }
 
 export class Engine {
+  readonly containers: ContainerService;
+
   private constructor(
     readonly root: string,
     private readonly db: Db,
     readonly images: ImageStore,
-  ) {}
+  ) {
+    this.containers = new ContainerService(root, db, images);
+  }
 
   static async open(root: string): Promise<Engine> {
     const db = openDb(root);
@@ -76,11 +81,11 @@ export class Engine {
   }
 
   removeImage(name: string, opts: { force?: boolean } = {}): Promise<DeleteItem[]> {
-    return removeImage(this.images, name, opts);
+    return removeImage(this.images, name, { ...opts, usedBy: (id) => this.containers.imageUsers(id).map((c) => c.id) });
   }
 
   pruneImages(opts: { all?: boolean; filters?: ImageFilters } = {}): Promise<{ ImagesDeleted: DeleteItem[]; SpaceReclaimed: number }> {
-    return pruneImages(this.images, opts);
+    return pruneImages(this.images, { ...opts, usedBy: (id) => this.containers.imageUsers(id).map((c) => c.id) });
   }
 
   save(names: string[], out: Writable): Promise<void> {

@@ -102,8 +102,13 @@ export function tagImage(store: ImageStore, source: string, target: string): voi
  * `docker rmi`: a name untags; the image itself goes when its last tag does (or when named by
  * id). An id shared by several repositories needs --force, as in Docker.
  */
-export async function removeImage(store: ImageStore, name: string, opts: { force?: boolean; prune?: boolean } = {}): Promise<DeleteItem[]> {
+export async function removeImage(
+  store: ImageStore,
+  name: string,
+  opts: { force?: boolean; usedBy?: (imageId: string) => string[] } = {},
+): Promise<DeleteItem[]> {
   const img = store.get(name);
+  const users = opts.usedBy?.(img.id) ?? [];
   const out: DeleteItem[] = [];
   const byName = isNameReference(name, img);
   const removedRows: ImageRow[] = [];
@@ -115,6 +120,12 @@ export async function removeImage(store: ImageStore, name: string, opts: { force
         out.push({ Untagged: familiar(`${repositoryName(ref)}@${ref.digest}`) });
       } else {
         const canonical = formatReference({ ...ref, tag: ref.tag ?? 'latest' });
+        if (users.length > 0 && !opts.force && img.tags.length === 1) {
+          throw new HullError(
+            'CONFLICT',
+            `conflict: unable to remove repository reference "${name}" (must force) - container ${users[0]!.slice(0, 12)} is using its referenced image ${img.id.slice(7, 19)}`,
+          );
+        }
         store.records.removeTag(canonical);
         out.push({ Untagged: familiar(canonical) });
         // Docker drops the repo digests of that repository along with its last tag.
@@ -127,7 +138,15 @@ export async function removeImage(store: ImageStore, name: string, opts: { force
         }
       }
       if (store.records.tagsOf(img.id).length > 0) return;
+      // Its last name is gone but a container still runs from it: the image stays, untagged.
+      if (users.length > 0) return;
     } else {
+      if (users.length > 0) {
+        throw new HullError(
+          'CONFLICT',
+          `conflict: unable to delete ${img.id.slice(7, 19)} (${opts.force ? 'cannot be forced' : 'must be forced'}) - image is being used by container ${users[0]!.slice(0, 12)}`,
+        );
+      }
       const repos = new Set(img.tags.map((t) => repositoryName(parseReference(t))));
       if (repos.size > 1 && !opts.force) {
         throw new HullError(
@@ -157,8 +176,11 @@ function isNameReference(name: string, img: StoredImage): boolean {
   return img.tags.includes(formatReference(parseNormalizedTagged(name)));
 }
 
-export async function pruneImages(store: ImageStore, opts: { all?: boolean; filters?: ImageFilters } = {}): Promise<{ ImagesDeleted: DeleteItem[]; SpaceReclaimed: number }> {
-  const candidates = store.list().filter((i) => opts.all || i.tags.length === 0);
+export async function pruneImages(
+  store: ImageStore,
+  opts: { all?: boolean; filters?: ImageFilters; usedBy?: (imageId: string) => string[] } = {},
+): Promise<{ ImagesDeleted: DeleteItem[]; SpaceReclaimed: number }> {
+  const candidates = store.list().filter((i) => (opts.all || i.tags.length === 0) && (opts.usedBy?.(i.id).length ?? 0) === 0);
   const filtered = opts.filters?.label ? candidates.filter((i) => matchesLabels(i, opts.filters!.label!)) : candidates;
   const deleted: DeleteItem[] = [];
   const rows: ImageRow[] = [];

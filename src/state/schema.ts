@@ -48,4 +48,15 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (lease_id, digest)
   );
   `,
+  `
+  CREATE TABLE containers (
+    id          TEXT PRIMARY KEY,           -- 64 hex
+    name        TEXT NOT NULL UNIQUE,       -- without Docker's leading '/'
+    image_id    TEXT NOT NULL,              -- rmi refuses while a container uses it
+    created_at  TEXT NOT NULL,
+    config      TEXT NOT NULL,              -- Docker's Config + HostConfig + hull's own settings (JSON)
+    state       TEXT NOT NULL               -- Docker's State plus monitor bookkeeping (JSON)
+  );
+  CREATE INDEX containers_by_image ON containers(image_id);
+  `,
 ];

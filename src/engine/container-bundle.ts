@@ -1,0 +1,113 @@
+/**
+ * The OCI bundle of a container about to start: its overlay root mounted, /etc files written,
+ * the user resolved inside the image, and config.json built with Docker's defaults.
+ */
+import { writeFileAtomic } from '../util/fs.js';
+import { HullError } from '../util/errors.js';
+import type { ImageStore, StoredImage } from '../image/store.js';
+import type { Digest } from '../image/digest.js';
+import type { ContainerDoc } from '../container/model.js';
+import type { ContainerPaths } from '../container/paths.js';
+import { writeEtcFiles } from '../container/etc-files.js';
+import { mountRootfs } from '../container/rootfs.js';
+import { resolveCapabilities } from '../container/spec/capabilities.js';
+import type { OciMount, OciRlimit } from '../container/spec/oci-types.js';
+import { seccompForContainer, seccompProfileFor } from '../container/spec/seccomp.js';
+import { buildSpec, cgroupsPathFor, type NetworkNamespace } from '../container/spec/spec.js';
+import { resolveUser } from '../container/spec/user.js';
+import { join } from 'node:path';
+
+const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** `--tmpfs /run:rw,size=64m` → an OCI tmpfs mount with Docker's defaults (noexec,nosuid,nodev). */
+function tmpfsMounts(tmpfs: Record<string, string> | null): OciMount[] {
+  return Object.entries(tmpfs ?? {}).map(([destination, opts]) => {
+    const given = opts ? opts.split(',').filter(Boolean) : [];
+    const defaults = ['noexec', 'nosuid', 'nodev'].filter((d) => !given.some((g) => g === d.replace(/^no/, '') || g === d));
+    return { destination, type: 'tmpfs', source: 'tmpfs', options: [...defaults, ...given] };
+  });
+}
+
+function rlimits(doc: ContainerDoc): OciRlimit[] | undefined {
+  const u = doc.HostConfig.Ulimits;
+  if (!u || u.length === 0) return undefined;
+  return u.map((l) => ({ type: `RLIMIT_${l.Name.toUpperCase()}`, soft: l.Soft, hard: l.Hard }));
+}
+
+function networkOf(mode: string): NetworkNamespace {
+  // Bridge networks arrive with the networks issue; until then a container gets its own empty
+  // network namespace (loopback only) unless it asks for the host's.
+  return mode === 'host' ? 'host' : 'none';
+}
+
+function securityOpt(doc: ContainerDoc, key: string): string | undefined {
+  for (const o of doc.HostConfig.SecurityOpt ?? []) {
+    const m = /^([a-z-]+)[=:]?(.*)$/.exec(o);
+    if (m && m[1] === key) return m[2] === '' ? 'true' : m[2];
+  }
+  return undefined;
+}
+
+export async function prepareBundle(images: ImageStore, c: { id: string; doc: ContainerDoc }, image: StoredImage, paths: ContainerPaths): Promise<void> {
+  const { doc } = c;
+  const h = doc.HostConfig;
+  const lowers = image.config.rootfs.diff_ids.map((d) => images.layers.path(d as Digest));
+  await mountRootfs(lowers, paths.upper, paths.work, paths.rootfs);
+  const hostNetwork = h.NetworkMode === 'host';
+  await writeEtcFiles(paths, {
+    hostname: doc.Config.Hostname,
+    extraHosts: (h.ExtraHosts ?? []).map((e) => {
+      const i = e.indexOf(':');
+      return { name: e.slice(0, i), ip: e.slice(i + 1) };
+    }),
+    addresses: [],
+    dns: h.Dns ?? [],
+    hostNetwork,
+  });
+  const user = await resolveUser(paths.rootfs, doc.Config.User || undefined, h.GroupAdd ?? []);
+  const capabilities = resolveCapabilities({ capAdd: h.CapAdd ?? [], capDrop: h.CapDrop ?? [], privileged: h.Privileged });
+  const seccompOpt = securityOpt(doc, 'seccomp');
+  const profile = h.Privileged ? undefined : await seccompProfileFor(seccompOpt);
+  const seccomp = profile ? seccompForContainer(profile, { capabilities, arch: image.config.architecture }) : undefined;
+  let env = doc.Config.Env;
+  if (!env.some((e) => e.startsWith('PATH='))) env = [DEFAULT_PATH, ...env];
+  env = [...env.filter((e) => !e.startsWith('HOSTNAME=')), `HOSTNAME=${doc.Config.Hostname}`];
+  if (doc.Config.Tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
+  if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home || '/'}`);
+
+  const spec = buildSpec({
+    rootfs: paths.rootfs,
+    readonlyRootfs: h.ReadonlyRootfs,
+    process: {
+      args: [doc.Path, ...doc.Args],
+      env,
+      cwd: doc.Config.WorkingDir || '/',
+      user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+      terminal: doc.Config.Tty,
+    },
+    hostname: hostNetwork ? undefined : doc.Config.Hostname,
+    capabilities,
+    privileged: h.Privileged,
+    noNewPrivileges: securityOpt(doc, 'no-new-privileges') === 'true',
+    ...(seccomp ? { seccomp } : {}),
+    ...(rlimits(doc) ? { rlimits: rlimits(doc) } : {}),
+    resources: {
+      memory: h.Memory || undefined,
+      memorySwap: h.MemorySwap || undefined,
+      nanoCpus: h.NanoCpus || undefined,
+      cpuQuota: h.CpuQuota || undefined,
+      cpuPeriod: h.CpuPeriod || undefined,
+      cpuShares: h.CpuShares || undefined,
+      pidsLimit: h.PidsLimit ?? undefined,
+    },
+    mounts: tmpfsMounts(h.Tmpfs),
+    devices: h.Devices ?? [],
+    cgroupsPath: cgroupsPathFor(c.id),
+    network: networkOf(h.NetworkMode),
+    ...(h.OomScoreAdj ? { oomScoreAdj: h.OomScoreAdj } : {}),
+    shmSize: h.ShmSize,
+    etcFiles: { hosts: paths.hosts, hostname: paths.hostname, resolvConf: paths.resolvConf },
+  });
+  if (h.Init) throw new HullError('INVALID_ARGUMENT', '--init is not available yet: no init binary is installed');
+  await writeFileAtomic(join(paths.dir, 'config.json'), JSON.stringify(spec));
+}
