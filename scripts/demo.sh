@@ -12,7 +12,13 @@ done
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$work/rootfs/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' >"$work/rootfs/etc/group"
 chmod 1777 "$work/rootfs/tmp"
-tar -C "$work/rootfs" --numeric-owner --owner=0 --group=0 -cf - . |
+# Imported once; a second run reuses it (an import is a new image each time).
+hull image inspect hull-example/busybox >/dev/null 2>&1 ||
+  tar -C "$work/rootfs" --numeric-owner --owner=0 --group=0 -cf - . |
   hull import -c 'CMD ["sh"]' -c 'ENV PATH=/bin' -m 'busybox from Debian busybox-static' - hull-example/busybox:latest
 hull images
 hull history hull-example/busybox:latest
+echo
+echo "hull: the image as a container (namespaces, cgroups, overlayfs root):"
+hull run --rm --name hull-demo --memory 64m --pids-limit 64 hull-example/busybox \
+  sh -c 'echo "hello from $(hostname): kernel $(uname -r), $(id)"; cat /sys/fs/cgroup/memory/memory.limit_in_bytes | sed "s/^/memory limit: /"'
