@@ -7,6 +7,7 @@ import type { ProgressEvent, ProgressSink } from '../image/progress.js';
 import { humanSize } from './units.js';
 
 const BAR_WIDTH = 50;
+const REDRAW_MS = 100;
 
 export type ProgressMode = 'tty' | 'plain' | 'quiet';
 
@@ -37,7 +38,14 @@ export function createProgress(stream: NodeJS.WriteStream, mode: ProgressMode): 
     };
   }
   const order: string[] = [];
+  const lastDraw = new Map<string, number>();
   return (e) => {
+    // Byte counts arrive per network chunk; a terminal needs ten frames a second at most.
+    if (e.id !== undefined && e.current !== undefined && e.current !== e.total) {
+      const now = Date.now();
+      if (now - (lastDraw.get(e.id) ?? 0) < REDRAW_MS) return;
+      lastDraw.set(e.id, now);
+    }
     if (e.id === undefined) {
       stream.write(`${line(e)}\n`);
       return;
