@@ -1,5 +1,8 @@
 /** Shared plumbing for command handlers: the engine for the chosen root, output helpers. */
+import { open } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { Engine, resolveRoot } from '../engine/engine.js';
+import { HullError } from '../util/errors.js';
 
 let rootFlag: string | undefined;
 
@@ -29,4 +32,19 @@ export function out(text: string): void {
 /** Docker prints inspect results as a JSON array indented by four spaces. */
 export function printJson(value: unknown): void {
   out(JSON.stringify(value, null, 4));
+}
+
+/**
+ * Open a file named on the command line for reading, failing with Docker's wording before any
+ * work starts (a stream created on a missing file would only fail later, as an event).
+ */
+export async function openInput(path: string): Promise<Readable> {
+  try {
+    const fh = await open(path, 'r');
+    return fh.createReadStream();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file or directory' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
+    throw new HullError('INVALID_ARGUMENT', `open ${path}: ${why}`);
+  }
 }

@@ -314,6 +314,15 @@ describe('bad input', () => {
       }
     }));
 
+  test('a missing archive or tarball is a clear error, not a crash', () =>
+    withRoot(async (root) => {
+      for (const args of [['load', '-i', '/nonexistent/x.tar'], ['import', '/nonexistent/x.tar']]) {
+        const r = await runHull(args, { root });
+        assert.equal(r.code, 125, args.join(' '));
+        assert.equal(r.stderr, 'hull: open /nonexistent/x.tar: no such file or directory\n');
+      }
+    }));
+
   test('unknown flags and missing arguments exit 125', () =>
     withRoot(async (root) => {
       const r = await runHull(['images', '--bogus'], { root });

@@ -1,5 +1,5 @@
 /** Image verbs: pull, push, images, image inspect, tag, rmi, history, save, load, import, image prune. */
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { rename, rm } from 'node:fs/promises';
 import type { Command } from 'commander';
@@ -10,7 +10,7 @@ import { shortId } from '../../image/digest.js';
 import { parsePlatform } from '../../image/platform.js';
 import { formatReference, parseNormalizedTagged, parseReference, repositoryName } from '../../image/reference.js';
 import { HullError } from '../../util/errors.js';
-import { collect, out, printJson, withEngine } from '../context.js';
+import { collect, openInput, out, printJson, withEngine } from '../context.js';
 import { printRows, formatEach, type Column } from '../output.js';
 import { createProgress, progressMode } from '../progress.js';
 import { humanSize, timeAgo } from '../units.js';
@@ -314,7 +314,7 @@ export function registerImageCommands(program: Command): void {
         if (!opts.input && process.stdin.isTTY) {
           throw new HullError('INVALID_ARGUMENT', 'requested load from stdin, but stdin is empty');
         }
-        const input = opts.input ? createReadStream(opts.input) : process.stdin;
+        const input = opts.input ? await openInput(opts.input) : process.stdin;
         const mode = progressMode(process.stdout, opts.quiet ?? false);
         const result = await withEngine((e) => e.load(input, createProgress(process.stdout, mode === 'quiet' ? 'quiet' : 'plain')));
         for (const line of result.messages) out(line);
@@ -333,7 +333,7 @@ export function registerImageCommands(program: Command): void {
       .option('--platform <string>', 'Set platform if server is multi-platform capable')
       .action(async (file: string, reference: string | undefined, opts: { change?: string[]; message?: string; platform?: string }) => {
         if (reference) parseNormalizedTagged(reference);
-        const input = file === '-' ? process.stdin : createReadStream(file);
+        const input = file === '-' ? process.stdin : await openInput(file);
         const id = await withEngine((e) =>
           e.import(input, {
             ...(reference ? { ref: reference } : {}),
