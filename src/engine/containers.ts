@@ -358,6 +358,20 @@ export class ContainerService {
     });
   }
 
+  /**
+   * Record pause/unpause after the runtime did it. Only a live container changes: one that
+   * exited meanwhile keeps its exit. Running stays true while paused, as in Docker.
+   */
+  setPaused(id: string, paused: boolean): void {
+    this.records.transaction(() => {
+      const fresh = this.records.get(id);
+      if (!fresh) return;
+      const cur = JSON.parse(fresh.state) as ContainerState;
+      if (cur.Status !== 'running' && cur.Status !== 'paused') return;
+      this.saveState(id, { ...cur, Status: paused ? 'paused' : 'running', Paused: paused });
+    });
+  }
+
   runtimeFor(c: Container): Runtime {
     return new Runtime(c.state.Runtime || chooseRuntime(c.doc.HostConfig.Runtime || undefined), runtimeRoot(this.root));
   }
