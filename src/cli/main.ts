@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { HullError, messageOf } from '../util/errors.js';
 import { registerContainerCommands } from './commands/containers.js';
+import { registerContainerOpsCommands } from './commands/container-ops.js';
 import { registerImageCommands } from './commands/images.js';
 import { registerLoginCommands } from './commands/login.js';
 import { setRootFlag } from './context.js';
@@ -23,6 +24,7 @@ function buildProgram(): Command {
     setRootFlag(cmd.opts<{ root?: string }>().root);
   });
   registerContainerCommands(program);
+  registerContainerOpsCommands(program);
   registerImageCommands(program);
   registerLoginCommands(program);
   return program;
