@@ -5,7 +5,9 @@
  * unmounts, and applies the restart policy or --rm.
  */
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync, existsSync, writeFileSync, openSync, closeSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ImageStore } from '../image/store.js';
 import type { ContainerDoc, ContainerState } from '../container/model.js';
@@ -96,31 +98,59 @@ export class ContainerService {
   }
 
   /**
-   * Make the recorded state true: a "running" container whose monitor is gone has exited
-   * (its exit.json says how) or died with its monitor (killed with it, or a crash).
+   * Make the recorded state true. `MonitorPid > 0` means a monitor holds (or held) the
+   * container and its exit is not recorded yet; what the monitor and the runtime show wins over
+   * the row, because a CLI killed at any point of `start` must not leave a lie behind:
+   * - monitor gone: exited (exit.json says how), or died with its monitor;
+   * - monitor alive, runc's exec.fifo still there: created, never started (the starter died
+   *   before `runtime start`), unless a restart is still on its way;
+   * - monitor alive, fifo gone, no exit yet: running (the starter died before recording it).
+   * A `restarting` container without a monitor is waiting out its backoff in the `_exited`
+   * process; if that process is gone, nothing will restart it.
    */
   private reconcile(c: Container): Container {
     const s = c.state;
-    if (!(s.Status === 'running' || s.Status === 'paused' || s.Status === 'restarting')) return c;
-    if (s.MonitorPid > 0 && isMonitorAlive(s.MonitorPid)) return c;
     const paths = containerPaths(this.root, c.id);
-    const exit = readExit(paths.monitor);
+    if (s.MonitorPid <= 0) {
+      if (s.Status === 'restarting' && !restarterAlive(paths.dir)) return this.transition(c, (cur) => (cur.Status === 'restarting' && cur.MonitorPid <= 0 ? { ...cur, Status: 'exited', Restarting: false } : undefined));
+      if (s.Status === 'running' || s.Status === 'paused') {
+        // Written by an older hull, or a monitor that never reported: nothing holds it.
+        return this.transition(c, (cur) => (cur.MonitorPid <= 0 && (cur.Status === 'running' || cur.Status === 'paused') ? { ...exitedState(cur, lostExit()), Error: 'container monitor exited unexpectedly' } : undefined));
+      }
+      return c;
+    }
+    const monitorPid = s.MonitorPid;
+    const same = (cur: ContainerState): boolean => cur.MonitorPid === monitorPid;
+    if (!isMonitorAlive(monitorPid)) {
+      const exit = readExit(paths.monitor);
+      c = this.transition(c, (cur) => (same(cur) ? (exit ? exitedState(cur, exit) : { ...exitedState(cur, lostExit()), Error: 'container monitor exited unexpectedly' }) : undefined));
+      try {
+        unmountRootfs(paths.rootfs);
+      } catch {
+        // still in use; the next command tries again
+      }
+      return c;
+    }
+    if (s.Status === 'paused') return c;
+    const fifo = existsSync(join(runtimeRoot(this.root), c.id, 'exec.fifo'));
+    if (fifo) {
+      if (s.Status === 'created' || (s.Status === 'restarting' && restarterAlive(paths.dir))) return c;
+      return this.transition(c, (cur) => (same(cur) ? { ...cur, Status: 'created', Running: false, Restarting: false } : undefined));
+    }
+    if (s.Status === 'running' || readExit(paths.monitor)) return c;
+    return this.transition(c, (cur) => (same(cur) && cur.Status !== 'running' ? { ...cur, Status: 'running', Running: true, Restarting: false, StartedAt: nowIso() } : undefined));
+  }
+
+  /** Apply `change` to the freshest state in one transaction (undefined: leave it). */
+  private transition(c: Container, change: (cur: ContainerState) => ContainerState | undefined): Container {
     this.records.transaction(() => {
       const fresh = this.records.get(c.id);
       if (!fresh) return;
       const cur = JSON.parse(fresh.state) as ContainerState;
-      if (cur.MonitorPid !== s.MonitorPid || !(cur.Status === 'running' || cur.Status === 'paused' || cur.Status === 'restarting')) {
-        c.state = cur;
-        return;
-      }
-      c.state = exit ? exitedState(cur, exit) : { ...exitedState(cur, { exitCode: 137, signal: 9, oomKilled: false, finishedAt: nowIso() }), Error: 'container monitor exited unexpectedly' };
-      this.saveState(c.id, c.state);
+      const next = change(cur);
+      c.state = next ?? cur;
+      if (next) this.saveState(c.id, next);
     });
-    try {
-      unmountRootfs(paths.rootfs);
-    } catch {
-      // still in use; the next command tries again
-    }
     return c;
   }
 
@@ -160,9 +190,13 @@ export class ContainerService {
 
   /**
    * Start: mount the root, write the bundle, have a monitor create the container, optionally
-   * attach (before anything runs, so no output is lost), then let it run.
+   * attach (before anything runs, so no output is lost), then let it run. The row says
+   * `running` only once `runtime start` has returned; until then it records the monitor
+   * (MonitorPid) so that a CLI killed in between leaves a state `reconcile` can read truly.
+   * `restarting`: called by the restart policy, which gives up if the container was stopped or
+   * removed meanwhile.
    */
-  async start(ref: string, attachOpts?: AttachOptions): Promise<{ container: Container; attachment?: Attachment }> {
+  async start(ref: string, attachOpts?: AttachOptions, restarting = false): Promise<{ container: Container; attachment?: Attachment }> {
     const c = this.get(ref);
     if (c.state.Status === 'running' || c.state.Status === 'paused') {
       if (attachOpts) return { container: c, attachment: await attach(containerPaths(this.root, c.id).monitor, attachOpts) };
@@ -173,6 +207,9 @@ export class ContainerService {
     const paths = containerPaths(this.root, c.id);
     const runtimePath = chooseRuntime(c.doc.HostConfig.Runtime || undefined);
     const runtime = new Runtime(runtimePath, runtimeRoot(this.root));
+    // A monitor left by a CLI killed during an earlier start still holds the (created) container
+    // and would delete the new one, or write its exit into the new state directory, when it ends.
+    killStaleMonitors(c.id);
     await runtime.delete(c.id);
     await rm(paths.monitor, { recursive: true, force: true });
     await mkdir(paths.monitor, { recursive: true, mode: 0o700 });
@@ -197,30 +234,39 @@ export class ContainerService {
     } catch (e) {
       unmountRootfs(paths.rootfs);
       if (e instanceof ContainerStartError && e.exitStatus !== undefined) {
-        const st = { ...c.state, Status: 'exited' as const, ExitCode: e.exitStatus, Error: e.runtimeMessage, FinishedAt: nowIso() };
-        this.saveState(c.id, st);
+        this.transition(c, (cur) => ({ ...cur, Status: 'exited', Restarting: false, ExitCode: e.exitStatus!, Error: e.runtimeMessage, FinishedAt: nowIso() }));
       }
       throw e;
     }
-    const state: ContainerState = {
-      ...c.state,
-      Status: 'running',
-      Running: true,
-      Paused: false,
-      Restarting: false,
-      OOMKilled: false,
-      Dead: false,
-      Pid: started.pid,
-      ExitCode: 0,
-      Error: '',
-      StartedAt: nowIso(),
-      FinishedAt: c.state.FinishedAt,
-      MonitorPid: started.monitorPid,
-      ManuallyStopped: false,
-      Runtime: runtimePath,
-    };
-    this.saveState(c.id, state);
-    c.state = state;
+    let abandoned = false;
+    this.transition(c, (cur) => {
+      if (restarting && (cur.Status !== 'restarting' || cur.ManuallyStopped)) {
+        abandoned = true;
+        return undefined;
+      }
+      return {
+        ...cur,
+        Status: restarting ? 'restarting' : 'created',
+        Pid: started.pid,
+        ExitCode: 0,
+        Error: '',
+        OOMKilled: false,
+        MonitorPid: started.monitorPid,
+        ManuallyStopped: false,
+        Runtime: runtimePath,
+      };
+    });
+    if (abandoned || !this.records.get(c.id)) {
+      // Stopped or removed while the restart was on its way.
+      await runtime.kill(c.id, 'KILL').catch(() => undefined);
+      if (!this.records.get(c.id)) {
+        await this.waitFor(paths.monitor, started.monitorPid, 30_000);
+        unmountRootfs(paths.rootfs);
+        await rm(paths.dir, { recursive: true, force: true });
+        await rm(paths.monitor, { recursive: true, force: true });
+      }
+      throw new HullError('CONFLICT', `container ${c.id} was stopped while restarting`);
+    }
     let attachment: Attachment | undefined;
     try {
       if (attachOpts) attachment = await attach(paths.monitor, attachOpts);
@@ -230,6 +276,12 @@ export class ContainerService {
       await runtime.kill(c.id, 'KILL').catch(() => undefined);
       throw e;
     }
+    const startedAt = nowIso();
+    this.transition(c, (cur) =>
+      cur.MonitorPid === started.monitorPid
+        ? { ...cur, Status: 'running', Running: true, Paused: false, Restarting: false, Dead: false, StartedAt: startedAt }
+        : undefined,
+    );
     return { container: c, ...(attachment ? { attachment } : {}) };
   }
 
@@ -246,42 +298,44 @@ export class ContainerService {
   }
 
   /**
-   * The monitor's exit command (and anyone who sees an exit first): record it once, unmount,
-   * then --rm or the restart policy. Idempotent: only the first caller for a given monitor acts.
+   * The monitor's exit command (and anyone who sees an exit first): record it, unmount, then
+   * --rm or the restart policy. Only the first caller for a given exit acts on the policy: it
+   * claims the exit with a file created exclusively in the monitor's directory (which each
+   * start begins empty). `reconcile` may have recorded the exit already; that does not claim it.
    */
   async exited(id: string): Promise<void> {
     const row = this.records.get(id);
     if (!row) return;
-    const c = this.load(row);
+    let c = this.load(row);
     const paths = containerPaths(this.root, id);
     const exit = readExit(paths.monitor);
-    let acted = false;
-    this.records.transaction(() => {
-      const fresh = this.records.get(id);
-      if (!fresh || !exit) return;
-      const cur = JSON.parse(fresh.state) as ContainerState;
-      if (!(cur.Status === 'running' || cur.Status === 'paused')) return;
-      c.state = exitedState(cur, exit);
-      this.saveState(id, c.state);
-      acted = true;
-    });
-    if (!acted) return;
+    if (!exit || !claimExit(paths.monitor)) return;
+    c = this.transition(c, (cur) => (cur.MonitorPid > 0 ? exitedState(cur, exit) : undefined));
     unmountRootfs(paths.rootfs);
     if (c.doc.HostConfig.AutoRemove) {
       await this.remove(id, { force: true, volumes: false });
       return;
     }
-    if (shouldRestart(c)) {
-      const delay = Math.min(RESTART_MAX_DELAY_MS, RESTART_BASE_DELAY_MS * 2 ** c.state.RestartCount);
-      this.saveState(id, { ...c.state, Status: 'restarting', Restarting: true, RestartCount: c.state.RestartCount + 1 });
+    if (!shouldRestart(c)) return;
+    const delay = Math.min(RESTART_MAX_DELAY_MS, RESTART_BASE_DELAY_MS * 2 ** c.state.RestartCount);
+    let go = false;
+    this.transition(c, (cur) => {
+      if (cur.ManuallyStopped || cur.MonitorPid > 0 || cur.Status !== 'exited') return undefined;
+      go = true;
+      return { ...cur, Status: 'restarting', Restarting: true, RestartCount: cur.RestartCount + 1 };
+    });
+    if (!go) return;
+    // Lets `reconcile` in other processes tell a pending restart from an abandoned one.
+    writeFileSync(join(paths.dir, RESTARTER_FILE), String(process.pid));
+    try {
       await new Promise((r) => setTimeout(r, delay));
       const now = this.records.get(id);
       if (!now || (JSON.parse(now.state) as ContainerState).Status !== 'restarting') return;
-      this.saveState(id, { ...c.state, RestartCount: c.state.RestartCount + 1 });
-      await this.start(id).catch((e: unknown) => {
-        const st = { ...c.state, RestartCount: c.state.RestartCount + 1, Error: isHullError(e) ? e.message : String(e) };
-        this.saveState(id, st);
+      await this.start(id, undefined, true).catch((e: unknown) => {
+        this.transition(c, (cur) => (cur.Status === 'restarting' ? { ...cur, Status: 'exited', Restarting: false, Error: isHullError(e) ? e.message : String(e) } : undefined));
       });
+    } finally {
+      await rm(join(paths.dir, RESTARTER_FILE), { force: true });
     }
   }
 
@@ -296,12 +350,15 @@ export class ContainerService {
 
   /** SIGTERM (or the stop signal), then SIGKILL after the timeout, as `docker stop`. */
   async stop(ref: string, timeoutSeconds?: number, signal?: string): Promise<Container> {
-    const c = this.get(ref);
+    let c = this.get(ref);
     if (c.state.Status === 'restarting') {
-      this.saveState(c.id, { ...c.state, Status: 'exited', Restarting: false, ManuallyStopped: true });
-      return this.get(c.id);
+      // Waiting out the backoff: the restarter sees this and gives up. A restart already past
+      // its monitor's start is stopped like a running container.
+      c = this.transition(c, (cur) => ({ ...cur, ...(cur.MonitorPid > 0 ? {} : { Status: 'exited' as const, Restarting: false }), ManuallyStopped: true }));
+      if (c.state.MonitorPid <= 0 || !isMonitorAlive(c.state.MonitorPid)) return this.get(c.id);
+    } else if (c.state.Status !== 'running' && c.state.Status !== 'paused') {
+      return c;
     }
-    if (c.state.Status !== 'running' && c.state.Status !== 'paused') return c;
     this.markStopped(c);
     const runtime = this.runtimeFor(c);
     const paths = containerPaths(this.root, c.id);
@@ -315,7 +372,8 @@ export class ContainerService {
       await this.waitFor(paths.monitor, c.state.MonitorPid, 30_000);
     }
     await this.exited(c.id);
-    return this.get(c.id);
+    // --rm: the exit removed it, and stopping it was still a success.
+    return this.find(c.id) ?? c;
   }
 
   async restart(ref: string, timeoutSeconds?: number): Promise<void> {
@@ -325,8 +383,9 @@ export class ContainerService {
 
   async remove(ref: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<Container> {
     const c = this.get(ref);
-    if (c.state.Status === 'running' || c.state.Status === 'paused' || c.state.Status === 'restarting') {
-      if (!opts.force) {
+    const held = c.state.MonitorPid > 0 && isMonitorAlive(c.state.MonitorPid);
+    if (c.state.Status === 'running' || c.state.Status === 'paused' || c.state.Status === 'restarting' || held) {
+      if (!opts.force && c.state.Status !== 'created') {
         throw new HullError(
           'CONFLICT',
           `cannot remove container "/${c.name}": container is ${c.state.Status}: stop the container before removing or force remove`,
@@ -336,8 +395,11 @@ export class ContainerService {
       const runtime = this.runtimeFor(c);
       if (c.state.Status === 'paused') await runtime.resume(c.id).catch(() => undefined);
       await runtime.kill(c.id, 'KILL', true).catch(() => undefined);
-      await this.waitFor(containerPaths(this.root, c.id).monitor, c.state.MonitorPid, 30_000);
+      if (c.state.MonitorPid > 0) await this.waitFor(containerPaths(this.root, c.id).monitor, c.state.MonitorPid, 30_000);
     }
+    // A monitor nobody recorded (its CLI was killed right after starting it) holds a created
+    // container; it must not outlive the container's files.
+    killStaleMonitors(c.id);
     const paths = containerPaths(this.root, c.id);
     this.records.transaction(() => {
       const fresh = this.records.get(c.id);
@@ -393,6 +455,67 @@ export class ContainerService {
   /** Image ids used by containers: what rmi must refuse to delete. */
   imageUsers(imageId: string): Container[] {
     return this.records.usingImage(imageId).map((r) => this.load(r));
+  }
+}
+
+const RESTARTER_FILE = 'restarter.pid';
+
+/** The exit a container gets when its monitor died without recording one (killed with it). */
+function lostExit(): ExitInfo {
+  return { exitCode: 137, signal: 9, oomKilled: false, finishedAt: nowIso() };
+}
+
+/** True for the first caller only: the claim is a file created exclusively. */
+function claimExit(stateDir: string): boolean {
+  try {
+    closeSync(openSync(join(stateDir, 'exit-handled'), 'wx'));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+/** The `hull _exited` process waiting to restart the container is still there. */
+function restarterAlive(containerDir: string): boolean {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(join(containerDir, RESTARTER_FILE), 'utf8'));
+  } catch {
+    // Not written yet (the exit command is between its state change and the file) or already
+    // removed (it is starting the container): both mean it is at work.
+    return true;
+  }
+  return pid > 0 && processAlive(pid);
+}
+
+/** SIGKILL every hull-monitor whose command line names container `id`; found through /proc. */
+function killStaleMonitors(id: string): void {
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    let args: string[];
+    try {
+      args = readFileSync(`/proc/${p}/cmdline`, 'latin1').split('\0');
+    } catch {
+      continue;
+    }
+    if (!args[0]?.endsWith('hull-monitor')) continue;
+    const i = args.indexOf('--id');
+    if (i === -1 || args[i + 1] !== id || !isMonitorAlive(Number(p))) continue;
+    try {
+      process.kill(Number(p), 'SIGKILL');
+    } catch {
+      // gone meanwhile
+    }
   }
 }
 
