@@ -15,6 +15,7 @@ import { formatEach, printRows } from '../output.js';
 import { createProgress } from '../progress.js';
 import { humanDuration, timeAgo } from '../units.js';
 import { addCreateFlags, toCreateRequest, type RunFlags } from './run-options.js';
+import { spawnSync } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 
 /** Exit status `hull run` uses when the engine itself failed (Docker's convention). */
@@ -45,7 +46,13 @@ async function startAttached(engine: Engine, c: Container, interactive: boolean,
   const raw = tty && interactive && process.stdin.isTTY;
   let detach: (() => void) | undefined;
   const stdin = interactive ? (raw ? process.stdin.pipe(detachFilter(parseDetachKeys(detachKeys), () => detach?.())) : process.stdin) : undefined;
-  if (raw) process.stdin.setRawMode(true);
+  if (raw) {
+    process.stdin.setRawMode(true);
+    // libuv's raw mode keeps output processing (ONLCR), so the container's pty line ends
+    // (\r\n) would reach the screen as \r\r\n; Docker's raw mode (cfmakeraw) turns it off.
+    // setRawMode(false) restores the whole saved termios, this included.
+    spawnSync('stty', ['-opost'], { stdio: ['inherit', 'ignore', 'ignore'] });
+  }
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
   const forward = (sig: NodeJS.Signals): void => {
     void engine.containers.kill(c.id, sig).catch(() => undefined);
