@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { HullError, messageOf } from '../util/errors.js';
 import { registerContainerCommands } from './commands/containers.js';
 import { registerContainerOpsCommands } from './commands/container-ops.js';
+import { registerContainerFsCommands } from './commands/container-fs.js';
 import { registerImageCommands } from './commands/images.js';
 import { registerLoginCommands } from './commands/login.js';
 import { setRootFlag } from './context.js';
@@ -25,6 +26,7 @@ function buildProgram(): Command {
   });
   registerContainerCommands(program);
   registerContainerOpsCommands(program);
+  registerContainerFsCommands(program);
   registerImageCommands(program);
   registerLoginCommands(program);
   return program;
