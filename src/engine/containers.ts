@@ -413,11 +413,16 @@ export class ContainerService {
     return c;
   }
 
+  /**
+   * No restart policy after this. The container may have exited on its own since the caller
+   * looked and be waiting out its restart backoff: that restart is cancelled here too.
+   */
   private markStopped(c: Container): void {
-    this.records.transaction(() => {
-      const fresh = this.records.get(c.id);
-      if (fresh) this.saveState(c.id, { ...(JSON.parse(fresh.state) as ContainerState), ManuallyStopped: true });
-    });
+    this.transition(c, (cur) => ({
+      ...cur,
+      ...(cur.Status === 'restarting' && cur.MonitorPid <= 0 ? { Status: 'exited' as const, Restarting: false } : {}),
+      ManuallyStopped: true,
+    }));
   }
 
   /**
