@@ -399,7 +399,7 @@ void describe('limits', { skip }, () => {
 
   test('--pids-limit 20 contains a fork bomb', async () => {
     const name = uniq('bomb');
-    await ok(['run', '-d', '--name', name, '--pids-limit', '20', IMG, 'sh', '-c', 'f(){ f | f & }; f 2>/dev/null; sleep 60']);
+    await ok(['run', '-d', '--name', name, '--pids-limit', '20', IMG, 'sh', '-c', 'f(){ f | f & }; f 2>/dev/null; exec sleep 60']);
     const pid = Number(await inspect(name, '{{.State.Pid}}'));
     assert.equal(readFileSync(cgroupFile(pid, 'pids', 'pids.max'), 'utf8').trim(), '20');
     // Let it push against the limit, while this process keeps its own timers on time.
@@ -532,7 +532,7 @@ void describe('robustness', { skip }, () => {
         }
       }
       await removeAll(r);
-      assert.deepEqual(await readdir(join(r, 'containers')), []);
+      if (existsSync(join(r, 'containers'))) assert.deepEqual(await readdir(join(r, 'containers')), []);
     } finally {
       await removeAll(r).catch(() => undefined);
       await rm(r, { recursive: true, force: true });
