@@ -223,7 +223,7 @@ void describe('attach', { skip }, () => {
     assert.deepEqual([again.code, again.stderr], [1, 'You cannot attach to a stopped container, start it first\n']);
   });
 
-  void test("stdin goes to a container with OpenStdin (-i); --no-stdin keeps it out", async () => {
+  void test("stdin goes to a container with OpenStdin (-i)", async () => {
     const c = uniq('attach-in');
     await runDetached(c, ['-i', IMG, 'sh', '-c', 'read line; echo "got $line"; exit 2']);
     const r = await hull(['attach', c], 'typed\n');
