@@ -26,7 +26,7 @@ export function collect(value: string, previous: string[] = []): string[] {
 }
 
 export function out(text: string): void {
-  process.stdout.write(text.endsWith('\n') || text === '' ? text : `${text}\n`);
+  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
 }
 
 /** Docker prints inspect results as a JSON array indented by four spaces. */
