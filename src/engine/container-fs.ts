@@ -188,8 +188,8 @@ function imageOf(ctx: FsContext, c: Container): StoredImage {
 }
 
 /**
- * The upper-dir paths that are only runc's mount points (see MOUNT_POINTS), with directories
- * that hold nothing else and did not exist in the image.
+ * The upper-dir paths that are only runc's mount points (see MOUNT_POINTS), with the
+ * directories that hold nothing else.
  */
 function mountArtifacts(c: Container, upper: string, lowers: Lowers): Set<string> {
   const points = new Set([...MOUNT_POINTS, ...Object.keys(c.doc.HostConfig.Tmpfs ?? {}).map((p) => posix.normalize(p).replace(/^\/+|\/+$/g, ''))]);
@@ -199,11 +199,12 @@ function mountArtifacts(c: Container, upper: string, lowers: Lowers): Set<string
   const out = new Set<string>();
   for (const p of [...candidates].sort((a, b) => depth(b) - depth(a))) {
     const st = safeLstat(upper, p);
-    if (!st || lowers.lookup(p)) continue;
-    if (st.isFile() && st.size === 0 && points.has(p)) out.add(p);
+    if (!st) continue;
+    if (st.isFile() && st.size === 0 && points.has(p) && !lowers.lookup(p)) out.add(p);
     else if (st.isDirectory() && !isOpaqueDir(`${upper}/${p}`)) {
+      // A directory holding only mount points was copied up (or made) for them alone.
       const kids = readdirSync(`${upper}/${p}`);
-      if (kids.every((k) => out.has(`${p}/${k}`)) && (points.has(p) || kids.length > 0)) out.add(p);
+      if (kids.every((k) => out.has(`${p}/${k}`)) && (kids.length > 0 || (points.has(p) && !lowers.lookup(p)))) out.add(p);
     }
   }
   return out;
