@@ -9,7 +9,8 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, constants, openSync, readFileSync, rmSync } from 'node:fs';
-import { access, mkdir, mkdtemp, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
+import { access, mkdir, mkdtemp, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -228,7 +229,7 @@ function emergencyCleanup(pgid: number | undefined, dir: string, socket: string)
  * can never delete through a leftover overlay or bind mount into someone else's files.
  * Bounded: a mount that survives a few passes is reported, and the caller must not rm.
  */
-async function unmountAll(dir: string): Promise<string[]> {
+export async function unmountAll(dir: string): Promise<string[]> {
   for (let pass = 0; pass < 5; pass++) {
     const points = await mountsUnder(dir);
     if (points.length === 0) return [];
@@ -357,5 +358,296 @@ export async function startDockerd(opts: DockerdOptions = {}): Promise<DockerdPe
     docker: (dockerArgs, runOpts = {}) => run(dockerBin, dockerArgs, { ...runOpts, env }),
     logTail: (lines = LOG_TAIL_LINES) => tail(logFile, lines),
     stop,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Podman: a private store and nothing of the host's configuration.
+
+export interface PodmanPeer {
+  /** The temp dir holding the store, run root, tmpdir and configuration. */
+  dir: string;
+  root: string;
+  runroot: string;
+  /** podman's own global flags (store, run root, cgroup manager, events backend, runtime). */
+  globalArgs: string[];
+  /** A complete environment for podman: this process's plus the private configuration files. */
+  env: NodeJS.ProcessEnv;
+  /** Runs podman against this store. */
+  podman(args: readonly string[], opts?: Omit<RunOptions, 'env'>): Promise<RunResult>;
+  /** Pids of the live (not zombie) conmon processes of this store's containers. */
+  conmons(): Promise<number[]>;
+  stop(): Promise<void>;
+}
+
+export interface PodmanOptions {
+  podmanBin?: string;
+  /** OCI runtime podman uses; runc, as hull and dockerd do on this host. */
+  runtime?: string;
+}
+
+/** podman 4.3 creates these for its network backend even with `--network none`; removed on stop if they were not there before. */
+const PODMAN_HOST_DIRS = ['/run/containers/networks', '/run/containers'];
+/** cgroupfs parent podman puts containers under (per v1 controller, or the unified tree). */
+const PODMAN_CGROUP_PARENT = 'libpod_parent';
+
+function hardLimit(name: string): number | undefined {
+  // /proc/self/limits: "Max open files            20000                20000                files"
+  const line = readFileSync('/proc/self/limits', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(name));
+  const hard = line?.slice(name.length).trim().split(/\s+/)[1];
+  return hard === undefined || hard === 'unlimited' ? undefined : Number(hard);
+}
+
+/** Live pids whose command is `comm` and whose command line mentions `needle`; zombies are skipped (pid 1 here reaps slowly). */
+export async function processesMatching(comm: string, needle: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      if (name !== comm || state === 'Z' || state === 'X') continue;
+      const cmdline = (await readFile(`/proc/${entry}/cmdline`, 'utf8')).replace(/\0/g, ' ');
+      if (cmdline.includes(needle)) pids.push(Number(entry));
+    } catch {
+      // Exited while we looked.
+    }
+  }
+  return pids;
+}
+
+/** cgroup mount points to look for podman's parent cgroup in: every v1 controller, or the unified root. */
+async function cgroupRoots(): Promise<string[]> {
+  try {
+    return (await readdir('/sys/fs/cgroup')).map((d) => join('/sys/fs/cgroup', d));
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Prepares a private podman: its own store (`--root`), run root, tmpdir and network config
+ * dir in a temp dir, and private containers.conf / storage.conf / registries.conf so the host's
+ * /etc/containers cannot change what is measured. cgroupfs (no systemd here), file events
+ * (no journald), runc. There is no daemon: every `podman` command opens the store itself.
+ *
+ * The default ulimits are set explicitly: podman asks runc for RLIMIT_NOFILE 1048576 and an
+ * RLIMIT_NPROC above what its own process keeps (32768 here), and without CAP_SYS_RESOURCE
+ * (this host's bounding set lacks it) runc cannot raise them, so every container would fail
+ * with "error setting rlimit ... operation not permitted".
+ */
+export async function startPodman(opts: PodmanOptions = {}): Promise<PodmanPeer> {
+  const podmanBin = opts.podmanBin ?? (await findOnPath('podman'));
+  if (!podmanBin) throw new PeerStartError('podman is not installed (apt-get install -y podman)', '');
+  const dir = await mkdtemp(join(tmpdir(), 'hull-peer-podman-'));
+  const root = join(dir, 'root');
+  const runroot = join(dir, 'run');
+  const tmp = join(dir, 'tmp');
+  const net = join(dir, 'net');
+  await Promise.all([root, runroot, tmp, net].map((d) => mkdir(d)));
+  const preexisting = new Set<string>();
+  for (const p of PODMAN_HOST_DIRS) if (await exists(p)) preexisting.add(p);
+  for (const c of await cgroupRoots()) if (await exists(join(c, PODMAN_CGROUP_PARENT))) preexisting.add(join(c, PODMAN_CGROUP_PARENT));
+
+  const nofile = hardLimit('Max open files') ?? 1024;
+  const nproc = Math.min(hardLimit('Max processes') ?? 4096, 32768);
+  const runtime = opts.runtime ?? 'runc';
+  const containersConf = join(dir, 'containers.conf');
+  const storageConf = join(dir, 'storage.conf');
+  const registriesConf = join(dir, 'registries.conf');
+  await writeFile(
+    containersConf,
+    [
+      '[containers]',
+      `default_ulimits = ["nofile=${nofile}:${nofile}", "nproc=${nproc}:${nproc}"]`,
+      '[network]',
+      `network_config_dir = ${JSON.stringify(net)}`,
+      '[engine]',
+      'cgroup_manager = "cgroupfs"',
+      'events_logger = "file"',
+      `runtime = ${JSON.stringify(runtime)}`,
+      '',
+    ].join('\n'),
+  );
+  await writeFile(storageConf, `[storage]\ndriver = "overlay"\nrunroot = ${JSON.stringify(runroot)}\ngraphroot = ${JSON.stringify(root)}\n`);
+  await writeFile(registriesConf, '');
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    CONTAINERS_CONF: containersConf,
+    CONTAINERS_STORAGE_CONF: storageConf,
+    CONTAINERS_REGISTRIES_CONF: registriesConf,
+  };
+  delete env.CONTAINER_HOST;
+  delete env.CONTAINER_CONNECTION;
+  const globalArgs = [
+    '--root', root,
+    '--runroot', runroot,
+    '--tmpdir', tmp,
+    '--network-config-dir', net,
+    '--cgroup-manager', 'cgroupfs',
+    '--events-backend', 'file',
+    '--runtime', runtime,
+    '--storage-driver', 'overlay',
+  ];
+  const podman = (args: readonly string[], runOpts: Omit<RunOptions, 'env'> = {}): Promise<RunResult> =>
+    run(podmanBin, [...globalArgs, ...args], { ...runOpts, env });
+  const conmons = (): Promise<number[]> => processesMatching('conmon', `${root}/`);
+
+  // A crash must not leave conmons or mounts behind (synchronous: 'exit' handlers cannot wait).
+  const killOnExit = (): void => {
+    try {
+      for (const line of spawnSync('pgrep', ['-f', dir], { encoding: 'utf8', timeout: 10_000 }).stdout.split('\n')) {
+        if (/^\d+$/.test(line)) process.kill(Number(line), 'SIGKILL');
+      }
+    } catch {
+      // Best effort.
+    }
+    emergencyCleanup(undefined, dir, join(dir, 'none.sock'));
+  };
+  process.once('exit', killOnExit);
+
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    // -t 0: no stop grace period; podman rm -f otherwise waits for the stop timeout.
+    await podman(['rm', '-af', '-t', '0'], { timeoutMs: 300_000 });
+    for (let i = 0; i < 50; i++) {
+      const left = await conmons();
+      if (left.length === 0) break;
+      if (i === 49) for (const pid of left) process.kill(pid, 'SIGKILL');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await podman(['rmi', '-af'], { timeoutMs: 120_000 });
+    process.removeListener('exit', killOnExit);
+    for (const p of PODMAN_HOST_DIRS) if (!preexisting.has(p)) await rmdir(p).catch(() => undefined);
+    for (const c of await cgroupRoots()) {
+      const parent = join(c, PODMAN_CGROUP_PARENT);
+      if (!preexisting.has(parent)) await removeEmptyCgroupTree(parent);
+    }
+    const left = await unmountAll(dir);
+    if (left.length > 0) throw new Error(`podman peer: could not unmount ${left.join(', ')}; left ${dir} in place`);
+    await rm(dir, { recursive: true, force: true });
+  };
+
+  const probe = await podman(['version', '--format', '{{.Client.Version}}'], { timeoutMs: 60_000 });
+  if (probe.code !== 0) {
+    await stop();
+    throw new PeerStartError(`podman version exited ${probe.code}`, (probe.stderr || probe.stdout).trim().slice(-4000));
+  }
+  return { dir, root, runroot, globalArgs, env, podman, conmons, stop };
+}
+
+/** rmdir a cgroup directory tree bottom-up; a cgroup still holding processes stays (rmdir fails with EBUSY). */
+async function removeEmptyCgroupTree(dir: string): Promise<void> {
+  let entries: Dirent[];
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  for (const e of entries) if (e.isDirectory()) await removeEmptyCgroupTree(join(dir, e.name));
+  await rmdir(dir).catch(() => undefined);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bare runc: the floor any runc-based engine can reach.
+
+export interface RuncBundle {
+  /** The bundle directory: config.json and rootfs/. */
+  dir: string;
+  /** runc's `--root` (its state directory), private to this bundle. */
+  stateRoot: string;
+  /** `runc run` of the bundle under `id` (foreground, no tty); the container's exit status is the result's code. */
+  run(id: string, opts?: Omit<RunOptions, 'env'>): Promise<RunResult>;
+  /** `runc delete --force id`; harmless when `runc run` already removed it. */
+  delete(id: string): Promise<void>;
+  /** Removes the bundle and runc's state root. */
+  remove(): Promise<void>;
+}
+
+interface OciDescriptor {
+  mediaType: string;
+  digest: string;
+}
+
+/**
+ * Applies one image layer (a tar, gzip-compressed or not) to `rootfs` as an unpacker must:
+ * whiteouts (`.wh.NAME`) delete NAME from lower layers and an opaque marker
+ * (`.wh..wh..opq`) empties its directory, both before the layer's own entries land.
+ */
+async function applyLayer(rootfs: string, blob: string, gzip: boolean): Promise<void> {
+  const z = gzip ? ['-z'] : [];
+  const list = await runOk('tar', [...z, '-tf', blob], { timeoutMs: 120_000 });
+  for (const raw of list.stdout.split('\n')) {
+    const name = raw.replace(/^\.\//, '').replace(/\/$/, '');
+    const slash = name.lastIndexOf('/');
+    const parent = name.slice(0, slash + 1);
+    const base = name.slice(slash + 1);
+    if (!base.startsWith('.wh.')) continue;
+    // Never follow the layer out of the rootfs.
+    if (name.split('/').includes('..')) throw new Error(`layer ${blob}: refusing ${raw}`);
+    if (base === '.wh..wh..opq') {
+          const target = join(rootfs, parent);
+      for (const e of await readdir(target).catch(() => [] as string[])) await rm(join(target, e), { recursive: true, force: true });
+    } else {
+      await rm(join(rootfs, parent, base.slice('.wh.'.length)), { recursive: true, force: true });
+    }
+  }
+  // GNU tar matches an exclude pattern without a slash against every name component.
+  await runOk('tar', [...z, '-xf', blob, '-C', rootfs, '--numeric-owner', '--same-permissions', '--exclude=.wh.*'], { timeoutMs: 120_000 });
+}
+
+/**
+ * Unpacks the image of an OCI layout (its only manifest) into a fresh bundle and writes a
+ * config.json from `runc spec`, changed only where a non-interactive run needs it: no
+ * terminal, `args`, a writable root (as engines give). Namespaces stay runc's defaults (pid,
+ * net — a new, empty network namespace —, ipc, uts, mount); no seccomp profile, no extra
+ * mounts: this is the floor, not a Docker-equivalent container.
+ */
+export async function prepareRuncBundle(layoutDir: string, args: readonly string[], opts: { runcBin?: string } = {}): Promise<RuncBundle> {
+  const runcBin = opts.runcBin ?? (await findOnPath('runc'));
+  if (!runcBin) throw new PeerStartError('runc is not installed', '');
+  const dir = await mkdtemp(join(tmpdir(), 'hull-peer-runc-'));
+  const rootfs = join(dir, 'rootfs');
+  const stateRoot = join(dir, 'state');
+  await Promise.all([mkdir(rootfs), mkdir(stateRoot)]);
+  try {
+    const blob = (d: string): string => join(layoutDir, 'blobs', ...d.split(':'));
+    const index = JSON.parse(await readFile(join(layoutDir, 'index.json'), 'utf8')) as { manifests: OciDescriptor[] };
+    const manifestDesc = index.manifests[0];
+    if (!manifestDesc || index.manifests.length !== 1) throw new Error(`${layoutDir}: expected exactly one manifest`);
+    const manifest = JSON.parse(await readFile(blob(manifestDesc.digest), 'utf8')) as { layers: OciDescriptor[] };
+    for (const layer of manifest.layers) await applyLayer(rootfs, blob(layer.digest), layer.mediaType.endsWith('gzip'));
+    await runOk(runcBin, ['spec', '--bundle', dir], { timeoutMs: 30_000 });
+    const spec = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as {
+      process: { terminal: boolean; args: string[] };
+      root: { path: string; readonly: boolean };
+    };
+    spec.process.terminal = false;
+    spec.process.args = [...args];
+    spec.root = { path: 'rootfs', readonly: false };
+    await writeFile(join(dir, 'config.json'), JSON.stringify(spec, null, 2));
+  } catch (e) {
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  }
+  const runc = (a: readonly string[], o: Omit<RunOptions, 'env'> = {}): Promise<RunResult> =>
+    run(runcBin, ['--root', stateRoot, ...a], { timeoutMs: 60_000, ...o });
+  return {
+    dir,
+    stateRoot,
+    run: (id, o) => runc(['run', '--bundle', dir, id], o),
+    delete: async (id) => {
+      await runc(['delete', '--force', id]);
+    },
+    remove: async () => {
+      const left = await unmountAll(dir);
+      if (left.length > 0) throw new Error(`runc bundle: could not unmount ${left.join(', ')}; left ${dir} in place`);
+      await rm(dir, { recursive: true, force: true });
+    },
   };
 }

@@ -1,0 +1,277 @@
+/**
+ * Container start-up benchmark: wall time of running `true` in a fresh container and removing
+ * it, one CLI command per tool, from the command's spawn to its exit:
+ *
+ *   hull run --rm IMAGE true                      (the real binary, fresh root)
+ *   docker run --rm --network none IMAGE true     (private dockerd 20.10 + containerd 1.6)
+ *   podman run --rm --network none IMAGE true     (private store, cgroupfs, runc)
+ *   runc run --bundle B ID                        (bare runc on an unpacked rootfs: the floor)
+ *
+ *   node dist/bench/run.js [--runs 20] [--no-docker] [--no-podman] [--no-breakdown]
+ *
+ * Each tool runs once untimed, then `--runs` times with the tools taking turns in an order that
+ * rotates every round, so drift in the machine's state is spread over all of them. Between
+ * runs (untimed) the bench waits until the tool's background work is over — hull's monitor and
+ * its `_exited` exit command, podman's conmon and `container cleanup`, docker's shim — so that
+ * one tool's tail never lands in the next tool's timed run. After the
+ * comparison, hull's time is broken down by timing its pieces as separate commands: node's own
+ * start-up, the CLI's start-up (`hull --version`: node plus loading hull's modules), opening
+ * the state (`hull ps -a`), then `hull create`, `hull start` and `hull rm` of one container.
+ *
+ * A benchmark reports; it never fails: the exit status is 0 whatever the budget lines say.
+ */
+import { existsSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import { HULL_BIN } from '../test/helpers/hull.js';
+import { PeerStartError, prepareRuncBundle, run, runOk } from './lib/peers.js';
+import type { RuncBundle } from './lib/peers.js';
+import { median } from './lib/stats.js';
+import { buildBenchImage, cliOk, containerIds, dockerEngine, hullEngine, log, msTable, podmanEngine } from './lib/containers.js';
+import type { BenchImage, Engine, MsSeries } from './lib/containers.js';
+
+/** Budgets: hull at most this fraction of docker's time, and at most this many ms above bare runc. */
+const BUDGET_VS_DOCKER = 0.3;
+const BUDGET_OVER_RUNC_MS = 60;
+/** One run of `true` takes well under a second everywhere; a run this long is a hang. */
+const RUN_TIMEOUT_MS = 60_000;
+
+interface Tool {
+  name: string;
+  /** One timed run; throws on failure. */
+  once(): Promise<void>;
+  /** Untimed work after each run (runc: delete the container; engines: wait for their background work). */
+  after?(): Promise<void>;
+}
+
+/** How long a tool's background work after a run may take before the next run starts anyway. */
+const SETTLE_LIMIT_MS = 5000;
+
+/** Waits (bounded) until `engine` has nothing running in the background: no monitor, shim, conmon or exit command. */
+async function settle(engine: Engine): Promise<void> {
+  const deadline = Date.now() + SETTLE_LIMIT_MS;
+  while ((await engine.background()).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+}
+
+function engineTool(engine: Engine): Tool {
+  const args = ['run', '--rm', ...engine.runFlags, engine.image, 'true'];
+  return {
+    name: engine.name,
+    once: async () => {
+      await cliOk(engine, args, { timeoutMs: RUN_TIMEOUT_MS });
+    },
+    after: () => settle(engine),
+  };
+}
+
+function runcTool(bundle: RuncBundle): Tool {
+  let n = 0;
+  let id = '';
+  return {
+    name: 'runc',
+    once: async () => {
+      id = `hull-bench-${process.pid}-${n++}`;
+      const r = await bundle.run(id, { timeoutMs: RUN_TIMEOUT_MS });
+      if (r.code !== 0) throw new Error(`runc run exited ${r.code}: ${(r.stderr || r.stdout).trim().slice(-2000)}`);
+    },
+    // `runc run` deletes the container when it exits; this only makes sure.
+    after: () => bundle.delete(id),
+  };
+}
+
+async function measure(tools: Tool[], runs: number, label: string): Promise<{ samples: Map<string, number[]>; failures: Map<string, string> }> {
+  const samples = new Map<string, number[]>(tools.map((t) => [t.name, []]));
+  const failures = new Map<string, string>();
+  const one = async (tool: Tool, round: string): Promise<void> => {
+    if (failures.has(tool.name)) return;
+    try {
+      const start = performance.now();
+      await tool.once();
+      const ms = performance.now() - start;
+      await tool.after?.();
+      if (round !== 'warm-up') samples.get(tool.name)!.push(ms);
+    } catch (e) {
+      failures.set(tool.name, (e as Error).message);
+      log(`${label} ${round}: ${tool.name} failed: ${(e as Error).message}`);
+    }
+  };
+  for (const tool of tools) await one(tool, 'warm-up');
+  for (let i = 0; i < runs; i++) {
+    for (let k = 0; k < tools.length; k++) await one(tools[(i + k) % tools.length]!, `run ${i + 1}/${runs}`);
+    log(`${label}: round ${i + 1}/${runs} ${tools.map((t) => `${t.name} ${(samples.get(t.name)!.at(-1) ?? Number.NaN).toFixed(0)}ms`).join(', ')}`);
+  }
+  return { samples, failures };
+}
+
+/**
+ * Where hull's time goes, each piece as its own command (so each pays node's start-up once
+ * more; the `hull --version` row is that fixed cost).
+ */
+async function breakdown(hull: Engine, runs: number): Promise<string> {
+  const cmd = (name: string, args: string[]): Tool => ({
+    name,
+    once: async () => void (await cliOk(hull, args, { timeoutMs: RUN_TIMEOUT_MS })),
+    after: () => settle(hull),
+  });
+  let id = '';
+  const tools: Tool[] = [
+    { name: 'node -e 0', once: async () => void (await runOk(process.execPath, ['-e', '0'])) },
+    cmd('hull --version', ['--version']),
+    cmd('hull ps -a', ['ps', '-a']),
+    {
+      name: 'hull create',
+      once: async () => {
+        id = (await cliOk(hull, ['create', ...hull.runFlags, hull.image, 'true'], { timeoutMs: RUN_TIMEOUT_MS })).trim();
+      },
+    },
+    {
+      name: 'hull start',
+      once: async () => void (await cliOk(hull, ['start', id], { timeoutMs: RUN_TIMEOUT_MS })),
+      // The container exits at once; its monitor's exit command records that. Untimed.
+      after: async () => {
+        await cliOk(hull, ['wait', id], { timeoutMs: RUN_TIMEOUT_MS });
+        await settle(hull);
+      },
+    },
+    // A closure, not cmd(): the id is only known once `hull create` of this round ran.
+    { name: 'hull rm', once: async () => void (await cliOk(hull, ['rm', id], { timeoutMs: RUN_TIMEOUT_MS })), after: () => settle(hull) },
+    cmd('hull run --rm', ['run', '--rm', ...hull.runFlags, hull.image, 'true']),
+  ];
+  // In order every round: create, start and rm depend on each other.
+  const samples = new Map<string, number[]>(tools.map((t) => [t.name, []]));
+  for (let i = 0; i <= runs; i++) {
+    for (const t of tools) {
+      const start = performance.now();
+      await t.once();
+      const ms = performance.now() - start;
+      await t.after?.();
+      if (i > 0) samples.get(t.name)!.push(ms);
+    }
+  }
+  const m = (name: string): number => median(samples.get(name)!);
+  const series: MsSeries[] = tools.map((t) => ({ name: t.name, samples: samples.get(t.name)! }));
+  const fixed = m('hull --version');
+  const lines = [
+    msTable(`where hull's time goes: each piece as its own command, ${runs} rounds after one warm-up`, series),
+    `node start-up (node -e 0):                          ${m('node -e 0').toFixed(0)} ms`,
+    `loading hull's modules (--version − node -e 0):     ${(fixed - m('node -e 0')).toFixed(0)} ms`,
+    `opening the state (ps -a − --version):              ${(m('hull ps -a') - fixed).toFixed(0)} ms`,
+    `create, start, rm beyond CLI start-up:              ${(m('hull create') - fixed).toFixed(0)} + ${(m('hull start') - fixed).toFixed(0)} + ${(m('hull rm') - fixed).toFixed(0)} ms`,
+    `run --rm beyond CLI start-up:                       ${(m('hull run --rm') - fixed).toFixed(0)} ms`,
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      runs: { type: 'string', default: '20' },
+      'no-docker': { type: 'boolean', default: false },
+      'no-podman': { type: 'boolean', default: false },
+      'no-breakdown': { type: 'boolean', default: false },
+    },
+  });
+  const runs = Number(values.runs);
+  if (!(Number.isInteger(runs) && runs >= 1 && runs <= 500)) throw new Error('--runs must be an integer from 1 to 500');
+  if (!existsSync(HULL_BIN)) throw new Error(`${HULL_BIN} is missing: run npm run build first`);
+
+  const cleanups: (() => Promise<void>)[] = [];
+  const cleanup = async (): Promise<void> => {
+    for (const c of cleanups.splice(0).reverse()) await c().catch((e: unknown) => log(`cleanup: ${(e as Error).message}`));
+  };
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      log(`${sig}: cleaning up`);
+      void cleanup().finally(() => process.exit(130));
+    });
+  }
+
+  try {
+    const image: BenchImage = await buildBenchImage();
+    cleanups.push(() => image.remove());
+    const hull = await hullEngine(image);
+    cleanups.push(() => hull.stop());
+    const tools: Tool[] = [engineTool(hull)];
+    const missing: MsSeries[] = [];
+    const engines: Engine[] = [hull];
+
+    const peer = async (name: string, skip: boolean, start: () => Promise<Engine>): Promise<void> => {
+      if (skip) {
+        missing.push({ name, samples: [], note: `skipped (--no-${name})` });
+        return;
+      }
+      try {
+        const e = await start();
+        engines.push(e);
+        cleanups.push(() => e.stop());
+        tools.push(engineTool(e));
+      } catch (e) {
+        missing.push({ name, samples: [], note: `${name} could not start` });
+        log(`${name} peer unavailable: ${(e as Error).message}`);
+        if (e instanceof PeerStartError && e.logTail) log(`--- ${name} log (tail) ---\n${e.logTail}\n--- end ---`);
+      }
+    };
+    await peer('docker', values['no-docker'], async () => (await dockerEngine(image)).engine);
+    await peer('podman', values['no-podman'], async () => (await podmanEngine(image)).engine);
+    try {
+      const bundle = await prepareRuncBundle(image.layout, ['true']);
+      cleanups.push(() => bundle.remove());
+      tools.push(runcTool(bundle));
+    } catch (e) {
+      missing.push({ name: 'runc', samples: [], note: 'bundle could not be prepared' });
+      log(`bare runc unavailable: ${(e as Error).message}`);
+    }
+
+    const versions = await Promise.all([
+      run('git', ['-C', HULL_BIN.replace(/\/dist\/src\/cli\/main\.js$/, ''), 'rev-parse', '--short', 'HEAD']).then((r) => `hull ${r.stdout.trim() || '?'}`),
+      ...engines
+        .filter((e) => e.name !== 'hull')
+        .map((e) => e.cli(['version', '--format', e.name === 'docker' ? '{{.Server.Version}}' : '{{.Client.Version}}']).then((r) => `${e.name} ${r.stdout.trim()}`)),
+      run('runc', ['--version']).then((r) => (r.stdout.split('\n')[0] ?? '').trim()),
+    ]);
+    log(`image ${hull.image} (busybox, 3 layers); ${runs} runs per tool after one warm-up; node ${process.version}, ${versions.join(', ')}`);
+    const load = loadavg()[0] ?? 0;
+    if (load > availableParallelism() / 2) {
+      log(`note: load average ${load.toFixed(1)} on ${availableParallelism()} cores: other processes compete for the CPU, so wall times are noisy`);
+    }
+
+    const { samples, failures } = await measure(tools, runs, 'run');
+    for (const e of engines) {
+      const left = await containerIds(e);
+      if (left.length > 0) log(`warning: ${e.name} still has ${left.length} containers after run --rm`);
+    }
+
+    const series: MsSeries[] = [
+      ...tools.map((t) => ({ name: t.name, samples: samples.get(t.name)!, note: failures.has(t.name) ? 'FAILED' : '' })),
+      ...missing,
+    ];
+    process.stdout.write('\n');
+    process.stdout.write(msTable(`run --rm IMAGE true: wall time of the whole command, ${runs} runs interleaved (median, min, max)`, series, 'docker'));
+    const med = (name: string): number => median(samples.get(name) ?? []);
+    const h = med('hull');
+    const fmtRatio = (x: number): string => (Number.isFinite(x) ? `${x.toFixed(2)}x` : 'n/a');
+    process.stdout.write(`hull / docker: ${fmtRatio(h / med('docker'))}\n`);
+    process.stdout.write(`hull / podman: ${fmtRatio(h / med('podman'))}\n`);
+    const overRunc = h - med('runc');
+    process.stdout.write(`hull - runc: ${Number.isFinite(overRunc) ? `${overRunc.toFixed(0)} ms` : 'n/a'}\n`);
+    const verdict = (ok: boolean, known: boolean): string => (known ? (ok ? 'PASS' : 'FAIL') : 'n/a');
+    const r = h / med('docker');
+    process.stdout.write(`budget: hull <= ${BUDGET_VS_DOCKER}x docker -> ${verdict(r <= BUDGET_VS_DOCKER, Number.isFinite(r))} (${fmtRatio(r)})\n`);
+    process.stdout.write(
+      `budget: hull within ${BUDGET_OVER_RUNC_MS} ms of bare runc -> ${verdict(overRunc <= BUDGET_OVER_RUNC_MS, Number.isFinite(overRunc))} (${Number.isFinite(overRunc) ? `+${overRunc.toFixed(0)} ms` : 'n/a'})\n`,
+    );
+    for (const [name, why] of failures) process.stdout.write(`${name} failed: ${why}\n`);
+
+    if (!values['no-breakdown']) {
+      process.stdout.write('\n');
+      process.stdout.write(await breakdown(hull, runs));
+    }
+  } finally {
+    await cleanup();
+  }
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench/run: ${(e as Error).stack ?? String(e)}\n`);
+  process.exitCode = 0;
+});
