@@ -357,6 +357,9 @@ export class ContainerService {
       c = this.transition(c, (cur) => ({ ...cur, ...(cur.MonitorPid > 0 ? {} : { Status: 'exited' as const, Restarting: false }), ManuallyStopped: true }));
       if (c.state.MonitorPid <= 0 || !isMonitorAlive(c.state.MonitorPid)) return this.get(c.id);
     } else if (c.state.Status !== 'running' && c.state.Status !== 'paused') {
+      // It may have just exited with its exit command still on the way (this command's
+      // reconcile recorded the exit first): the restart policy must not bring it back.
+      this.markStopped(c);
       return c;
     }
     this.markStopped(c);
