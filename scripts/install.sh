@@ -6,9 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# runc/conmon run containers; skopeo and docker-registry serve the interop tests;
+# runc runs containers and tini is --init's pid 1; skopeo and docker-registry serve the interop tests;
 # busybox-static makes test and example images offline; zstd unpacks zstd layers.
-PACKAGES=(runc conmon skopeo docker-registry busybox-static zstd openssl ca-certificates)
+PACKAGES=(runc skopeo docker-registry busybox-static zstd openssl ca-certificates tini)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

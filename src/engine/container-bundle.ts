@@ -15,7 +15,19 @@ import type { OciMount, OciRlimit } from '../container/spec/oci-types.js';
 import { seccompForContainer, seccompProfileFor } from '../container/spec/seccomp.js';
 import { buildSpec, cgroupsPathFor, type NetworkNamespace } from '../container/spec/spec.js';
 import { resolveUser } from '../container/spec/user.js';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+
+/** Where Docker puts its init (tini) in the container; `--init` runs it as pid 1. */
+const INIT_PATH = '/sbin/docker-init';
+/** Debian's static tini works in any image, whatever libc (if any) it has. */
+const INIT_CANDIDATES = ['/usr/bin/tini-static', '/usr/bin/docker-init'];
+
+function initBinary(): string {
+  const found = [process.env.HULL_INIT_PATH, ...INIT_CANDIDATES].find((p) => p !== undefined && p !== '' && existsSync(p));
+  if (!found) throw new HullError('INVALID_ARGUMENT', '--init needs a static init binary: install Debian\'s tini (apt-get install tini) or set HULL_INIT_PATH');
+  return found;
+}
 
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -75,11 +87,16 @@ export async function prepareBundle(images: ImageStore, c: { id: string; doc: Co
   if (doc.Config.Tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
   if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home || '/'}`);
 
+  const init = h.Init ? initBinary() : undefined;
+  const args = init ? [INIT_PATH, '--', doc.Path, ...doc.Args] : [doc.Path, ...doc.Args];
+  const mounts = tmpfsMounts(h.Tmpfs);
+  if (init) mounts.push({ destination: INIT_PATH, type: 'bind', source: init, options: ['rbind', 'ro', 'nosuid', 'nodev'] });
+
   const spec = buildSpec({
     rootfs: paths.rootfs,
     readonlyRootfs: h.ReadonlyRootfs,
     process: {
-      args: [doc.Path, ...doc.Args],
+      args,
       env,
       cwd: doc.Config.WorkingDir || '/',
       user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
@@ -100,7 +117,7 @@ export async function prepareBundle(images: ImageStore, c: { id: string; doc: Co
       cpuShares: h.CpuShares || undefined,
       pidsLimit: h.PidsLimit ?? undefined,
     },
-    mounts: tmpfsMounts(h.Tmpfs),
+    mounts,
     devices: h.Devices ?? [],
     cgroupsPath: cgroupsPathFor(c.id),
     network: networkOf(h.NetworkMode),
@@ -108,6 +125,5 @@ export async function prepareBundle(images: ImageStore, c: { id: string; doc: Co
     shmSize: h.ShmSize,
     etcFiles: { hosts: paths.hosts, hostname: paths.hostname, resolvConf: paths.resolvConf },
   });
-  if (h.Init) throw new HullError('INVALID_ARGUMENT', '--init is not available yet: no init binary is installed');
   await writeFileAtomic(join(paths.dir, 'config.json'), JSON.stringify(spec));
 }

@@ -161,6 +161,12 @@ void describe('exit codes and errors', { skip }, () => {
     assert.equal((await hull(['run', '--rm', IMG, 'sh', '-c', 'exit 3'])).code, 3);
   });
 
+  test('--init runs Docker\'s init as pid 1 and passes the status through', async () => {
+    const ps = await ok(['run', '--rm', '--init', IMG, 'ps', '-o', 'pid,comm']);
+    assert.match(ps, /^\s*1 docker-init$/m);
+    assert.equal((await hull(['run', '--rm', '--init', IMG, 'sh', '-c', 'exit 4'])).code, 4);
+  });
+
   test('125 for an engine error (invalid flag value), and nothing is created', async () => {
     const before = await ok(['ps', '-aq']);
     const r = await hull(['run', '--restart', 'bogus', IMG, 'true']);
