@@ -3,16 +3,15 @@
  * database, and turns user intent into image/, container/ and vm/ operations.
  */
 import type { Readable, Writable } from 'node:stream';
-import { loadArchive, type LoadResult } from '../image/archive/load.js';
-import { importRootfs, type ImportOptions } from '../image/archive/import.js';
-import { saveImages } from '../image/archive/save.js';
+// Transfer code (registry client, archives, layer unpacking) is imported when a verb needs it:
+// every command pays Node's module loading at start, and `hull run` should not pay for `pull`.
+import type { LoadResult } from '../image/archive/load.js';
+import type { ImportOptions } from '../image/archive/import.js';
 import type { Platform } from '../image/media-types.js';
 import type { ProgressSink } from '../image/progress.js';
-import { pullImage, type PullResult } from '../image/pull.js';
-import { pushImage, type PushResult } from '../image/push.js';
+import type { PullResult } from '../image/pull.js';
+import type { PushResult } from '../image/push.js';
 import { DEFAULT_DOMAIN } from '../image/reference.js';
-import { checkLogin } from '../image/registry/connect.js';
-import { removeCredentials, saveCredentials } from '../image/registry/credentials.js';
 import { ImageStore } from '../image/store.js';
 import { openDb, type Db } from '../state/db.js';
 import { HullError } from '../util/errors.js';
@@ -48,11 +47,13 @@ export class Engine {
     this.db.close();
   }
 
-  pull(ref: string, opts: { platform?: Platform; progress: ProgressSink; signal?: AbortSignal }): Promise<PullResult> {
+  async pull(ref: string, opts: { platform?: Platform; progress: ProgressSink; signal?: AbortSignal }): Promise<PullResult> {
+    const { pullImage } = await import('../image/pull.js');
     return pullImage(this.images, ref, opts);
   }
 
-  push(ref: string, progress: ProgressSink): Promise<PushResult> {
+  async push(ref: string, progress: ProgressSink): Promise<PushResult> {
+    const { pushImage } = await import('../image/push.js');
     return pushImage(this.images, ref, progress);
   }
 
@@ -88,27 +89,33 @@ export class Engine {
     return pruneImages(this.images, { ...opts, usedBy: (id) => this.containers.imageUsers(id).map((c) => c.id) });
   }
 
-  save(names: string[], out: Writable): Promise<void> {
+  async save(names: string[], out: Writable): Promise<void> {
     if (names.length === 0) throw new HullError('INVALID_ARGUMENT', '"save" requires at least 1 argument');
+    const { saveImages } = await import('../image/archive/save.js');
     return saveImages(this.images, names, out);
   }
 
-  load(input: Readable, progress: ProgressSink): Promise<LoadResult> {
+  async load(input: Readable, progress: ProgressSink): Promise<LoadResult> {
+    const { loadArchive } = await import('../image/archive/load.js');
     return loadArchive(this.images, input, progress);
   }
 
-  import(input: Readable, opts: ImportOptions): Promise<string> {
+  async import(input: Readable, opts: ImportOptions): Promise<string> {
+    const { importRootfs } = await import('../image/archive/import.js');
     return importRootfs(this.images, input, opts);
   }
 
   /** Check the credentials against the registry, then keep them in ~/.docker/config.json. */
   async login(server: string | undefined, username: string, password: string): Promise<void> {
     const domain = normalizeServer(server);
+    const { checkLogin } = await import('../image/registry/connect.js');
+    const { saveCredentials } = await import('../image/registry/credentials.js');
     await checkLogin(domain, username, password);
     await saveCredentials(domain, username, password);
   }
 
-  logout(server: string | undefined): Promise<boolean> {
+  async logout(server: string | undefined): Promise<boolean> {
+    const { removeCredentials } = await import('../image/registry/credentials.js');
     return removeCredentials(normalizeServer(server));
   }
 }
