@@ -3,7 +3,7 @@
  * container's directory and bind-mounted over the image's.
  */
 import { readFile } from 'node:fs/promises';
-import { writeFileAtomic } from '../util/fs.js';
+import { replaceFile } from '../util/fs.js';
 
 const HOSTS_HEADER = `127.0.0.1\tlocalhost
 ::1\tlocalhost ip6-localhost ip6-loopback
@@ -52,8 +52,8 @@ export async function writeEtcFiles(paths: { hosts: string; hostname: string; re
   const hostResolv = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
   const hosts = input.hostNetwork ? await readFile('/etc/hosts', 'utf8').catch(() => HOSTS_HEADER) : hostsFile(input);
   await Promise.all([
-    writeFileAtomic(paths.hosts, hosts),
-    writeFileAtomic(paths.hostname, `${input.hostname}\n`),
-    writeFileAtomic(paths.resolvConf, input.hostNetwork ? hostResolv : resolvConf(hostResolv, input.dns)),
+    replaceFile(paths.hosts, hosts),
+    replaceFile(paths.hostname, `${input.hostname}\n`),
+    replaceFile(paths.resolvConf, input.hostNetwork ? hostResolv : resolvConf(hostResolv, input.dns)),
   ]);
 }

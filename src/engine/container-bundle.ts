@@ -2,7 +2,7 @@
  * The OCI bundle of a container about to start: its overlay root mounted, /etc files written,
  * the user resolved inside the image, and config.json built with Docker's defaults.
  */
-import { writeFileAtomic } from '../util/fs.js';
+import { replaceFile } from '../util/fs.js';
 import { HullError } from '../util/errors.js';
 import type { ImageStore, StoredImage } from '../image/store.js';
 import type { Digest } from '../image/digest.js';
@@ -125,5 +125,5 @@ export async function prepareBundle(images: ImageStore, c: { id: string; doc: Co
     shmSize: h.ShmSize,
     etcFiles: { hosts: paths.hosts, hostname: paths.hostname, resolvConf: paths.resolvConf },
   });
-  await writeFileAtomic(join(paths.dir, 'config.json'), JSON.stringify(spec));
+  await replaceFile(join(paths.dir, 'config.json'), JSON.stringify(spec));
 }

@@ -210,7 +210,8 @@ export class ContainerService {
     // A monitor left by a CLI killed during an earlier start still holds the (created) container
     // and would delete the new one, or write its exit into the new state directory, when it ends.
     killStaleMonitors(c.id);
-    await runtime.delete(c.id);
+    // A runtime state left by a crashed start must go before `create`; none is the usual case.
+    if (existsSync(join(runtimeRoot(this.root), c.id))) await runtime.delete(c.id);
     await rm(paths.monitor, { recursive: true, force: true });
     await mkdir(paths.monitor, { recursive: true, mode: 0o700 });
     await prepareBundle(this.images, c, image, paths);

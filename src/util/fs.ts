@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 /** A unique name next to `target`, so the final rename stays on one filesystem (atomic). */
@@ -21,6 +21,16 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array,
     throw e;
   }
   await fh.close();
+  await rename(tmp, target);
+}
+
+/**
+ * Replace a file by rename without fsync: for files regenerated on every use (a container's
+ * bundle and /etc files), where a crash costs nothing but a rewrite and fsync costs tens of ms.
+ */
+export async function replaceFile(target: string, data: string | Uint8Array): Promise<void> {
+  const tmp = tempPathFor(target);
+  await writeFile(tmp, data);
   await rename(tmp, target);
 }
 
