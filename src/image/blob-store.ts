@@ -106,7 +106,8 @@ export class BlobWriter {
   constructor(
     private readonly store: BlobStore,
     private readonly fh: FileHandle,
-    private readonly tmp: string,
+    /** The temp file being written (removed by commit or abort; a caller that outlives a dead writer removes it). */
+    readonly tmp: string,
     private readonly expected?: Digest,
     private readonly expectedSize?: number,
   ) {}

@@ -11,14 +11,12 @@
  */
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { open, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { PassThrough, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Worker } from 'node:worker_threads';
 import { HullError, type ErrorCode } from '../util/errors.js';
-import { pidTempName } from '../util/fs.js';
-import { BlobWriter, type BlobStore } from './blob-store.js';
+import type { BlobStore } from './blob-store.js';
 import { decompressStream, detectCompression } from './compression.js';
 import type { Digest } from './digest.js';
 import { unpackLayer } from './layer-unpack.js';
@@ -129,7 +127,8 @@ export async function ingestHere(
   opts: IngestOptions,
   onTemps?: (paths: string[]) => void,
 ): Promise<IngestedLayer> {
-  const { writer, tmp } = await openBlobWriter(store, opts);
+  const writer = await store.blobs.writer(opts.expectedBlob, opts.expectedSize);
+  const tmp = writer.tmp;
   let pending: PendingLayer;
   try {
     pending = await store.layers.begin();
@@ -212,16 +211,6 @@ export async function ingestHere(
     await pending.abort();
     throw e;
   }
-}
-
-/**
- * BlobStore.writer() with the temp path known: should a worker die mid-ingest, the thread that
- * started it removes what the worker left (blobs/ingest/<pid>-…, as BlobStore names them).
- */
-async function openBlobWriter(store: IngestTarget, opts: IngestOptions): Promise<{ writer: BlobWriter; tmp: string }> {
-  const tmp = join(store.root, 'blobs', 'ingest', pidTempName());
-  const fh = await open(tmp, 'w', 0o644);
-  return { writer: new BlobWriter(store.blobs, fh, tmp, opts.expectedBlob, opts.expectedSize), tmp };
 }
 
 export function toWire(e: unknown): WireError {
