@@ -48,3 +48,29 @@ export async function openInput(path: string): Promise<Readable> {
     throw new HullError('INVALID_ARGUMENT', `open ${path}: ${why}`);
   }
 }
+
+/** Docker's CLI exits 1 when the daemon refused a request. */
+export const DAEMON_ERROR = 1;
+
+/** Report an engine refusal as the docker CLI does; anything else is a real fault and is rethrown. */
+export function daemonError(e: unknown): number {
+  if (!(e instanceof HullError)) throw e;
+  process.stderr.write(`Error response from daemon: ${e.message}\n`);
+  return DAEMON_ERROR;
+}
+
+/** Apply `fn` to each named object; per-name errors, exit 1 at the end (Docker's pattern). */
+export async function eachName(names: string[], fn: (engine: Engine, name: string) => Promise<void>): Promise<void> {
+  let failed = false;
+  await withEngine(async (engine) => {
+    for (const n of names) {
+      try {
+        await fn(engine, n);
+      } catch (e) {
+        daemonError(e);
+        failed = true;
+      }
+    }
+  });
+  if (failed) process.exitCode = DAEMON_ERROR;
+}

@@ -6,7 +6,6 @@
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import type { Command } from 'commander';
-import type { Engine } from '../../engine/engine.js';
 import {
   containerPorts,
   containerStats,
@@ -25,36 +24,11 @@ import { attach } from '../../container/monitor.js';
 import { containerPaths } from '../../container/paths.js';
 import { summarize, type StatsJSON } from '../../container/stats.js';
 import { HullError, isHullError } from '../../util/errors.js';
-import { collect, out, withEngine } from '../context.js';
+import { collect, DAEMON_ERROR, daemonError, eachName as eachContainer, out, withEngine } from '../context.js';
 import { detachFilter, parseDetachKeys } from '../detach-keys.js';
 import { bytesSize, humanSize, parseBytes } from '../units.js';
 import { formatRows, tabwrite } from '../format.js';
 import { parseRestart } from './run-options.js';
-
-/** Docker's CLI exits 1 when the daemon refused. */
-const DAEMON_ERROR = 1;
-
-function daemonError(e: unknown): number {
-  if (!isHullError(e)) throw e;
-  process.stderr.write(`Error response from daemon: ${e.message}\n`);
-  return DAEMON_ERROR;
-}
-
-/** Apply `fn` to each named container; per-name errors, exit 1 at the end (Docker's pattern). */
-async function eachContainer(names: string[], fn: (engine: Engine, name: string) => Promise<void>): Promise<void> {
-  let failed = false;
-  await withEngine(async (engine) => {
-    for (const n of names) {
-      try {
-        await fn(engine, n);
-      } catch (e) {
-        daemonError(e);
-        failed = true;
-      }
-    }
-  });
-  if (failed) process.exitCode = DAEMON_ERROR;
-}
 
 // ---- exec --------------------------------------------------------------------------------
 

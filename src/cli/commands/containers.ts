@@ -9,7 +9,7 @@ import type { ExitInfo } from '../../container/monitor.js';
 import { parsePlatform } from '../../image/platform.js';
 import { formatReference, parseNormalizedTagged } from '../../image/reference.js';
 import { HullError, isHullError } from '../../util/errors.js';
-import { collect, out, printJson, withEngine } from '../context.js';
+import { collect, eachName as eachContainer, out, printJson, withEngine } from '../context.js';
 import { detachFilter, parseDetachKeys } from '../detach-keys.js';
 import { formatEach, printRows } from '../output.js';
 import { createProgress } from '../progress.js';
@@ -131,23 +131,6 @@ async function run(image: string, command: string[], flags: RunFlags & { detachK
 async function waitRemoved(engine: Engine, id: string): Promise<void> {
   for (let i = 0; i < 100 && engine.containers.records.get(id); i++) await new Promise((r) => setTimeout(r, 50));
   if (engine.containers.records.get(id)) await engine.containers.remove(id, { force: true }).catch(() => undefined);
-}
-
-/** Apply `fn` to each named container; Docker prints per-name errors and exits 1 at the end. */
-async function eachContainer(names: string[], fn: (engine: Engine, name: string) => Promise<void>): Promise<void> {
-  let failed = false;
-  await withEngine(async (engine) => {
-    for (const n of names) {
-      try {
-        await fn(engine, n);
-      } catch (e) {
-        if (!isHullError(e)) throw e;
-        process.stderr.write(`Error response from daemon: ${e.message}\n`);
-        failed = true;
-      }
-    }
-  });
-  if (failed) process.exitCode = 1;
 }
 
 interface PsFlags {

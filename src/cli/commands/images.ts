@@ -10,7 +10,7 @@ import { shortId } from '../../image/digest.js';
 import { parsePlatform } from '../../image/platform.js';
 import { formatReference, parseNormalizedTagged, parseReference, repositoryName } from '../../image/reference.js';
 import { HullError } from '../../util/errors.js';
-import { collect, openInput, out, printJson, withEngine } from '../context.js';
+import { collect, eachName, openInput, out, printJson, withEngine } from '../context.js';
 import { printRows, formatEach, type Column } from '../output.js';
 import { createProgress, progressMode } from '../progress.js';
 import { humanSize, timeAgo } from '../units.js';
@@ -154,22 +154,12 @@ async function inspectImages(names: string[], format: string | undefined): Promi
   }
 }
 
-async function removeImages(names: string[], opts: { force?: boolean }): Promise<void> {
-  let failed = false;
-  await withEngine(async (engine) => {
-    for (const n of names) {
-      try {
-        for (const item of await engine.removeImage(n, opts)) {
-          out('Untagged' in item ? `Untagged: ${item.Untagged}` : `Deleted: ${item.Deleted}`);
-        }
-      } catch (e) {
-        if (!(e instanceof HullError)) throw e;
-        process.stderr.write(`Error response from daemon: ${e.message}\n`);
-        failed = true;
-      }
+function removeImages(names: string[], opts: { force?: boolean }): Promise<void> {
+  return eachName(names, async (engine, n) => {
+    for (const item of await engine.removeImage(n, opts)) {
+      out('Untagged' in item ? `Untagged: ${item.Untagged}` : `Deleted: ${item.Deleted}`);
     }
   });
-  if (failed) process.exitCode = 1;
 }
 
 function confirm(question: string): Promise<boolean> {
