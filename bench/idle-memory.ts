@@ -24,6 +24,7 @@
  *
  * A benchmark reports; it never fails: the exit status is 0 whatever the budget line says.
  */
+import { cleanupStack } from './lib/stats.js';
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { availableParallelism, loadavg } from 'node:os';
@@ -192,16 +193,7 @@ async function main(): Promise<void> {
   if (!(timeoutMs > 0 && timeoutMs <= 3_600_000)) throw new Error('--timeout must be between 0 and 3600 seconds');
   if (!existsSync(HULL_BIN)) throw new Error(`${HULL_BIN} is missing: run npm run build first`);
 
-  const cleanups: (() => Promise<void>)[] = [];
-  const cleanup = async (): Promise<void> => {
-    for (const c of cleanups.splice(0).reverse()) await c().catch((e: unknown) => log(`cleanup: ${(e as Error).message}`));
-  };
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(sig, () => {
-      log(`${sig}: cleaning up`);
-      void cleanup().finally(() => process.exit(130));
-    });
-  }
+  const { cleanups, cleanup } = cleanupStack(log);
 
   const results: Result[] = [];
   const skipped: string[] = [];

@@ -26,7 +26,7 @@ import type { TestRegistry } from '../test/helpers/registry.js';
 import { HULL_BIN, runHull } from '../test/helpers/hull.js';
 import { PeerStartError, run, runOk, startDockerd } from './lib/peers.js';
 import type { DockerdPeer } from './lib/peers.js';
-import { median, printTable, processCpu, reapedChildrenCpu, timeIt } from './lib/stats.js';
+import { median, printTable, processCpu, reapedChildrenCpu, timeIt, cleanupStack } from './lib/stats.js';
 import type { Series } from './lib/stats.js';
 
 const PULL_TIMEOUT_MS = 10 * 60_000;
@@ -152,17 +152,7 @@ async function main(): Promise<void> {
   if (!(Number.isInteger(layers) && layers >= 1 && layers <= 100)) throw new Error('--layers must be an integer from 1 to 100');
   if (!existsSync(HULL_BIN)) throw new Error(`${HULL_BIN} is missing: run npm run build first`);
 
-  const cleanups: (() => Promise<void>)[] = [];
-  const cleanup = async (): Promise<void> => {
-    for (const c of cleanups.splice(0).reverse()) await c().catch((e: unknown) => log(`cleanup: ${(e as Error).message}`));
-  };
-  // Ctrl-C must still stop the registry and dockerd and remove their temp dirs.
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(sig, () => {
-      log(`${sig}: cleaning up`);
-      void cleanup().finally(() => process.exit(130));
-    });
-  }
+  const { cleanups, cleanup } = cleanupStack(log);
 
   try {
     const { dir: layout, image } = await cachedBigImage(mb, layers);

@@ -26,7 +26,7 @@ import { parseArgs } from 'node:util';
 import { HULL_BIN } from '../test/helpers/hull.js';
 import { PeerStartError, prepareRuncBundle, run, runOk } from './lib/peers.js';
 import type { RuncBundle } from './lib/peers.js';
-import { median } from './lib/stats.js';
+import { median, cleanupStack } from './lib/stats.js';
 import { buildBenchImage, cliOk, containerIds, dockerEngine, hullEngine, log, msTable, podmanEngine } from './lib/containers.js';
 import type { BenchImage, Engine, MsSeries } from './lib/containers.js';
 
@@ -175,16 +175,7 @@ async function main(): Promise<void> {
   if (!(Number.isInteger(runs) && runs >= 1 && runs <= 500)) throw new Error('--runs must be an integer from 1 to 500');
   if (!existsSync(HULL_BIN)) throw new Error(`${HULL_BIN} is missing: run npm run build first`);
 
-  const cleanups: (() => Promise<void>)[] = [];
-  const cleanup = async (): Promise<void> => {
-    for (const c of cleanups.splice(0).reverse()) await c().catch((e: unknown) => log(`cleanup: ${(e as Error).message}`));
-  };
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(sig, () => {
-      log(`${sig}: cleaning up`);
-      void cleanup().finally(() => process.exit(130));
-    });
-  }
+  const { cleanups, cleanup } = cleanupStack(log);
 
   try {
     const image: BenchImage = await buildBenchImage();

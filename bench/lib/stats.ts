@@ -149,3 +149,21 @@ export function printTable(series: readonly Series[], opts: TableOptions = {}): 
   (opts.write ?? ((t: string) => process.stdout.write(t)))(text);
   return text;
 }
+
+/**
+ * Undo steps run newest first, on success, failure or Ctrl-C alike: a benchmark must never
+ * leave a registry, a daemon or temp dirs behind.
+ */
+export function cleanupStack(log: (msg: string) => void): { cleanups: (() => Promise<void>)[]; cleanup: () => Promise<void> } {
+  const cleanups: (() => Promise<void>)[] = [];
+  const cleanup = async (): Promise<void> => {
+    for (const c of cleanups.splice(0).reverse()) await c().catch((e: unknown) => log(`cleanup: ${(e as Error).message}`));
+  };
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      log(`${sig}: cleaning up`);
+      void cleanup().finally(() => process.exit(130));
+    });
+  }
+  return { cleanups, cleanup };
+}
