@@ -26,14 +26,28 @@ export async function mountRootfs(lowers: string[], upper: string, work: string,
   }
 }
 
+/**
+ * Idempotent: several processes may see a container exit at once (its exit command, `ps`,
+ * `wait`), so "not mounted" (EINVAL, ENOENT) when another got there first is success.
+ */
 export function unmountRootfs(target: string): void {
   if (!isMounted(target)) return;
   try {
     nativeAddon().umount2(target, 0);
-  } catch {
+  } catch (e) {
+    if (notMounted(e)) return;
     // Busy (a process still has a cwd there): detach now, the kernel frees it when released.
-    nativeAddon().umount2(target, MNT_DETACH);
+    try {
+      nativeAddon().umount2(target, MNT_DETACH);
+    } catch (e2) {
+      if (!notMounted(e2)) throw e2;
+    }
   }
+}
+
+function notMounted(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === 'EINVAL' || code === 'ENOENT';
 }
 
 export function isMounted(target: string): boolean {
