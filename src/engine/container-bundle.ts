@@ -9,6 +9,7 @@ import type { Digest } from '../image/digest.js';
 import type { ContainerDoc } from '../container/model.js';
 import type { ContainerPaths } from '../container/paths.js';
 import { writeEtcFiles } from '../container/etc-files.js';
+import { execEnv } from '../container/exec.js';
 import { mountRootfs } from '../container/rootfs.js';
 import { resolveCapabilities } from '../container/spec/capabilities.js';
 import type { OciMount, OciRlimit } from '../container/spec/oci-types.js';
@@ -29,7 +30,6 @@ function initBinary(): string {
   return found;
 }
 
-const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** `--tmpfs /run:rw,size=64m` → an OCI tmpfs mount with Docker's defaults (noexec,nosuid,nodev). */
 function tmpfsMounts(tmpfs: Record<string, string> | null): OciMount[] {
@@ -81,11 +81,8 @@ export async function prepareBundle(images: ImageStore, c: { id: string; doc: Co
   const seccompOpt = securityOpt(doc, 'seccomp');
   const profile = h.Privileged ? undefined : await seccompProfileFor(seccompOpt);
   const seccomp = profile ? seccompForContainer(profile, { capabilities, arch: image.config.architecture }) : undefined;
-  let env = doc.Config.Env;
-  if (!env.some((e) => e.startsWith('PATH='))) env = [DEFAULT_PATH, ...env];
-  env = [...env.filter((e) => !e.startsWith('HOSTNAME=')), `HOSTNAME=${doc.Config.Hostname}`];
-  if (doc.Config.Tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
-  if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home || '/'}`);
+  // Docker's order (PATH, HOSTNAME, TERM, then the container's Env); runc adds HOME from passwd.
+  const env = execEnv(doc.Config.Env, doc.Config.Hostname, doc.Config.Tty, []);
 
   const init = h.Init ? initBinary() : undefined;
   const args = init ? [INIT_PATH, '--', doc.Path, ...doc.Args] : [doc.Path, ...doc.Args];
