@@ -235,7 +235,8 @@ export class ContainerService {
     } catch (e) {
       unmountRootfs(paths.rootfs);
       if (e instanceof ContainerStartError && e.exitStatus !== undefined) {
-        this.transition(c, (cur) => ({ ...cur, Status: 'exited', Restarting: false, ExitCode: e.exitStatus!, Error: e.runtimeMessage, FinishedAt: nowIso() }));
+        // Docker keeps such a container `created` (it never ran), with the status and the reason.
+        this.transition(c, (cur) => ({ ...cur, Status: 'created', Running: false, Restarting: false, MonitorPid: 0, ExitCode: e.exitStatus!, Error: e.runtimeMessage }));
       }
       throw e;
     }
@@ -278,11 +279,22 @@ export class ContainerService {
       throw e;
     }
     const startedAt = nowIso();
-    this.transition(c, (cur) =>
-      cur.MonitorPid === started.monitorPid
-        ? { ...cur, Status: 'running', Running: true, Paused: false, Restarting: false, Dead: false, StartedAt: startedAt }
-        : undefined,
-    );
+    let stoppedMeanwhile = false;
+    this.transition(c, (cur) => {
+      if (cur.MonitorPid !== started.monitorPid) return undefined;
+      // A stop that landed while this restart was between its monitor and `runtime start`
+      // wins: the restarted process must not outlive it.
+      if (restarting && cur.ManuallyStopped) {
+        stoppedMeanwhile = true;
+        return undefined;
+      }
+      return { ...cur, Status: 'running', Running: true, Paused: false, Restarting: false, Dead: false, StartedAt: startedAt };
+    });
+    if (stoppedMeanwhile) {
+      attachment?.detach();
+      await runtime.kill(c.id, 'KILL', true).catch(() => undefined);
+      throw new HullError('CONFLICT', `container ${c.id} was stopped while restarting`);
+    }
     return { container: c, ...(attachment ? { attachment } : {}) };
   }
 

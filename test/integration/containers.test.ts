@@ -189,7 +189,9 @@ void describe('exit codes and errors', { skip }, () => {
   test('a container whose start failed records the status and can be removed', async () => {
     const name = uniq('nocmd');
     assert.equal((await hull(['run', '--name', name, IMG, 'nope'])).code, 127);
-    assert.equal(await inspect(name, '{{.State.ExitCode}}'), '127');
+    // As Docker: it never ran, so it stays `created`, with the status and the runtime's reason.
+    assert.equal(await inspect(name, '{{.State.Status}} {{.State.ExitCode}}'), 'created 127');
+    assert.match(await inspect(name, '{{.State.Error}}'), /nope/);
     await ok(['rm', name]);
   });
 });
@@ -349,7 +351,14 @@ void describe('restart policies and --rm', { skip }, () => {
   test('on-failure:2 restarts exactly twice', async () => {
     const name = uniq('onf');
     await ok(['run', '-d', '--name', name, '--restart', 'on-failure:2', IMG, 'sh', '-c', 'echo run; exit 1']);
-    await until('two restarts', async () => ((await inspect(name, '{{.RestartCount}} {{.State.Status}}')) === '2 exited' ? true : undefined), 15_000);
+    let last = '';
+    await until(
+      'two restarts',
+      async () => ((last = await inspect(name, '{{.RestartCount}} {{.State.Status}} {{.State.Error}}')).startsWith('2 exited') ? true : undefined),
+      15_000,
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}; last state: ${last}`);
+    });
     await new Promise((r) => setTimeout(r, 1500));
     assert.equal(await inspect(name, '{{.RestartCount}} {{.State.Status}} {{.State.ExitCode}}'), '2 exited 1');
     assert.equal(await ok(['logs', name]), 'run\nrun\nrun\n');
