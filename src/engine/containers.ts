@@ -352,6 +352,12 @@ export class ContainerService {
     }
   }
 
+  /** Record a failure of background work (the exit command) in State.Error, where `inspect` shows it. */
+  noteError(id: string, message: string): void {
+    const row = this.records.get(id);
+    if (row) this.transition(this.load(row), (cur) => ({ ...cur, Error: message }));
+  }
+
   async kill(ref: string, signal = 'KILL'): Promise<void> {
     const c = this.get(ref);
     if (c.state.Status !== 'running' && c.state.Status !== 'paused') {

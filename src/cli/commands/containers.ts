@@ -8,7 +8,7 @@ import { followLogs, readLogs, type LogLine } from '../../container/logs.js';
 import type { ExitInfo } from '../../container/monitor.js';
 import { parsePlatform } from '../../image/platform.js';
 import { formatReference, parseNormalizedTagged } from '../../image/reference.js';
-import { HullError, isHullError } from '../../util/errors.js';
+import { HullError, isHullError, messageOf } from '../../util/errors.js';
 import { collect, eachName as eachContainer, out, printJson, withEngine } from '../context.js';
 import { detachFilter, parseDetachKeys } from '../detach-keys.js';
 import { formatEach, printRows } from '../output.js';
@@ -434,7 +434,17 @@ export function registerContainerCommands(program: Command): void {
   program
     .command('_exited', { hidden: true })
     .argument('<id>')
-    .action((id: string) => withEngine((e) => e.containers.exited(id)));
+    .action((id: string) =>
+      withEngine(async (e) => {
+        try {
+          await e.containers.exited(id);
+        } catch (err) {
+          // Nobody reads this process's stderr: keep the reason where `inspect` shows it.
+          e.containers.noteError(id, `handling the exit failed: ${messageOf(err)}`);
+          throw err;
+        }
+      }),
+    );
 
   // `hull container <verb>` mirrors the top-level verbs, as Docker's management commands do.
   const container = program.command('container').description('Manage containers');
