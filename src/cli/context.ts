@@ -74,3 +74,15 @@ export async function eachName(names: string[], fn: (engine: Engine, name: strin
   });
   if (failed) process.exitCode = DAEMON_ERROR;
 }
+
+/** Docker's `[y/N]` prompt; anything but y/yes (or a closed stdin) is no. */
+export function confirm(question: string): Promise<boolean> {
+  process.stdout.write(`${question} [y/N] `);
+  return new Promise((resolve) => {
+    process.stdin.once('data', (d) => {
+      process.stdin.pause();
+      resolve(/^y(es)?$/i.test(d.toString().trim()));
+    });
+    process.stdin.once('end', () => resolve(false));
+  });
+}

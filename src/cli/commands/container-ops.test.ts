@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { emptyStats } from '../../container/stats.js';
-import { goFixed2, parseCpus, parseFilterTime, parseGoDuration, statsRow, toUpdateRequest } from './container-ops.js';
+import { parseFilterTime, parseGoDuration } from '../time-args.js';
+import { goFixed2, parseCpus, statsRow, toUpdateRequest } from './container-ops.js';
 
 void describe('stats row', () => {
   void it("renders as Docker's formatter: binary memory, decimal I/O, two-decimal percentages", () => {

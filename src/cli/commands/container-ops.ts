@@ -24,7 +24,8 @@ import { attach } from '../../container/monitor.js';
 import { containerPaths } from '../../container/paths.js';
 import { summarize, type StatsJSON } from '../../container/stats.js';
 import { HullError, isHullError } from '../../util/errors.js';
-import { collect, DAEMON_ERROR, daemonError, eachName as eachContainer, out, withEngine } from '../context.js';
+import { collect, confirm, DAEMON_ERROR, daemonError, eachName as eachContainer, out, withEngine } from '../context.js';
+import { parseFilterTime } from '../time-args.js';
 import { detachFilter, parseDetachKeys } from '../detach-keys.js';
 import { bytesSize, humanSize, parseBytes } from '../units.js';
 import { formatRows, tabwrite } from '../format.js';
@@ -353,41 +354,6 @@ export function toUpdateRequest(f: UpdateFlags): UpdateRequest {
 }
 
 // ---- prune -------------------------------------------------------------------------------
-
-/** Go's time.ParseDuration, for `until=10m`. */
-export function parseGoDuration(v: string): number | undefined {
-  const units: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/gy;
-  let total = 0;
-  let pos = 0;
-  if (v === '' || v === '0') return v === '0' ? 0 : undefined;
-  for (let m = re.exec(v); m; m = re.exec(v)) {
-    total += Number(m[1]) * units[m[2]!]!;
-    pos = re.lastIndex;
-  }
-  return pos === v.length && pos > 0 ? total : undefined;
-}
-
-/** Docker's filter timestamps: Unix seconds, RFC 3339 (or a date), or a duration back from now. */
-export function parseFilterTime(v: string, now = Date.now()): number {
-  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
-  const d = parseGoDuration(v);
-  if (d !== undefined) return now - d;
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) throw new HullError('INVALID_ARGUMENT', `failed to parse value as time or duration: "${v}"`);
-  return t;
-}
-
-function confirm(question: string): Promise<boolean> {
-  process.stdout.write(`${question} [y/N] `);
-  return new Promise((resolve) => {
-    process.stdin.once('data', (d) => {
-      process.stdin.pause();
-      resolve(/^y(es)?$/i.test(d.toString().trim()));
-    });
-    process.stdin.once('end', () => resolve(false));
-  });
-}
 
 // ---- registration ------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import { HullError, isHullError, messageOf } from '../../util/errors.js';
 import { collect, eachName as eachContainer, out, printJson, withEngine } from '../context.js';
 import { detachFilter, parseDetachKeys } from '../detach-keys.js';
 import { formatEach, printRows } from '../output.js';
+import { parseFilterTime } from '../time-args.js';
 import { createProgress } from '../progress.js';
 import { humanDuration, timeAgo } from '../units.js';
 import { addCreateFlags, toCreateRequest, type RunFlags } from './run-options.js';
@@ -227,15 +228,14 @@ async function ps(flags: PsFlags): Promise<void> {
   printRows(rows, columns, flags.format);
 }
 
-/** Docker accepts RFC 3339, Unix seconds, or a duration back from now ("10m", "1h30m"). */
+/** `--since` / `--until`: Docker's time forms (Unix seconds, RFC 3339, a duration back from now). */
 function parseTime(v: string | undefined, flag: string): number | undefined {
   if (v === undefined) return undefined;
-  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
-  const dur = /^((\d+)h)?((\d+)m)?((\d+)s)?$/.exec(v);
-  if (dur && v !== '') return Date.now() - ((Number(dur[2] ?? 0) * 60 + Number(dur[4] ?? 0)) * 60 + Number(dur[6] ?? 0)) * 1000;
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) throw new HullError('INVALID_ARGUMENT', `invalid value for "${flag}": failed to parse value as time or duration: "${v}"`);
-  return t;
+  try {
+    return parseFilterTime(v);
+  } catch (e) {
+    throw new HullError('INVALID_ARGUMENT', `invalid value for "${flag}": ${(e as Error).message}`);
+  }
 }
 
 async function logs(name: string, flags: { follow?: boolean; tail?: string; since?: string; until?: string; timestamps?: boolean }): Promise<void> {

@@ -10,7 +10,7 @@ import { shortId } from '../../image/digest.js';
 import { parsePlatform } from '../../image/platform.js';
 import { formatReference, parseNormalizedTagged, parseReference, repositoryName } from '../../image/reference.js';
 import { HullError } from '../../util/errors.js';
-import { collect, eachName, openInput, out, printJson, withEngine } from '../context.js';
+import { collect, confirm, eachName, openInput, out, printJson, withEngine } from '../context.js';
 import { printRows, formatEach, type Column } from '../output.js';
 import { createProgress, progressMode } from '../progress.js';
 import { humanSize, timeAgo } from '../units.js';
@@ -159,17 +159,6 @@ function removeImages(names: string[], opts: { force?: boolean }): Promise<void>
     for (const item of await engine.removeImage(n, opts)) {
       out('Untagged' in item ? `Untagged: ${item.Untagged}` : `Deleted: ${item.Deleted}`);
     }
-  });
-}
-
-function confirm(question: string): Promise<boolean> {
-  process.stdout.write(`${question} [y/N] `);
-  return new Promise((resolve) => {
-    process.stdin.once('data', (d) => {
-      process.stdin.pause();
-      resolve(/^y(es)?$/i.test(d.toString().trim()));
-    });
-    process.stdin.once('end', () => resolve(false));
   });
 }
 
