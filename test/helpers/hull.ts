@@ -1,5 +1,5 @@
 /** Run the built `hull` binary as a user would, with its own state root. */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -55,4 +55,14 @@ export async function withRoot<T>(fn: (root: string) => Promise<T>): Promise<T> 
   } finally {
     await rm(root, { recursive: true, force: true });
   }
+}
+
+/**
+ * `false` when this machine can run container tests (root, the named tools, the files), else
+ * the reason to skip them. CI installs everything, so there it is always false.
+ */
+export function containerTestSkip(tools: string[], files: string[] = ['/bin/busybox']): false | string {
+  const ok =
+    process.getuid?.() === 0 && tools.every((t) => spawnSync(t, ['--version']).status === 0) && files.every((f) => existsSync(f));
+  return ok ? false : `needs root, ${[...tools, ...files].join(', ')}`;
 }

@@ -4,22 +4,20 @@
  * container and check that a host sentinel directory is never read or changed through them.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { lstat, mkdir, mkdtemp, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { runHull } from '../helpers/hull.js';
+import { containerTestSkip, runHull } from '../helpers/hull.js';
 import type { HullResult } from '../helpers/hull.js';
 import { buildOciLayout, busyboxImage } from '../helpers/images.js';
 
 const execFileP = promisify(execFile);
 
-const canRun =
-  process.getuid?.() === 0 && spawnSync('runc', ['--version']).status === 0 && spawnSync('skopeo', ['--version']).status === 0 && existsSync('/bin/busybox');
-const skip = canRun ? false : 'needs root, runc, skopeo and /bin/busybox';
+const skip = containerTestSkip(['runc', 'skopeo']);
 
 let work: string;
 let root: string;

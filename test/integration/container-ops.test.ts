@@ -3,27 +3,21 @@
  * state root for the file; containers are named uniquely and all removed at the end.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { HULL_BIN, runHull } from '../helpers/hull.js';
+import { containerTestSkip, HULL_BIN, runHull } from '../helpers/hull.js';
 import type { HullResult } from '../helpers/hull.js';
 import { buildOciLayout, busyboxImage } from '../helpers/images.js';
 import type { LayerSpec } from '../helpers/images.js';
 
 const execFileP = promisify(execFile);
 
-const canRun =
-  process.getuid?.() === 0 &&
-  spawnSync('runc', ['--version']).status === 0 &&
-  spawnSync('skopeo', ['--version']).status === 0 &&
-  spawnSync('python3', ['--version']).status === 0 &&
-  existsSync('/bin/busybox');
-const skip = canRun ? false : 'needs root, runc, skopeo, python3 and /bin/busybox';
+const skip = containerTestSkip(['runc', 'skopeo', 'python3']);
 
 const IMG = 'busybox:latest';
 const EXTRA_APPLETS: LayerSpec = ['tty', 'stty'].map((a) => ({ path: `bin/${a}`, type: 'symlink' as const, linkname: 'busybox' }));
@@ -75,7 +69,7 @@ function cgroupDir(pid: number, controller: string): string {
 }
 
 before(async () => {
-  if (!canRun) return;
+  if (skip) return;
   work = await mkdtemp(join(tmpdir(), 'hull-ops-'));
   root = join(work, 'root');
   const layout = join(work, 'layout');
@@ -86,7 +80,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (!canRun) return;
+  if (skip) return;
   const ids = (await hull(['ps', '-aq', '--no-trunc'])).stdout.split('\n').filter(Boolean);
   if (ids.length > 0) await hull(['rm', '-f', ...ids]);
   await rm(work, { recursive: true, force: true });

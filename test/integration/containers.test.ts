@@ -5,27 +5,21 @@
  * of ours is left.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { HULL_BIN, runHull } from '../helpers/hull.js';
+import { containerTestSkip, HULL_BIN, runHull } from '../helpers/hull.js';
 import type { HullResult } from '../helpers/hull.js';
 import { BUSYBOX_PATH, buildOciLayout, busyboxImage } from '../helpers/images.js';
 import type { LayerSpec } from '../helpers/images.js';
 
 const execFileP = promisify(execFile);
 
-const canRun =
-  process.getuid?.() === 0 &&
-  spawnSync('runc', ['--version']).status === 0 &&
-  spawnSync('skopeo', ['--version']).status === 0 &&
-  spawnSync('python3', ['--version']).status === 0 &&
-  existsSync('/bin/busybox');
-const skip = canRun ? false : 'needs root, runc, skopeo, python3 and /bin/busybox';
+const skip = containerTestSkip(['runc', 'skopeo', 'python3']);
 
 const IMG = 'busybox:latest';
 /** Entrypoint, Cmd, User, WorkingDir and Env set in the image, to check Docker's merge rules. */
@@ -118,7 +112,7 @@ async function loadImages(r: string): Promise<void> {
 }
 
 before(async () => {
-  if (!canRun) return;
+  if (skip) return;
   work = await mkdtemp(join(tmpdir(), 'hull-ctest-'));
   root = join(work, 'root');
   const layout = join(work, 'layout');
@@ -147,7 +141,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (!canRun) return;
+  if (skip) return;
   try {
     await removeAll(root);
   } finally {
