@@ -3,7 +3,7 @@
  * port, container prune; each also as `hull container <verb>`. Docker's flags, output and exit
  * codes: daemon errors print `Error response from daemon: …` and exit 1.
  */
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { cpus } from 'node:os';
 import type { Command } from 'commander';
 import {
@@ -19,7 +19,7 @@ import {
   updateContainer,
   type UpdateRequest,
 } from '../../engine/container-ops.js';
-import { ExecStartError, expandEnvFlag, parseEnvFile } from '../../container/exec.js';
+import { ExecStartError } from '../../container/exec.js';
 import { attach } from '../../container/monitor.js';
 import { containerPaths } from '../../container/paths.js';
 import { summarize, type StatsJSON } from '../../container/stats.js';
@@ -27,9 +27,10 @@ import { HullError, isHullError } from '../../util/errors.js';
 import { collect, confirm, DAEMON_ERROR, daemonError, eachName as eachContainer, out, withEngine } from '../context.js';
 import { parseFilterTime } from '../time-args.js';
 import { detachFilter, parseDetachKeys } from '../detach-keys.js';
+import { terminalSizing } from '../terminal.js';
 import { bytesSize, humanSize, parseBytes } from '../units.js';
 import { formatRows, tabwrite } from '../format.js';
-import { parseRestart } from './run-options.js';
+import { envFromFlags, parseRestart } from './run-options.js';
 
 // ---- exec --------------------------------------------------------------------------------
 
@@ -69,12 +70,7 @@ async function execCommand(name: string, cmd: string[], f: ExecFlags): Promise<n
     return DAEMON_ERROR;
   }
   if (f.detachKeys !== undefined) parseDetachKeys(f.detachKeys);
-  const env: string[] = [];
-  for (const file of f.envFile ?? []) env.push(...parseEnvFile(readFileSync(file, 'utf8'), file));
-  for (const e of f.env ?? []) {
-    const v = expandEnvFlag(e);
-    if (v !== undefined) env.push(v);
-  }
+  const env = envFromFlags(f.envFile, f.env);
   return withEngine(async (engine) => {
     try {
       return await execInContainer(engine.containers, name, {
@@ -154,16 +150,7 @@ async function attachCommand(name: string, f: AttachFlags): Promise<number> {
           tty,
           // Docker's attach leaves the container's stdin open when ours ends, unless StdinOnce.
           closeStdinOnEnd: c.doc.Config.StdinOnce,
-          ...(tty && process.stdout.isTTY ? { size: { rows: process.stdout.rows, cols: process.stdout.columns } } : {}),
-          ...(tty && process.stdout.isTTY
-            ? {
-                onResize: (listener: (rows: number, cols: number) => void) => {
-                  const h = (): void => listener(process.stdout.rows, process.stdout.columns);
-                  process.stdout.on('resize', h);
-                  return () => process.stdout.off('resize', h);
-                },
-              }
-            : {}),
+          ...terminalSizing(tty),
         });
       } catch (e) {
         return daemonError(e);

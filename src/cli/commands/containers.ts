@@ -11,6 +11,7 @@ import { formatReference, parseNormalizedTagged } from '../../image/reference.js
 import { HullError, isHullError, messageOf } from '../../util/errors.js';
 import { collect, eachName as eachContainer, out, printJson, withEngine } from '../context.js';
 import { detachFilter, parseDetachKeys } from '../detach-keys.js';
+import { terminalSizing } from '../terminal.js';
 import { formatEach, printRows } from '../output.js';
 import { parseFilterTime } from '../time-args.js';
 import { createProgress } from '../progress.js';
@@ -64,16 +65,7 @@ async function startAttached(engine: Engine, c: Container, interactive: boolean,
       stdout: process.stdout,
       stderr: process.stderr,
       tty,
-      ...(tty && process.stdout.isTTY ? { size: { rows: process.stdout.rows, cols: process.stdout.columns } } : {}),
-      ...(tty && process.stdout.isTTY
-        ? {
-            onResize: (listener: (rows: number, cols: number) => void) => {
-              const h = (): void => listener(process.stdout.rows, process.stdout.columns);
-              process.stdout.on('resize', h);
-              return () => process.stdout.off('resize', h);
-            },
-          }
-        : {}),
+      ...terminalSizing(tty),
     });
     detach = () => attachment!.detach();
     // Without a tty, signals to `hull run` go to the container (Docker's --sig-proxy).

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { Ulimit } from '../../container/model.js';
+import { expandEnvFlag, parseEnvFile } from '../../container/exec.js';
 import { parseDeviceMapping } from '../../container/spec/devices.js';
 import type { CreateRequest } from '../../engine/container-create.js';
 import { HullError } from '../../util/errors.js';
@@ -109,27 +110,27 @@ function int(flag: string, v: string | undefined): number | undefined {
   return Number(v);
 }
 
-/** `KEY=VAL` as is; a bare `KEY` takes the value from this environment, or is dropped (docker CLI). */
-function envEntry(kv: string): string | undefined {
-  if (kv.includes('=')) {
-    if (kv.startsWith('=')) throw new HullError('INVALID_ARGUMENT', `invalid environment variable: ${kv}`);
-    return kv;
+/**
+ * `--env-file` files, then `-e` flags, as the docker CLI reads them (opts.ParseEnvFile and
+ * ValidateEnv); run, create and exec share it.
+ */
+export function envFromFlags(envFiles: readonly string[] = [], envs: readonly string[] = []): string[] {
+  const out: string[] = [];
+  for (const file of envFiles) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new HullError('INVALID_ARGUMENT', `open ${file}: ${code === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`);
+    }
+    out.push(...parseEnvFile(text, file));
   }
-  const v = process.env[kv];
-  return v === undefined ? undefined : `${kv}=${v}`;
-}
-
-function readEnvFile(path: string): string[] {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new HullError('INVALID_ARGUMENT', `open ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`);
+  for (const e of envs) {
+    const v = expandEnvFlag(e);
+    if (v !== undefined) out.push(v);
   }
-  return text
-    .split('\n')
-    .map((l) => l.replace(/^\s+/, ''))
-    .filter((l) => l !== '' && !l.startsWith('#'));
+  return out;
 }
 
 const ULIMIT_NAMES = ['core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack'];
@@ -193,7 +194,7 @@ function parseAddHost(v: string): string {
 
 /** Flags → Docker's create request. */
 export function toCreateRequest(image: string, command: string[], f: RunFlags): CreateRequest {
-  const env = [...(f.envFile ?? []).flatMap(readEnvFile), ...(f.env ?? [])].map(envEntry).filter((e): e is string => e !== undefined);
+  const env = envFromFlags(f.envFile, f.env);
   const memory = f.memory !== undefined ? parseBytes(f.memory) : 0;
   const memorySwap = f.memorySwap === undefined ? 0 : f.memorySwap === '-1' ? -1 : parseBytes(f.memorySwap);
   const logConfig = parseKeyValues(f.logOpt, '--log-opt');
