@@ -1,4 +1,6 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --
+// `--` because Node 20 reads `--env-file` anywhere in argv, even after the script: without it
+// `hull run --env-file f` would have node load (or fail on) the file before hull starts.
 /**
  * `hull`: Docker's verbs and flags over hull's engine. Handlers parse, call the engine and
  * render; errors print as `hull: <message>` with Docker's exit codes (125 for engine errors).

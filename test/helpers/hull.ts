@@ -30,7 +30,7 @@ export interface HullRunOptions {
 
 export function runHull(args: string[], opts: HullRunOptions): Promise<HullResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [HULL_BIN, '--root', opts.root, ...args], {
+    const child = spawn(process.execPath, ['--', HULL_BIN, '--root', opts.root, ...args], {
       env: { ...process.env, ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
       timeout: opts.timeoutMs ?? 120_000,

@@ -155,6 +155,12 @@ void describe('exit codes and errors', { skip }, () => {
     assert.equal((await hull(['run', '--rm', IMG, 'sh', '-c', 'exit 3'])).code, 3);
   });
 
+  test('a missing --env-file is Docker\'s error (and not read by node itself)', async () => {
+    const r = await hull(['run', '--rm', '--env-file', '/nonexistent/env', IMG, 'true']);
+    assert.equal(r.code, 125);
+    assert.equal(r.stderr, 'hull: open /nonexistent/env: no such file or directory\n');
+  });
+
   test('--init runs Docker\'s init as pid 1 and passes the status through', async () => {
     const ps = await ok(['run', '--rm', '--init', IMG, 'ps', '-o', 'pid,comm']);
     assert.match(ps, /^\s*1 docker-init$/m);
