@@ -8,14 +8,14 @@
  * waitExit()/attach().done. Attaching before start loses no output.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, watch } from 'node:fs';
+import { readFileSync, watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { HullError, messageOf } from '../util/errors.js';
+import { packageRoot } from '../util/package-root.js';
 
 /** Frame types on the attach socket (docs/monitor.md). */
 export const FRAME = { stdin: 0, stdout: 1, stderr: 2, closeStdin: 3, resize: 4 } as const;
@@ -102,16 +102,6 @@ export function classifyRuntimeError(message: string): StartFailureReason {
     return 'command-not-found';
   }
   return 'runtime';
-}
-
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) throw new HullError('INTERNAL', `cannot find hull's package root above ${fileURLToPath(import.meta.url)}`);
-    dir = parent;
-  }
 }
 
 /** The built monitor: <package root>/build/hull-monitor (scripts/build-monitor.sh). */

@@ -1,8 +1,7 @@
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { HullError } from './errors.js';
+import { packageRoot } from './package-root.js';
 
 /**
  * The syscalls Node's fs lacks, from native/hull_native.c. Failures throw errors shaped like
@@ -23,20 +22,6 @@ export interface NativeAddon {
 }
 
 const ADDON = join('build', 'Release', 'hull_native.node');
-
-/**
- * The package root is the nearest ancestor with a package.json: this module runs both as
- * src/util/native.ts (tsx) and as dist/src/util/native.js (built), at different depths.
- */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) throw new HullError('INTERNAL', `cannot find hull's package root above ${fileURLToPath(import.meta.url)}`);
-    dir = parent;
-  }
-}
 
 let cached: NativeAddon | undefined;
 
