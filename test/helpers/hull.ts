@@ -61,3 +61,14 @@ export function containerTestSkip(tools: string[], files: string[] = ['/bin/busy
     process.getuid?.() === 0 && tools.every((t) => spawnSync(t, ['--version']).status === 0) && files.every((f) => existsSync(f));
   return ok ? false : `needs root, ${[...tools, ...files].join(', ')}`;
 }
+
+/** Poll `probe` every 100 ms until it yields a value (not undefined/false), or fail after `ms`. */
+export async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 10_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -200,3 +200,13 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
     throw e;
   }
 }
+
+/** A registry for the length of `fn`, stopped whatever happens. */
+export async function withRegistry(opts: StartRegistryOptions, fn: (reg: TestRegistry) => Promise<void>): Promise<void> {
+  const reg = await startRegistry(opts);
+  try {
+    await fn(reg);
+  } finally {
+    await reg.stop();
+  }
+}

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { containerTestSkip, HULL_BIN, runHull } from '../helpers/hull.js';
+import { containerTestSkip, HULL_BIN, runHull, until } from '../helpers/hull.js';
 import type { HullResult } from '../helpers/hull.js';
 import { buildOciLayout, busyboxImage } from '../helpers/images.js';
 import type { LayerSpec } from '../helpers/images.js';
@@ -48,15 +48,6 @@ async function runDetached(name: string, args: string[]): Promise<string> {
   return (await ok(['run', '-d', '--name', name, ...args])).trim();
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** A container's cgroup v1 directory for `controller`, from its init's /proc/<pid>/cgroup. */
 function cgroupDir(pid: number, controller: string): string {

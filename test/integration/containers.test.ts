@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { containerTestSkip, HULL_BIN, runHull } from '../helpers/hull.js';
+import { containerTestSkip, HULL_BIN, runHull, until } from '../helpers/hull.js';
 import type { HullResult } from '../helpers/hull.js';
 import { BUSYBOX_PATH, buildOciLayout, busyboxImage } from '../helpers/images.js';
 import type { LayerSpec } from '../helpers/images.js';
@@ -52,15 +52,6 @@ async function inspect(name: string, format: string, r = root): Promise<string> 
   return (await ok(['inspect', '-f', format, name], { root: r })).trim();
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** Live hull-monitor processes (not zombies) whose command line mentions `under`. */
 function monitorsUnder(under: string): number[] {

@@ -24,8 +24,8 @@ import { bigImage, buildOciLayout, busyboxImage, pushWithSkopeo } from '../helpe
 import type { BuiltImage } from '../helpers/images.js';
 import { startProxy } from '../helpers/proxy.js';
 import type { TestProxy } from '../helpers/proxy.js';
-import { startRegistry } from '../helpers/registry.js';
-import type { StartRegistryOptions, TestRegistry } from '../helpers/registry.js';
+import { withRegistry } from '../helpers/registry.js';
+import type { TestRegistry } from '../helpers/registry.js';
 
 const execFileP = promisify(execFile);
 const ENGINE_ERROR = 125;
@@ -56,14 +56,6 @@ async function withScene(fn: (s: Scene) => Promise<void>): Promise<void> {
   }
 }
 
-async function withRegistry(opts: StartRegistryOptions, fn: (reg: TestRegistry) => Promise<void>): Promise<void> {
-  const reg = await startRegistry(opts);
-  try {
-    await fn(reg);
-  } finally {
-    await reg.stop();
-  }
-}
 
 async function withProxy(reg: TestRegistry, opts: Parameters<typeof startProxy>[1], fn: (p: TestProxy) => Promise<void>): Promise<void> {
   const proxy = await startProxy(reg, opts);

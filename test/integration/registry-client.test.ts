@@ -13,19 +13,11 @@ import { MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_LAYER_GZIP, MEDIA_TYPE_OCI_MANIFE
 import type { RegistryClientOptions } from '../../src/image/registry/client.js';
 import { RegistryClient } from '../../src/image/registry/client.js';
 import { isHullError } from '../../src/util/errors.js';
-import type { StartRegistryOptions, TestRegistry } from '../helpers/registry.js';
-import { startRegistry } from '../helpers/registry.js';
+import type { TestRegistry } from '../helpers/registry.js';
+import { startRegistry, withRegistry } from '../helpers/registry.js';
 
 const UA = 'hull-test/0';
 
-async function withRegistry(opts: StartRegistryOptions, fn: (reg: TestRegistry) => Promise<void>): Promise<void> {
-  const reg = await startRegistry(opts);
-  try {
-    await fn(reg);
-  } finally {
-    await reg.stop();
-  }
-}
 
 function client(reg: TestRegistry, extra: Partial<RegistryClientOptions> = {}): RegistryClient {
   return new RegistryClient({ domain: reg.host, userAgent: UA, ...extra });
