@@ -3,6 +3,8 @@
  * `inspect` share them: Config (what runs) and HostConfig (how it is confined), as
  * POST /containers/create takes them, plus State as GET /containers/{id}/json reports it.
  */
+import type { MountPoint, MountSpec } from '../volume/model.js';
+
 export interface ContainerConfig {
   Hostname: string;
   Domainname: string;
@@ -72,6 +74,9 @@ export interface HostConfig {
   ExtraHosts: string[] | null;
   Dns: string[] | null;
   OomScoreAdj: number;
+  /** `--mount` entries and `--volumes-from` sources (volume/model.ts). */
+  Mounts?: MountSpec[] | null;
+  VolumesFrom?: string[] | null;
 }
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
@@ -104,6 +109,8 @@ export interface ContainerDoc {
   /** The process, resolved at create from Entrypoint + Cmd: Docker's Path and Args. */
   Path: string;
   Args: string[];
+  /** Resolved at create from Binds, Mounts, VolumesFrom and Config.Volumes (engine/container-mounts.ts). */
+  MountPoints?: MountPoint[];
 }
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';

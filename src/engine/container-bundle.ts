@@ -16,6 +16,8 @@ import type { OciMount, OciRlimit } from '../container/spec/oci-types.js';
 import { seccompForContainer, seccompProfileFor } from '../container/spec/seccomp.js';
 import { buildSpec, cgroupsPathFor, type NetworkNamespace } from '../container/spec/spec.js';
 import { resolveUser } from '../container/spec/user.js';
+import type { VolumeStore } from '../volume/store.js';
+import { ociMountsFor } from './container-mounts.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -60,7 +62,7 @@ function securityOpt(doc: ContainerDoc, key: string): string | undefined {
   return undefined;
 }
 
-export async function prepareBundle(images: ImageStore, c: { id: string; doc: ContainerDoc }, image: StoredImage, paths: ContainerPaths): Promise<void> {
+export async function prepareBundle(images: ImageStore, c: { id: string; doc: ContainerDoc }, image: StoredImage, paths: ContainerPaths, volumes: VolumeStore): Promise<void> {
   const { doc } = c;
   const h = doc.HostConfig;
   const lowers = image.config.rootfs.diff_ids.map((d) => images.layers.path(d as Digest));
@@ -86,7 +88,7 @@ export async function prepareBundle(images: ImageStore, c: { id: string; doc: Co
 
   const init = h.Init ? initBinary() : undefined;
   const args = init ? [INIT_PATH, '--', doc.Path, ...doc.Args] : [doc.Path, ...doc.Args];
-  const mounts = tmpfsMounts(h.Tmpfs);
+  const mounts = [...tmpfsMounts(h.Tmpfs), ...(await ociMountsFor(doc.MountPoints ?? [], volumes, paths.rootfs))];
   if (init) mounts.push({ destination: INIT_PATH, type: 'bind', source: init, options: ['rbind', 'ro', 'nosuid', 'nodev'] });
 
   const spec = buildSpec({

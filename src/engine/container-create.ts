@@ -106,6 +106,7 @@ export function defaultHostConfig(): HostConfig {
     ExtraHosts: null,
     Dns: null,
     OomScoreAdj: 0,
+    VolumesFrom: null,
   };
 }
 

@@ -192,7 +192,8 @@ function imageOf(ctx: FsContext, c: Container): StoredImage {
  * directories that hold nothing else.
  */
 function mountArtifacts(c: Container, upper: string, lowers: Lowers): Set<string> {
-  const points = new Set([...MOUNT_POINTS, ...Object.keys(c.doc.HostConfig.Tmpfs ?? {}).map((p) => posix.normalize(p).replace(/^\/+|\/+$/g, ''))]);
+  const dests = [...Object.keys(c.doc.HostConfig.Tmpfs ?? {}), ...(c.doc.MountPoints ?? []).map((m) => m.Destination)];
+  const points = new Set([...MOUNT_POINTS, ...dests.map((p) => posix.normalize(p).replace(/^\/+|\/+$/g, ''))]);
   const candidates = new Set<string>();
   for (const p of points) for (let q = p; q !== ''; q = parentOf(q)) candidates.add(q);
   const depth = (p: string): number => p.split('/').length;
@@ -568,10 +569,22 @@ function notFound(path: string, ref: string): HullError {
   return new HullError('NOT_FOUND', `Could not find the file ${path} in container ${ref}`);
 }
 
+/**
+ * Docker's cp reaches into volumes and bind mounts: a path at or below a mount point is the
+ * mount's host directory (the rest resolved with that directory as its scope).
+ */
+function throughMounts(c: Container, abs: string, followLast: boolean): string | undefined {
+  const points = (c.doc.MountPoints ?? []).filter((m) => m.Type !== 'tmpfs' && m.Source !== '').sort((a, b) => b.Destination.length - a.Destination.length);
+  const m = points.find((p) => abs === p.Destination || abs.startsWith(`${p.Destination}/`));
+  if (!m) return undefined;
+  const inner = resolveInScope(m.Source, abs.slice(m.Destination.length) || '/', followLast);
+  return inner === '/' ? m.Source : `${m.Source}${inner}`;
+}
+
 /** A container path as Docker's ResolvePath sees it: parent resolved in scope, the last component kept. */
-function locate(view: RootView, path: string, followLast: boolean): { abs: string; host: string } {
+function locate(c: Container, view: RootView, path: string, followLast: boolean): { abs: string; host: string } {
   const abs = resolveInScope(view.root, path, followLast);
-  return { abs, host: abs === '/' ? view.root : `${view.root}${abs}` };
+  return { abs, host: throughMounts(c, abs, followLast) ?? (abs === '/' ? view.root : `${view.root}${abs}`) };
 }
 
 /** `HEAD /containers/{id}/archive`: what is at `path` in the container, undefined when nothing is. */
@@ -580,7 +593,7 @@ export async function statContainerPath(ctx: FsContext, ref: string, path: strin
   return withPaused(ctx, c, true, async () => {
     const view = await openView(ctx, c, false);
     try {
-      const { abs, host } = locate(view, path, false);
+      const { abs, host } = locate(c, view, path, false);
       const st = lstatSync(host, { throwIfNoEntry: false });
       if (!st) return undefined;
       const link = st.isSymbolicLink() ? resolveInScope(view.root, abs, true) : '';
@@ -622,7 +635,7 @@ export async function archiveFromContainer(ctx: FsContext, ref: string, path: st
   void withPaused(ctx, c, true, async () => {
     const view = await openView(ctx, c, false);
     try {
-      const { abs, host } = locate(view, path, opts.followLink ?? false);
+      const { abs, host } = locate(c, view, path, opts.followLink ?? false);
       const st = abs === '/' ? lstatSync(`${view.root}/.`) : lstatSync(host, { throwIfNoEntry: false });
       if (!st) throw notFound(path, ref);
       if (!st.isDirectory() && /\/\.?$/.test(path)) throw new HullError('INVALID_ARGUMENT', `not a directory: ${path}`);
@@ -657,7 +670,7 @@ export async function extractToContainer(ctx: FsContext, ref: string, path: stri
     const view = await openView(ctx, c, true);
     try {
       const abs = resolveInScope(view.root, path, true);
-      const host = abs === '/' ? `${view.root}/.` : `${view.root}${abs}`;
+      const host = throughMounts(c, abs, true) ?? (abs === '/' ? `${view.root}/.` : `${view.root}${abs}`);
       const st = lstatSync(host, { throwIfNoEntry: false });
       if (!st) throw notFound(path, ref);
       if (!st.isDirectory()) throw new HullError('INVALID_ARGUMENT', 'extraction point is not a directory');

@@ -3,6 +3,7 @@ import type { Container } from './containers.js';
 import { containerPaths } from '../container/paths.js';
 import type { ImageStore } from '../image/store.js';
 import type { Digest } from '../image/digest.js';
+import { mountView } from '../volume/model.js';
 
 export interface ContainerSummary {
   Id: string;
@@ -60,7 +61,7 @@ export function containerSummary(c: Container, humanDuration: (ms: number) => st
     Ports: [],
     Labels: c.doc.Config.Labels,
     HostConfig: { NetworkMode: c.doc.HostConfig.NetworkMode },
-    Mounts: [],
+    Mounts: (c.doc.MountPoints ?? []).map(mountView),
   };
 }
 
@@ -106,7 +107,7 @@ export function containerInspect(root: string, images: ImageStore, c: Container)
       Name: 'overlay',
       Data: { LowerDir: lowers.join(':'), UpperDir: paths.upper, WorkDir: paths.work, MergedDir: paths.rootfs },
     },
-    Mounts: [],
+    Mounts: (c.doc.MountPoints ?? []).map(mountView),
     Config: c.doc.Config,
     NetworkSettings: { Networks: {}, Ports: {}, SandboxKey: '', IPAddress: '', Gateway: '', MacAddress: '' },
     // hull's own: which backend runs it (containers now, VMs later).

@@ -22,6 +22,8 @@ import type { Db } from '../state/db.js';
 import { HullError, isHullError } from '../util/errors.js';
 import { buildContainerDoc, type CreateRequest } from './container-create.js';
 import { prepareBundle } from './container-bundle.js';
+import { createPlannedVolumes, planMounts, removeVolumes } from './container-mounts.js';
+import { VolumeStore } from '../volume/store.js';
 
 export interface Container {
   id: string;
@@ -48,6 +50,7 @@ function hullMain(): string {
 
 export class ContainerService {
   readonly records: ContainerRecords;
+  readonly volumes: VolumeStore;
 
   constructor(
     readonly root: string,
@@ -55,6 +58,7 @@ export class ContainerService {
     private readonly images: ImageStore,
   ) {
     this.records = new ContainerRecords(db);
+    this.volumes = new VolumeStore(root, db);
   }
 
   private load(row: ContainerRow): Container {
@@ -162,6 +166,29 @@ export class ContainerService {
     if (!image) throw new HullError('IMAGE_NOT_FOUND', `No such image: ${req.Config.Image}`);
     const id = randomBytes(32).toString('hex');
     const doc = buildContainerDoc(req, image.config, id);
+    // A taken name fails before any volume is made (the insert below still decides races).
+    if (name && this.records.byName(name.replace(/^\//, ''))) throw this.nameConflict(name.replace(/^\//, ''));
+    // Every mount is checked before the first volume is made; anonymous ones go again on failure.
+    const plan = planMounts(doc, (ref) => this.get(ref).doc.MountPoints ?? []);
+    const { points, anonymous } = await createPlannedVolumes(plan, this.volumes);
+    if (points.length > 0) doc.MountPoints = points;
+    try {
+      return await this.insertNew(id, name, image.id, doc);
+    } catch (e) {
+      await removeVolumes(this.volumes, anonymous);
+      throw e;
+    }
+  }
+
+  private nameConflict(name: string): HullError {
+    const holder = this.records.byName(name);
+    return new HullError(
+      'CONFLICT',
+      `Conflict. The container name "/${name}" is already in use by container "${holder?.id ?? ''}". You have to remove (or rename) that container to be able to reuse that name.`,
+    );
+  }
+
+  private async insertNew(id: string, name: string | undefined, imageId: string, doc: ContainerDoc): Promise<Container> {
     const createdAt = nowIso();
     const paths = containerPaths(this.root, id);
     await mkdir(paths.dir, { recursive: true, mode: 0o710 });
@@ -169,8 +196,8 @@ export class ContainerService {
     for (let attempt = 0; ; attempt++) {
       const candidate = wanted ?? randomName(attempt);
       try {
-        this.records.insert({ id, name: candidate, imageId: image.id, createdAt, config: JSON.stringify(doc), state: JSON.stringify(initialState()) });
-        return { id, name: candidate, imageId: image.id, createdAt, doc, state: initialState() };
+        this.records.insert({ id, name: candidate, imageId, createdAt, config: JSON.stringify(doc), state: JSON.stringify(initialState()) });
+        return { id, name: candidate, imageId, createdAt, doc, state: initialState() };
       } catch (e) {
         if (!(e instanceof Error) || !/UNIQUE constraint failed: containers.name/.test(e.message)) {
           await rm(paths.dir, { recursive: true, force: true });
@@ -178,11 +205,7 @@ export class ContainerService {
         }
         if (wanted !== undefined || attempt > 10) {
           await rm(paths.dir, { recursive: true, force: true });
-          const holder = this.records.byName(candidate);
-          throw new HullError(
-            'CONFLICT',
-            `Conflict. The container name "/${candidate}" is already in use by container "${holder?.id ?? ''}". You have to remove (or rename) that container to be able to reuse that name.`,
-          );
+          throw this.nameConflict(candidate);
         }
       }
     }
@@ -214,7 +237,7 @@ export class ContainerService {
     if (existsSync(join(runtimeRoot(this.root), c.id))) await runtime.delete(c.id);
     await rm(paths.monitor, { recursive: true, force: true });
     await mkdir(paths.monitor, { recursive: true, mode: 0o700 });
-    await prepareBundle(this.images, c, image, paths);
+    await prepareBundle(this.images, c, image, paths, this.volumes);
 
     const log = c.doc.HostConfig.LogConfig;
     let started;
@@ -326,7 +349,7 @@ export class ContainerService {
     c = this.transition(c, (cur) => (cur.MonitorPid > 0 ? exitedState(cur, exit) : undefined));
     unmountRootfs(paths.rootfs);
     if (c.doc.HostConfig.AutoRemove) {
-      await this.remove(id, { force: true, volumes: false });
+      await this.remove(id, { force: true, volumes: true });
       return;
     }
     if (!shouldRestart(c)) return;
@@ -432,7 +455,25 @@ export class ContainerService {
     await rm(paths.dir, { recursive: true, force: true });
     await rm(paths.monitor, { recursive: true, force: true });
     this.records.delete(c.id);
+    if (opts.volumes) await this.removeAnonymousVolumes(c);
     return c;
+  }
+
+  /** `rm -v`, `--rm`: the container's anonymous volumes, unless another container still uses one (--volumes-from). */
+  private async removeAnonymousVolumes(c: Container): Promise<void> {
+    for (const m of c.doc.MountPoints ?? []) {
+      if (m.Type !== 'volume' || !m.Anonymous || !m.Name) continue;
+      if (this.volumeUsers(m.Name).length > 0) continue;
+      await this.volumes.remove(m.Name).catch(() => undefined);
+    }
+  }
+
+  /** Containers (any state) whose mounts name volume `name`: what `volume rm` refuses for. */
+  volumeUsers(name: string): Container[] {
+    return this.records
+      .list()
+      .map((r) => this.load(r))
+      .filter((c) => (c.doc.MountPoints ?? []).some((m) => m.Type === 'volume' && m.Name === name));
   }
 
   /**

@@ -59,4 +59,15 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX containers_by_image ON containers(image_id);
   `,
+  `
+  -- Named and anonymous volumes (local driver). The data is <root>/volumes/<name>/_data;
+  -- which containers use a volume is read from the containers' mount points, not stored twice.
+  CREATE TABLE volumes (
+    name        TEXT PRIMARY KEY,
+    driver      TEXT NOT NULL,              -- always 'local' for now
+    created_at  TEXT NOT NULL,
+    labels      TEXT NOT NULL,              -- JSON object
+    options     TEXT NOT NULL               -- JSON object: the local driver's type/device/o
+  );
+  `,
 ];

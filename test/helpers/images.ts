@@ -65,6 +65,8 @@ export interface ImageConfigSpec {
   /** `["80/tcp", "53/udp"]`; written as Go's map-of-empty-structs form. */
   ExposedPorts?: string[];
   Labels?: Record<string, string>;
+  /** `["/data"]`: the image's VOLUME entries, written in Go's map-of-empty-structs form. */
+  Volumes?: string[];
 }
 
 export interface ImageSpec {
@@ -264,6 +266,7 @@ export async function buildOciLayout(dir: string, spec: ImageSpec): Promise<Buil
   if (c.User) containerConfig.User = c.User;
   if (c.ExposedPorts) containerConfig.ExposedPorts = Object.fromEntries(c.ExposedPorts.map((p) => [p, {}]));
   if (c.Labels) containerConfig.Labels = c.Labels;
+  if (c.Volumes) containerConfig.Volumes = Object.fromEntries(c.Volumes.map((p) => [p, {}]));
   const history = [
     ...spec.layers.map((_, i) => ({ created, created_by: spec.layerHistory?.[i] ?? `hull-test: layer ${i + 1}` })),
     ...(spec.emptyLayerHistory ?? []).map((by) => ({ created, created_by: by, empty_layer: true })),

@@ -107,12 +107,12 @@ async function run(image: string, command: string[], flags: RunFlags & { detachK
     } catch (e) {
       if (e instanceof Error && 'exitStatus' in e && typeof (e as { exitStatus?: number }).exitStatus === 'number') {
         process.stderr.write(`hull: ${e.message}\n`);
-        if (c.doc.HostConfig.AutoRemove) await engine.containers.remove(c.id, { force: true }).catch(() => undefined);
+        if (c.doc.HostConfig.AutoRemove) await engine.containers.remove(c.id, { force: true, volumes: true }).catch(() => undefined);
         return (e as unknown as { exitStatus: number }).exitStatus;
       }
       if (isHullError(e)) {
         process.stderr.write(`hull: ${e.message}\n`);
-        if (c.doc.HostConfig.AutoRemove) await engine.containers.remove(c.id, { force: true }).catch(() => undefined);
+        if (c.doc.HostConfig.AutoRemove) await engine.containers.remove(c.id, { force: true, volumes: true }).catch(() => undefined);
         return ENGINE_FAILURE;
       }
       throw e;
@@ -165,6 +165,9 @@ function psFilter(filters: string[]): (c: Container) => boolean {
       case 'exited':
         tests.push((c) => c.state.Status === 'exited' && String(c.state.ExitCode) === v);
         break;
+      case 'volume':
+        tests.push((c) => (c.doc.MountPoints ?? []).some((m) => m.Name === v || m.Destination === v.replace(/(.)\/+$/, '$1')));
+        break;
       case 'ancestor':
         tests.push((c) => c.doc.Config.Image === v || c.imageId.startsWith(v) || c.imageId.slice(7).startsWith(v));
         break;
@@ -204,7 +207,7 @@ async function ps(flags: PsFlags): Promise<void> {
       Labels: Object.entries(c.doc.Config.Labels).map(([k, v]) => `${k}=${v}`).join(','),
       Size: '0B',
       Networks: c.doc.HostConfig.NetworkMode,
-      Mounts: '',
+      Mounts: (c.doc.MountPoints ?? []).map((m) => { const n = m.Name ?? m.Source; return noTrunc || n.length <= 15 ? n : `${n.slice(0, 15)}…`; }).join(','),
     };
   });
   const columns = [

@@ -12,6 +12,7 @@ import type { CreateRequest } from '../../engine/container-create.js';
 import { HullError } from '../../util/errors.js';
 import { collect } from '../context.js';
 import { parseBytes } from '../units.js';
+import { splitVolumeFlags } from './mount-flag.js';
 
 export interface RunFlags {
   name?: string;
@@ -57,6 +58,9 @@ export interface RunFlags {
   pull?: string;
   sigProxy?: boolean;
   detachKeys?: string;
+  volume?: string[];
+  mount?: string[];
+  volumesFrom?: string[];
 }
 
 /** Registers the flags shared by run and create. */
@@ -75,6 +79,9 @@ export function addCreateFlags(cmd: Command): Command {
     .option('-l, --label <list>', 'Set meta data on a container', collect)
     .option('--read-only', "Mount the container's root filesystem as read only")
     .option('--tmpfs <list>', 'Mount a tmpfs directory', collect)
+    .option('-v, --volume <list>', 'Bind mount a volume', collect)
+    .option('--mount <mount>', 'Attach a filesystem mount to the container', collect)
+    .option('--volumes-from <list>', 'Mount volumes from the specified container(s)', collect)
     .option('-m, --memory <bytes>', 'Memory limit')
     .option('--memory-swap <bytes>', "Swap limit equal to memory plus swap: '-1' to enable unlimited swap")
     .option('--cpus <decimal>', 'Number of CPUs')
@@ -199,6 +206,7 @@ export function toCreateRequest(image: string, command: string[], f: RunFlags): 
   const memorySwap = f.memorySwap === undefined ? 0 : f.memorySwap === '-1' ? -1 : parseBytes(f.memorySwap);
   const logConfig = parseKeyValues(f.logOpt, '--log-opt');
   const attach = !f.detach;
+  const vols = splitVolumeFlags(f.volume, f.mount);
   return {
     Config: {
       Image: image,
@@ -217,11 +225,15 @@ export function toCreateRequest(image: string, command: string[], f: RunFlags): 
       AttachStderr: attach,
       ...(f.stopSignal !== undefined ? { StopSignal: f.stopSignal } : {}),
       ...(f.stopTimeout !== undefined ? { StopTimeout: int('--stop-timeout', f.stopTimeout)! } : {}),
+      ...(vols.volumes ? { Volumes: vols.volumes } : {}),
     },
     HostConfig: {
       AutoRemove: f.rm ?? false,
       ReadonlyRootfs: f.readOnly ?? false,
       Tmpfs: parseTmpfs(f.tmpfs),
+      Binds: vols.binds,
+      ...(vols.mounts ? { Mounts: vols.mounts } : {}),
+      VolumesFrom: f.volumesFrom ?? null,
       Memory: memory,
       MemorySwap: memorySwap,
       NanoCpus: f.cpus !== undefined ? parseCpus(f.cpus) : 0,

@@ -1,0 +1,139 @@
+/** Volume verbs: volume create, ls, inspect, rm, prune (Docker's flags, output and exit codes). */
+import type { Command } from 'commander';
+import { parseVolumeFilters } from '../../engine/volumes.js';
+import { HullError } from '../../util/errors.js';
+import { collect, confirm, daemonError, eachName, out, printJson, withEngine } from '../context.js';
+import { formatEach, printRows } from '../output.js';
+import { humanSize } from '../units.js';
+
+/** `--label k=v` / `--opt k=v` lists into a map; a label may come without a value. */
+function keyValues(list: readonly string[] | undefined, flag: string): Record<string, string> {
+  const outMap: Record<string, string> = {};
+  for (const kv of list ?? []) {
+    const i = kv.indexOf('=');
+    if (i === 0 || (i === -1 && flag !== '--label')) throw new HullError('INVALID_ARGUMENT', `invalid argument "${kv}" for "${flag}" flag: ${kv} is not a key=value pair`);
+    if (i === -1) outMap[kv] = '';
+    else outMap[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return outMap;
+}
+
+/** The docker CLI reports an engine refusal as `Error response from daemon: …` and exits 1. */
+function asDaemonCall<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await fn(...args);
+    } catch (e) {
+      process.exitCode = daemonError(e);
+    }
+  };
+}
+
+export function registerVolumeCommands(program: Command): void {
+  const volume = program.command('volume').description('Manage volumes');
+
+  volume
+    .command('create')
+    .description('Create a volume')
+    .argument('[volume]')
+    .option('-d, --driver <string>', 'Specify volume driver name', 'local')
+    .option('--label <list>', 'Set metadata for a volume', collect)
+    .option('-o, --opt <map>', 'Set driver specific options', collect)
+    .option('--name <string>', 'Specify volume name')
+    .action(asDaemonCall(async (arg: string | undefined, flags: { driver: string; label?: string[]; opt?: string[]; name?: string }) => {
+      if (arg !== undefined && flags.name !== undefined && arg !== flags.name) {
+        throw new HullError('INVALID_ARGUMENT', `conflicting options: either specify --name or provide positional arg, not both`);
+      }
+      const labels = keyValues(flags.label, '--label');
+      const options = keyValues(flags.opt, '--opt');
+      const v = await withEngine((e) => e.volumes.create(arg ?? flags.name, { driver: flags.driver, labels, options }));
+      out(v.Name);
+    }));
+
+  volume
+    .command('ls')
+    .alias('list')
+    .description('List volumes')
+    .option('-q, --quiet', 'Only display volume names')
+    .option('-f, --filter <filter>', "Provide filter values (e.g. 'dangling=true')", collect)
+    .option('--format <string>', 'Format output using a custom template')
+    .action(asDaemonCall(async (flags: { quiet?: boolean; filter?: string[]; format?: string }) => {
+      const filters = parseVolumeFilters(flags.filter ?? []);
+      const list = await withEngine((e) => e.volumes.list(filters));
+      if (flags.quiet) {
+        list.forEach((v) => out(v.Name));
+        return;
+      }
+      const rows = list.map((v) => ({
+        Driver: v.Driver,
+        Name: v.Name,
+        Mountpoint: v.Mountpoint,
+        Scope: v.Scope,
+        Labels: Object.entries(v.Labels).map(([k, val]) => `${k}=${val}`).join(','),
+        CreatedAt: v.CreatedAt,
+        Size: 'N/A',
+        Links: 'N/A',
+      }));
+      printRows(rows, [
+        { key: 'Driver', header: 'DRIVER' },
+        { key: 'Name', header: 'VOLUME NAME' },
+      ], flags.format);
+    }));
+
+  volume
+    .command('inspect')
+    .description('Display detailed information on one or more volumes')
+    .argument('<volume...>')
+    .option('-f, --format <string>', 'Format output using a custom template')
+    .action(async (names: string[], flags: { format?: string }) => {
+      const results: unknown[] = [];
+      let failed = false;
+      await withEngine((engine) => {
+        for (const n of names) {
+          const v = engine.volumes.find(n);
+          if (v) results.push(v);
+          else {
+            process.stderr.write(`Error: No such volume: ${n}\n`);
+            failed = true;
+          }
+        }
+      });
+      if (flags.format) formatEach(results, flags.format);
+      else printJson(results);
+      if (failed) process.exitCode = 1;
+    });
+
+  volume
+    .command('rm')
+    .alias('remove')
+    .description('Remove one or more volumes. You cannot remove a volume that is in use by a container.')
+    .argument('<volume...>')
+    .option('-f, --force', 'Force the removal of one or more volumes')
+    .action((names: string[], flags: { force?: boolean }) =>
+      eachName(names, async (engine, n) => {
+        await engine.volumes.remove(n, flags.force ?? false);
+        out(n);
+      }),
+    );
+
+  volume
+    .command('prune')
+    .description('Remove unused local volumes')
+    .option('-a, --all', 'Remove all unused volumes, not just anonymous ones')
+    .option('-f, --force', 'Do not prompt for confirmation')
+    .option('--filter <filter>', 'Provide filter values (e.g. "label=<label>")', collect)
+    .action(asDaemonCall(async (flags: { all?: boolean; force?: boolean; filter?: string[] }) => {
+      const filters = parseVolumeFilters(flags.filter ?? [], ['label']);
+      const warning = flags.all
+        ? 'WARNING! This will remove all local volumes not used by at least one container.'
+        : 'WARNING! This will remove anonymous local volumes not used by at least one container.';
+      if (!flags.force && !(await confirm(`${warning}\nAre you sure you want to continue?`))) return;
+      const result = await withEngine((e) => e.volumes.prune({ all: flags.all ?? false, filters }));
+      if (result.VolumesDeleted.length > 0) {
+        out('Deleted Volumes:');
+        result.VolumesDeleted.forEach((n) => out(n));
+        out('');
+      }
+      out(`Total reclaimed space: ${humanSize(result.SpaceReclaimed)}`);
+    }));
+}
