@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import type { ContainerDoc } from '../container/model.js';
 import type { OciMount } from '../container/spec/oci-types.js';
 import { HullError, messageOf } from '../util/errors.js';
-import type { MountPoint, MountSpec } from '../volume/model.js';
+import type { MountPoint } from '../volume/model.js';
 import { checkVolumeName, mountPointOf, parseBind, parseVolumesFrom } from '../volume/parse.js';
 import type { CreateVolumeOptions, VolumeStore } from '../volume/store.js';
 import { resolveInScope } from './container-fs.js';
