@@ -80,7 +80,7 @@ export function parseBind(raw: string): MountPoint {
   if (parts.length > 3 || parts.some((p) => p === '')) throw invalid(`invalid volume specification: '${raw}'`);
   if (parts.length === 1) {
     const dst = checkTarget('volume', parts[0]!, raw);
-    return { Type: 'volume', Source: '', Destination: dst, Mode: '', RW: true, Propagation: '', CopyData: true, Anonymous: true };
+    return { Type: 'volume', Source: '', Destination: dst, Driver: 'local', Mode: '', RW: true, Propagation: '', CopyData: true, Anonymous: true };
   }
   // `/foo:rw` is a destination and a mode, which a volume cannot be without a source.
   if (parts.length === 2 && parseMode(parts[1]!) !== undefined) throw invalid(`invalid volume specification: '${raw}'`);
