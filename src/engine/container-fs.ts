@@ -573,10 +573,11 @@ function notFound(path: string, ref: string): HullError {
  * Docker's cp reaches into volumes and bind mounts: a path at or below a mount point is the
  * mount's host directory (the rest resolved with that directory as its scope).
  */
-function throughMounts(c: Container, abs: string, followLast: boolean): string | undefined {
+function throughMounts(c: Container, abs: string, followLast: boolean, forWrite = false): string | undefined {
   const points = (c.doc.MountPoints ?? []).filter((m) => m.Type !== 'tmpfs' && m.Source !== '').sort((a, b) => b.Destination.length - a.Destination.length);
   const m = points.find((p) => abs === p.Destination || abs.startsWith(`${p.Destination}/`));
   if (!m) return undefined;
+  if (forWrite && !m.RW) throw new HullError('CONFLICT', 'mounted volume is marked read-only');
   const inner = resolveInScope(m.Source, abs.slice(m.Destination.length) || '/', followLast);
   return inner === '/' ? m.Source : `${m.Source}${inner}`;
 }
@@ -670,7 +671,7 @@ export async function extractToContainer(ctx: FsContext, ref: string, path: stri
     const view = await openView(ctx, c, true);
     try {
       const abs = resolveInScope(view.root, path, true);
-      const host = throughMounts(c, abs, true) ?? (abs === '/' ? `${view.root}/.` : `${view.root}${abs}`);
+      const host = throughMounts(c, abs, true, true) ?? (abs === '/' ? `${view.root}/.` : `${view.root}${abs}`);
       const st = lstatSync(host, { throwIfNoEntry: false });
       if (!st) throw notFound(path, ref);
       if (!st.isDirectory()) throw new HullError('INVALID_ARGUMENT', 'extraction point is not a directory');

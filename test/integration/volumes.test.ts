@@ -338,6 +338,13 @@ describe('containers with volumes', { skip }, () => {
     await writeFile(out, 'copied in\n');
     await ok(['cp', out, `${c}:/vol/put`]);
     assert.equal(readFileSync(join(root, 'volumes', v, '_data', 'put'), 'utf8'), 'copied in\n');
+    const roC = uniq('fsro');
+    await ok(['create', '--name', roC, '-v', `${v}:/vol:ro`, IMG, 'true']);
+    const refused = await hull(['cp', out, `${roC}:/vol/other`]);
+    assert.equal(refused.code, 125);
+    assert.equal(refused.stderr, 'hull: mounted volume is marked read-only\n');
+    assert.ok(!existsSync(join(root, 'volumes', v, '_data', 'other')));
+    await ok(['rm', roC]);
 
     const diff = (await ok(['diff', c])).split('\n').filter(Boolean);
     assert.ok(diff.includes('A /rootfile'), diff.join('\n'));
