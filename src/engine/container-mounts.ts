@@ -15,7 +15,7 @@ import type { ContainerDoc } from '../container/model.js';
 import type { OciMount } from '../container/spec/oci-types.js';
 import { HullError, messageOf } from '../util/errors.js';
 import type { MountPoint } from '../volume/model.js';
-import { checkVolumeName, mountPointOf, parseBind, parseVolumesFrom } from '../volume/parse.js';
+import { mountPointOf, parseBind, parseVolumesFrom } from '../volume/parse.js';
 import type { CreateVolumeOptions, VolumeStore } from '../volume/store.js';
 import { resolveInScope } from './container-fs.js';
 
@@ -73,7 +73,6 @@ export async function createPlannedVolumes(plan: Planned[], volumes: VolumeStore
         points.push(point);
         continue;
       }
-      if (point.Name) checkVolumeName(point.Name);
       const { doc } = await volumes.create(point.Name, create ?? {});
       if (!point.Name) anonymous.push(doc.Name);
       points.push({ ...point, Name: doc.Name, Source: doc.Mountpoint });

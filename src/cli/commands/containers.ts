@@ -166,7 +166,8 @@ function psFilter(filters: string[]): (c: Container) => boolean {
         tests.push((c) => c.state.Status === 'exited' && String(c.state.ExitCode) === v);
         break;
       case 'volume':
-        tests.push((c) => (c.doc.MountPoints ?? []).some((m) => m.Name === v || m.Destination === v.replace(/(.)\/+$/, '$1')));
+        // Docker matches a volume's name, a bind's source, or either's destination.
+        tests.push((c) => (c.doc.MountPoints ?? []).some((m) => (m.Name ?? m.Source) === v || m.Destination === v.replace(/(.)\/+$/, '$1')));
         break;
       case 'ancestor':
         tests.push((c) => c.doc.Config.Image === v || c.imageId.startsWith(v) || c.imageId.slice(7).startsWith(v));
