@@ -88,7 +88,7 @@ export async function prepareBundle(images: ImageStore, c: { id: string; doc: Co
 
   const init = h.Init ? initBinary() : undefined;
   const args = init ? [INIT_PATH, '--', doc.Path, ...doc.Args] : [doc.Path, ...doc.Args];
-  const mounts = [...tmpfsMounts(h.Tmpfs), ...(await ociMountsFor(doc.MountPoints ?? [], volumes, paths.rootfs))];
+  const mounts = [...tmpfsMounts(h.Tmpfs), ...(await ociMountsFor(doc.MountPoints ?? [], volumes, paths.rootfs, c.id))];
   if (init) mounts.push({ destination: INIT_PATH, type: 'bind', source: init, options: ['rbind', 'ro', 'nosuid', 'nodev'] });
 
   const spec = buildSpec({

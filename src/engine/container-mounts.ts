@@ -105,7 +105,7 @@ async function copyUp(rootfs: string, dest: string, data: string): Promise<void>
 }
 
 /** At start: volumes ready (mounted, filled), bind sources made when `-v` asks, the OCI mounts. */
-export async function ociMountsFor(points: readonly MountPoint[], volumes: VolumeStore, rootfs: string): Promise<OciMount[]> {
+export async function ociMountsFor(points: readonly MountPoint[], volumes: VolumeStore, rootfs: string, containerId: string): Promise<OciMount[]> {
   const out: OciMount[] = [];
   for (const m of points) {
     const ro = m.RW ? [] : ['ro'];
@@ -121,7 +121,7 @@ export async function ociMountsFor(points: readonly MountPoint[], volumes: Volum
     }
     let source = m.Source;
     if (m.Type === 'volume') {
-      source = await volumes.prepare(m.Name!);
+      source = await volumes.prepare(m.Name!, containerId);
       if (m.CopyData && (await volumes.isEmpty(m.Name!))) await copyUp(rootfs, m.Destination, source);
     } else if (!lstatSync(source, { throwIfNoEntry: false })) {
       if (!m.CreateSource) throw new HullError('INVALID_ARGUMENT', `invalid mount config for type "bind": bind source path does not exist: ${source}`);

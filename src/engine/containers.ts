@@ -133,6 +133,7 @@ export class ContainerService {
       } catch {
         // still in use; the next command tries again
       }
+      this.volumes.release(c.id);
       return c;
     }
     if (s.Status === 'paused') return c;
@@ -237,7 +238,12 @@ export class ContainerService {
     if (existsSync(join(runtimeRoot(this.root), c.id))) await runtime.delete(c.id);
     await rm(paths.monitor, { recursive: true, force: true });
     await mkdir(paths.monitor, { recursive: true, mode: 0o700 });
-    await prepareBundle(this.images, c, image, paths, this.volumes);
+    try {
+      await prepareBundle(this.images, c, image, paths, this.volumes);
+    } catch (e) {
+      this.volumes.release(c.id);
+      throw e;
+    }
 
     const log = c.doc.HostConfig.LogConfig;
     let started;
@@ -257,6 +263,7 @@ export class ContainerService {
       });
     } catch (e) {
       unmountRootfs(paths.rootfs);
+      this.volumes.release(c.id);
       if (e instanceof ContainerStartError && e.exitStatus !== undefined) {
         // Docker keeps such a container `created` (it never ran), with the status and the reason.
         this.transition(c, (cur) => ({ ...cur, Status: 'created', Running: false, Restarting: false, MonitorPid: 0, ExitCode: e.exitStatus!, Error: e.runtimeMessage }));
@@ -287,6 +294,7 @@ export class ContainerService {
       if (!this.records.get(c.id)) {
         await this.waitFor(paths.monitor, started.monitorPid, 30_000);
         unmountRootfs(paths.rootfs);
+        this.volumes.release(c.id);
         await rm(paths.dir, { recursive: true, force: true });
         await rm(paths.monitor, { recursive: true, force: true });
       }
@@ -348,6 +356,7 @@ export class ContainerService {
     if (!exit || !claimExit(paths.monitor)) return;
     c = this.transition(c, (cur) => (cur.MonitorPid > 0 ? exitedState(cur, exit) : undefined));
     unmountRootfs(paths.rootfs);
+    this.volumes.release(id);
     if (c.doc.HostConfig.AutoRemove) {
       await this.remove(id, { force: true, volumes: true });
       return;
@@ -451,6 +460,7 @@ export class ContainerService {
       if (fresh) this.saveState(c.id, { ...(JSON.parse(fresh.state) as ContainerState), Status: 'removing' });
     });
     unmountRootfs(paths.rootfs);
+    this.volumes.release(c.id);
     await new Runtime(c.state.Runtime || chooseRuntime(), runtimeRoot(this.root)).delete(c.id);
     await rm(paths.dir, { recursive: true, force: true });
     await rm(paths.monitor, { recursive: true, force: true });

@@ -69,5 +69,12 @@ export const MIGRATIONS: readonly string[] = [
     labels      TEXT NOT NULL,              -- JSON object
     options     TEXT NOT NULL               -- JSON object: the local driver's type/device/o
   );
+  -- Containers that have a volume with driver options mounted for them (from start to exit):
+  -- the device is unmounted when the last one lets go, as Docker's local driver does.
+  CREATE TABLE volume_holders (
+    volume       TEXT NOT NULL,
+    container_id TEXT NOT NULL,
+    PRIMARY KEY (volume, container_id)
+  );
   `,
 ];

@@ -53,5 +53,21 @@ export class VolumeRecords {
 
   delete(name: string): void {
     this.db.prepare('DELETE FROM volumes WHERE name = ?').run(name);
+    this.db.prepare('DELETE FROM volume_holders WHERE volume = ?').run(name);
+  }
+
+  addHolder(volume: string, containerId: string): void {
+    this.db.prepare('INSERT OR IGNORE INTO volume_holders (volume, container_id) VALUES (?, ?)').run(volume, containerId);
+  }
+
+  /** Drop every hold of a container; returns the volumes it held. */
+  dropHolder(containerId: string): string[] {
+    const rows = this.db.prepare('SELECT volume FROM volume_holders WHERE container_id = ?').all(containerId) as { volume: string }[];
+    this.db.prepare('DELETE FROM volume_holders WHERE container_id = ?').run(containerId);
+    return rows.map((r) => r.volume);
+  }
+
+  holderCount(volume: string): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM volume_holders WHERE volume = ?').get(volume) as { n: number }).n;
   }
 }

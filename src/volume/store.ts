@@ -1,8 +1,8 @@
 /**
  * The local volume driver: a volume is a directory `<root>/volumes/<name>/_data` and a row in
  * SQLite. With driver options (`type`, `device`, `o`, as Docker's local driver takes them) the
- * directory is a mount point: the device is mounted there when a container first uses it, and
- * unmounted when the volume is removed.
+ * directory is a mount point: the device is mounted there while containers use it (see
+ * prepare and release).
  *
  * Crash safety: the directory is made (idempotently) before the row is written, so a row
  * always has its directory, and two creators of one name both end with the same volume. A
@@ -10,24 +10,23 @@
  * never leaves old data under a name that a later `create` would adopt; each command sweeps
  * what dead processes left there.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { isMounted } from '../container/rootfs.js';
 import type { Db } from '../state/db.js';
 import { VolumeRecords, type VolumeRow } from '../state/volumes.js';
-import { HullError, messageOf } from '../util/errors.js';
+import { HullError } from '../util/errors.js';
 import { pidTempName, sweepDeadPidEntries } from '../util/fs.js';
 import { nativeAddon } from '../util/native.js';
 import { ANONYMOUS_LABEL, type VolumeDoc } from './model.js';
+import { mountLocalVolume } from './local-mount.js';
 import { checkVolumeName } from './parse.js';
 
-const execFileP = promisify(execFile);
 
 /** The local driver's options (Docker's validOpts, without the quota-only `size`). */
 const LOCAL_OPTIONS = new Set(['type', 'device', 'o']);
+const MNT_DETACH = 2;
 
 export interface CreateVolumeOptions {
   driver?: string;
@@ -99,39 +98,39 @@ export class VolumeStore {
   }
 
   /**
-   * Ready for a container: the directory exists (a crash may have taken it between a removal's
-   * rename and its row delete) and, with driver options, the device is mounted on it.
+   * Ready for container `holder`: the directory exists (a crash may have taken it between a
+   * removal's rename and its row delete) and, with driver options, the device is mounted on it
+   * and the container recorded as holding it. Hold and mount happen in one IMMEDIATE
+   * transaction, which every other start and release of any volume waits for: a release can
+   * never unmount between another start's check and its use.
    */
-  async prepare(name: string): Promise<string> {
+  async prepare(name: string, holder: string): Promise<string> {
     const row = this.records.get(name);
     if (!row) throw new HullError('NOT_FOUND', `get ${name}: no such volume`);
     const data = this.dataPath(name);
     await mkdir(data, { recursive: true, mode: 0o755 });
-    const { type, device, o } = row.options;
-    if ((type || device) && !isMounted(data)) {
-      const args = [...(type ? ['-t', type] : []), ...(o ? ['-o', o] : []), device || type || 'none', data];
-      try {
-        await execFileP('mount', args);
-      } catch (e) {
-        const stderr = (e as { stderr?: string }).stderr?.trim();
-        throw new HullError('INTERNAL', `error while mounting volume '${data}': ${stderr || messageOf(e)}`);
-      }
-    }
+    if (!row.options.type && !row.options.device) return data;
+    this.records.transaction(() => {
+      this.records.addHolder(name, holder);
+      if (!isMounted(data)) mountLocalVolume(row.options, data);
+    });
     return data;
+  }
+
+  /** Container `holder` stopped: unmount the devices of volumes nobody else holds any more. */
+  release(holder: string): void {
+    this.records.transaction(() => {
+      for (const name of this.records.dropHolder(holder)) {
+        if (this.records.holderCount(name) === 0) unmountQuietly(this.dataPath(name));
+      }
+    });
   }
 
   /** Remove the row and the data; the caller has checked that no container uses it. */
   async remove(name: string): Promise<void> {
     await this.sweep();
     if (!this.records.get(name)) throw new HullError('NOT_FOUND', `get ${name}: no such volume`);
-    const data = this.dataPath(name);
-    if (isMounted(data)) {
-      try {
-        nativeAddon().umount2(data, 0);
-      } catch (e) {
-        throw new HullError('CONFLICT', `remove ${name}: error while unmounting volume: ${messageOf(e)}`);
-      }
-    }
+    unmountQuietly(this.dataPath(name));
     const trash = join(this.base, 'tmp', pidTempName());
     await mkdir(join(this.base, 'tmp'), { recursive: true, mode: 0o700 });
     try {
@@ -162,5 +161,19 @@ export class VolumeStore {
       Options: r.options,
       Scope: 'local',
     };
+  }
+}
+
+/** Unmount if mounted; a mount still busy is detached (the kernel frees it when let go). */
+function unmountQuietly(target: string): void {
+  if (!isMounted(target)) return;
+  try {
+    nativeAddon().umount2(target, 0);
+  } catch {
+    try {
+      nativeAddon().umount2(target, MNT_DETACH);
+    } catch {
+      // gone meanwhile
+    }
   }
 }

@@ -306,14 +306,24 @@ describe('containers with volumes', { skip }, () => {
     assert.match(missing.stderr, /^hull: No such container: /);
   });
 
-  test('--mount tmpfs and --tmpfs mount tmpfs with their size; local driver opts mount tmpfs and binds', async () => {
+  test('--mount tmpfs and --tmpfs mount tmpfs with their size; local driver opts mount tmpfs and binds while containers use them', async () => {
     const mounts = await ok(['run', '--rm', '--mount', 'type=tmpfs,dst=/t,tmpfs-size=1m', '--tmpfs', '/u:size=2m', IMG, 'cat', '/proc/mounts']);
     assert.match(mounts, /^tmpfs \/t tmpfs rw,nosuid,nodev,noexec,relatime,size=1024k/m);
     assert.match(mounts, /^tmpfs \/u tmpfs rw,nosuid,nodev,noexec,relatime,size=2048k/m);
 
     const vt = uniq('tmpfsvol');
     await ok(['volume', 'create', '--opt', 'type=tmpfs', '--opt', 'device=tmpfs', '--opt', 'o=size=3m', vt]);
-    assert.match(await ok(['run', '--rm', '-v', `${vt}:/m`, IMG, 'cat', '/proc/mounts']), /^tmpfs \/m tmpfs rw,relatime,size=3072k/m);
+    assert.match(await ok(['run', '--rm', '-v', `${vt}:/m`, IMG, 'sh', '-c', 'echo gone > /m/f; cat /proc/mounts']), /^tmpfs \/m tmpfs rw,relatime,size=3072k/m);
+    // Mounted while a container uses it, unmounted when the last one stops (tmpfs data goes with it).
+    const vtData = join(root, 'volumes', vt, '_data');
+    assert.deepEqual(mountsUnder(vtData), []);
+    const holder = uniq('holder');
+    await ok(['run', '-d', '--name', holder, '-v', `${vt}:/m`, IMG, 'sleep', '60']);
+    assert.equal(mountsUnder(vtData).length, 1);
+    assert.equal((await ok(['run', '--rm', '-v', `${vt}:/m`, IMG, 'ls', '-A', '/m'])).trim(), '');
+    assert.equal(mountsUnder(vtData).length, 1, 'still held by the running container');
+    await ok(['rm', '-f', holder]);
+    assert.deepEqual(mountsUnder(vtData), []);
     const [doc] = JSON.parse(await ok(['volume', 'inspect', vt])) as { Options: Record<string, string> }[];
     assert.deepEqual(doc!.Options, { type: 'tmpfs', device: 'tmpfs', o: 'size=3m' });
 
