@@ -22,6 +22,7 @@ import type { Db } from '../state/db.js';
 import { HullError, isHullError } from '../util/errors.js';
 import { buildContainerDoc, type CreateRequest } from './container-create.js';
 import { prepareBundle } from './container-bundle.js';
+import type { NetworkService } from './networks.js';
 
 export interface Container {
   id: string;
@@ -48,6 +49,8 @@ function hullMain(): string {
 
 export class ContainerService {
   readonly records: ContainerRecords;
+  /** Set by the engine: endpoints at create, plumbing at start, teardown at exit and removal. */
+  networks?: NetworkService;
 
   constructor(
     readonly root: string,
@@ -129,6 +132,7 @@ export class ContainerService {
       } catch {
         // still in use; the next command tries again
       }
+      this.networks?.release(c);
       return c;
     }
     if (s.Status === 'paused') return c;
@@ -170,7 +174,16 @@ export class ContainerService {
       const candidate = wanted ?? randomName(attempt);
       try {
         this.records.insert({ id, name: candidate, imageId: image.id, createdAt, config: JSON.stringify(doc), state: JSON.stringify(initialState()) });
-        return { id, name: candidate, imageId: image.id, createdAt, doc, state: initialState() };
+        const created = { id, name: candidate, imageId: image.id, createdAt, doc, state: initialState() };
+        try {
+          this.networks?.created(created, req.NetworkingConfig?.EndpointsConfig);
+        } catch (e) {
+          this.networks?.removed(created);
+          this.records.delete(id);
+          await rm(paths.dir, { recursive: true, force: true });
+          throw e;
+        }
+        return created;
       } catch (e) {
         if (!(e instanceof Error) || !/UNIQUE constraint failed: containers.name/.test(e.message)) {
           await rm(paths.dir, { recursive: true, force: true });
@@ -214,7 +227,13 @@ export class ContainerService {
     if (existsSync(join(runtimeRoot(this.root), c.id))) await runtime.delete(c.id);
     await rm(paths.monitor, { recursive: true, force: true });
     await mkdir(paths.monitor, { recursive: true, mode: 0o700 });
-    await prepareBundle(this.images, c, image, paths);
+    const net = this.networks?.prepare(c);
+    try {
+      await prepareBundle(this.images, c, image, paths, net);
+    } catch (e) {
+      if (net) this.networks?.release(c);
+      throw e;
+    }
 
     const log = c.doc.HostConfig.LogConfig;
     let started;
@@ -234,6 +253,7 @@ export class ContainerService {
       });
     } catch (e) {
       unmountRootfs(paths.rootfs);
+      this.networks?.release(c);
       if (e instanceof ContainerStartError && e.exitStatus !== undefined) {
         // Docker keeps such a container `created` (it never ran), with the status and the reason.
         this.transition(c, (cur) => ({ ...cur, Status: 'created', Running: false, Restarting: false, MonitorPid: 0, ExitCode: e.exitStatus!, Error: e.runtimeMessage }));
@@ -325,6 +345,7 @@ export class ContainerService {
     if (!exit || !claimExit(paths.monitor)) return;
     c = this.transition(c, (cur) => (cur.MonitorPid > 0 ? exitedState(cur, exit) : undefined));
     unmountRootfs(paths.rootfs);
+    this.networks?.release(c);
     if (c.doc.HostConfig.AutoRemove) {
       await this.remove(id, { force: true, volumes: false });
       return;
@@ -428,6 +449,7 @@ export class ContainerService {
       if (fresh) this.saveState(c.id, { ...(JSON.parse(fresh.state) as ContainerState), Status: 'removing' });
     });
     unmountRootfs(paths.rootfs);
+    this.networks?.removed(c);
     await new Runtime(c.state.Runtime || chooseRuntime(), runtimeRoot(this.root)).delete(c.id);
     await rm(paths.dir, { recursive: true, force: true });
     await rm(paths.monitor, { recursive: true, force: true });

@@ -16,6 +16,7 @@ import { ImageStore } from '../image/store.js';
 import { openDb, type Db } from '../state/db.js';
 import { HullError } from '../util/errors.js';
 import { ContainerService } from './containers.js';
+import { NetworkService } from './networks.js';
 import { imageHistory, imageInspect, type HistoryItem, type ImageSummary } from './image-views.js';
 import { listImages, pruneImages, removeImage, tagImage, type DeleteItem, type ImageFilters } from './images.js';
 
@@ -27,6 +28,7 @@ export function resolveRoot(flag?: string): string {
 
 export class Engine {
   readonly containers: ContainerService;
+  readonly networks: NetworkService;
 
   private constructor(
     readonly root: string,
@@ -34,6 +36,8 @@ export class Engine {
     readonly images: ImageStore,
   ) {
     this.containers = new ContainerService(root, db, images);
+    this.networks = new NetworkService(root, db, (ref) => this.containers.find(ref));
+    this.containers.networks = this.networks;
   }
 
   static async open(root: string): Promise<Engine> {
