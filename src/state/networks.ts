@@ -34,8 +34,40 @@ export interface PortClaim {
   containerPort: number;
 }
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- raw SQLite rows */
-const toNetwork = (r: any): NetworkRow => ({
+interface RawNetwork {
+  id: string;
+  name: string;
+  driver: string;
+  created_at: string;
+  subnet: string | null;
+  gateway: string | null;
+  ip_range: string | null;
+  internal: number;
+  bridge: string | null;
+  labels: string;
+  options: string;
+}
+
+interface RawEndpoint {
+  network_id: string;
+  container_id: string;
+  endpoint_id: string;
+  ip: string;
+  static_ip: number;
+  aliases: string;
+  interface: string;
+  mac: string;
+}
+
+interface RawClaim {
+  proto: string;
+  host_ip: string;
+  host_port: number;
+  container_id: string;
+  container_port: number;
+}
+
+const toNetwork = (r: RawNetwork): NetworkRow => ({
   id: r.id,
   name: r.name,
   driver: r.driver,
@@ -49,7 +81,7 @@ const toNetwork = (r: any): NetworkRow => ({
   options: JSON.parse(r.options) as Record<string, string>,
 });
 
-const toEndpoint = (r: any): EndpointRow => ({
+const toEndpoint = (r: RawEndpoint): EndpointRow => ({
   networkId: r.network_id,
   containerId: r.container_id,
   endpointId: r.endpoint_id,
@@ -60,8 +92,7 @@ const toEndpoint = (r: any): EndpointRow => ({
   mac: r.mac,
 });
 
-const toClaim = (r: any): PortClaim => ({ proto: r.proto, hostIp: r.host_ip, hostPort: r.host_port, containerId: r.container_id, containerPort: r.container_port });
-/* eslint-enable @typescript-eslint/no-explicit-any */
+const toClaim = (r: RawClaim): PortClaim => ({ proto: r.proto, hostIp: r.host_ip, hostPort: r.host_port, containerId: r.container_id, containerPort: r.container_port });
 
 export class NetworkRecords {
   constructor(private readonly db: Db) {}
@@ -79,21 +110,21 @@ export class NetworkRecords {
   }
 
   list(): NetworkRow[] {
-    return this.db.prepare('SELECT * FROM networks ORDER BY created_at, name').all().map(toNetwork);
+    return this.db.prepare('SELECT * FROM networks ORDER BY created_at, name').all().map((r) => toNetwork(r as RawNetwork));
   }
 
   get(id: string): NetworkRow | undefined {
     const r = this.db.prepare('SELECT * FROM networks WHERE id = ?').get(id);
-    return r ? toNetwork(r) : undefined;
+    return r ? toNetwork(r as RawNetwork) : undefined;
   }
 
   byName(name: string): NetworkRow | undefined {
     const r = this.db.prepare('SELECT * FROM networks WHERE name = ?').get(name);
-    return r ? toNetwork(r) : undefined;
+    return r ? toNetwork(r as RawNetwork) : undefined;
   }
 
   byIdPrefix(prefix: string): NetworkRow[] {
-    return this.db.prepare("SELECT * FROM networks WHERE id LIKE ? || '%'").all(prefix).map(toNetwork);
+    return this.db.prepare("SELECT * FROM networks WHERE id LIKE ? || '%'").all(prefix).map((r) => toNetwork(r as RawNetwork));
   }
 
   delete(id: string): void {
@@ -101,11 +132,11 @@ export class NetworkRecords {
   }
 
   endpointsOf(networkId: string): EndpointRow[] {
-    return this.db.prepare('SELECT * FROM endpoints WHERE network_id = ? ORDER BY ip').all(networkId).map(toEndpoint);
+    return this.db.prepare('SELECT * FROM endpoints WHERE network_id = ? ORDER BY ip').all(networkId).map((r) => toEndpoint(r as RawEndpoint));
   }
 
   endpointsFor(containerId: string): EndpointRow[] {
-    return this.db.prepare('SELECT * FROM endpoints WHERE container_id = ? ORDER BY interface').all(containerId).map(toEndpoint);
+    return this.db.prepare('SELECT * FROM endpoints WHERE container_id = ? ORDER BY interface').all(containerId).map((r) => toEndpoint(r as RawEndpoint));
   }
 
   insertEndpoint(e: EndpointRow): void {
@@ -133,11 +164,11 @@ export class NetworkRecords {
   }
 
   claims(): PortClaim[] {
-    return this.db.prepare('SELECT * FROM port_claims').all().map(toClaim);
+    return this.db.prepare('SELECT * FROM port_claims').all().map((r) => toClaim(r as RawClaim));
   }
 
   claimsFor(containerId: string): PortClaim[] {
-    return this.db.prepare('SELECT * FROM port_claims WHERE container_id = ? ORDER BY container_port, proto').all(containerId).map(toClaim);
+    return this.db.prepare('SELECT * FROM port_claims WHERE container_id = ? ORDER BY container_port, proto').all(containerId).map((r) => toClaim(r as RawClaim));
   }
 
   insertClaim(c: PortClaim): void {

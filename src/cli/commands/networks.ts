@@ -166,10 +166,12 @@ export function registerNetworkCommands(program: Command): void {
     .argument('<network...>')
     .option('-f, --force', 'Do not error if the network does not exist')
     .action((names: string[], f: { force?: boolean }) =>
-      eachName(names, async (engine, name) => {
-        if (f.force && !engine.networks.find(name)) return;
-        engine.networks.remove(name);
-        out(name);
+      eachName(names, (engine, name) => {
+        if (!(f.force && !engine.networks.find(name))) {
+          engine.networks.remove(name);
+          out(name);
+        }
+        return Promise.resolve();
       }),
     );
   net
