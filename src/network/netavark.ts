@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { HullError } from '../util/errors.js';
 
 const CANDIDATES = ['/usr/lib/podman/netavark', '/usr/libexec/podman/netavark', '/usr/bin/netavark'];
+const LOCK_DIR = '/run/hull';
 const AARDVARK = ['/usr/lib/podman/aardvark-dns', '/usr/libexec/podman/aardvark-dns', '/usr/bin/aardvark-dns'];
 
 export interface NetavarkNetwork {
@@ -74,10 +75,14 @@ export class Netavark {
     }
     writeFileSync(this.upstream, text);
     const args = [find(CANDIDATES, 'netavark'), '--config', this.configDir, '--rootless', 'false', '--aardvark-binary', find(AARDVARK, 'aardvark-dns'), cmd, nsPath];
-    const r = spawnSync('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-ec', 'mount --bind "$0" /etc/resolv.conf; exec "$@"', this.upstream, ...args], {
+    // netavark 1.4 does not serialise its iptables changes (parallel setups fail with "Chain
+    // already exists"), so every hull on the host takes one lock around it; --close keeps the
+    // aardvark-dns it starts from inheriting (and holding) the lock.
+    mkdirSync(LOCK_DIR, { recursive: true });
+    const r = spawnSync('flock', ['--close', join(LOCK_DIR, 'netavark.lock'), 'unshare', '--mount', '--propagation', 'private', '--', 'sh', '-ec', 'mount --bind "$0" /etc/resolv.conf; exec "$@"', this.upstream, ...args], {
       input: JSON.stringify(opts),
       encoding: 'utf8',
-      timeout: 60_000,
+      timeout: 120_000,
     });
     if (r.status !== 0) {
       const msg = (r.stdout || '').trim() || (r.stderr || '').trim() || r.error?.message || `exit ${r.status}`;
