@@ -367,11 +367,15 @@ export class NetworkService {
       return { namespace: { path: `/proc/${other.state.Pid}/ns/net` }, addresses: [], dns: this.resolvers(eps, other.doc.HostConfig.Dns ?? []) };
     }
     this.records.sweepOrphans();
+    // A start that died half way (CLI killed) left its namespace: undo it before starting over.
+    if (netnsExists(c.id)) this.release(c);
+    // A create that died between the container row and its endpoint: connect it now.
+    if (this.records.endpointsFor(c.id).length === 0) this.connect(mode, c);
     const eps = this.records.endpointsFor(c.id);
-    if (eps.length === 0) throw new HullError('CONFLICT', `container ${c.name} is not connected to any network`);
-    const claims = this.claimPorts(c);
+    // The namespace first: it is what marks this container's port claims as live (claimPorts).
     const path = createNetns(c.id);
     try {
+      const claims = this.claimPorts(c);
       const status = this.netavark.setup(path, this.options(c, eps, claims));
       for (const ep of eps) {
         const n = this.network(ep.networkId);
@@ -419,6 +423,8 @@ export class NetworkService {
     if (wanted.length === 0) return [];
     return this.records.transaction(() => {
       this.records.deleteClaimsFor(c.id);
+      // A claim is live while its holder's namespace exists; others were left by a killed CLI.
+      for (const x of this.records.claims()) if (!netnsExists(x.containerId)) this.records.deleteClaimsFor(x.containerId);
       const held = this.records.claims();
       const listening = listeningPorts();
       const clash = (proto: string, ip: string, port: number): PortClaim | undefined =>
