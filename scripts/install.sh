@@ -9,7 +9,9 @@ cd "$(dirname "$0")/.."
 # runc runs containers and tini is --init's pid 1; skopeo and docker-registry serve the interop tests;
 # busybox-static makes test and example images offline; zstd unpacks zstd layers; gcc, g++,
 # make and python3 build the native addon, better-sqlite3 and the monitor.
-PACKAGES=(runc skopeo docker-registry busybox-static zstd openssl ca-certificates tini gcc g++ make python3)
+# netavark + aardvark-dns: container networking (bridge, NAT, ports, DNS); iproute2: netns;
+# iptables: netavark's firewall backend; util-linux: flock/unshare around netavark.
+PACKAGES=(runc skopeo docker-registry busybox-static zstd openssl ca-certificates tini gcc g++ make python3 netavark aardvark-dns iproute2 iptables util-linux)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -13,6 +13,7 @@ import { registerContainerFsCommands } from './commands/container-fs.js';
 import { registerImageCommands } from './commands/images.js';
 import { registerLoginCommands } from './commands/login.js';
 import { registerVolumeCommands } from './commands/volumes.js';
+import { registerNetworkCommands } from './commands/networks.js';
 import { setRootFlag } from './context.js';
 
 export const ENGINE_ERROR_EXIT = 125;
@@ -33,6 +34,7 @@ function buildProgram(): Command {
   registerImageCommands(program);
   registerLoginCommands(program);
   registerVolumeCommands(program);
+  registerNetworkCommands(program);
   return program;
 }
 

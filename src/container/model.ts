@@ -48,6 +48,10 @@ export interface DeviceMapping {
 export interface HostConfig {
   Binds: string[] | null;
   NetworkMode: string;
+  /** `-p`: "80/tcp" → host bindings (Docker's nat.PortMap). */
+  PortBindings?: Record<string, { HostIp: string; HostPort: string }[] | null> | null;
+  /** `-P`: every exposed port on a random host port. */
+  PublishAllPorts?: boolean;
   RestartPolicy: RestartPolicy;
   AutoRemove: boolean;
   CapAdd: string[] | null;

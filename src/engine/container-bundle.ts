@@ -14,7 +14,8 @@ import { mountRootfs } from '../container/rootfs.js';
 import { resolveCapabilities } from '../container/spec/capabilities.js';
 import type { OciMount, OciRlimit } from '../container/spec/oci-types.js';
 import { seccompForContainer, seccompProfileFor } from '../container/spec/seccomp.js';
-import { buildSpec, cgroupsPathFor, type NetworkNamespace } from '../container/spec/spec.js';
+import { buildSpec, cgroupsPathFor } from '../container/spec/spec.js';
+import type { BundleNetwork } from './networks.js';
 import { resolveUser } from '../container/spec/user.js';
 import type { VolumeStore } from '../volume/store.js';
 import { ociMountsFor } from './container-mounts.js';
@@ -48,11 +49,6 @@ function rlimits(doc: ContainerDoc): OciRlimit[] | undefined {
   return u.map((l) => ({ type: `RLIMIT_${l.Name.toUpperCase()}`, soft: l.Soft, hard: l.Hard }));
 }
 
-function networkOf(mode: string): NetworkNamespace {
-  // Bridge networks arrive with the networks issue; until then a container gets its own empty
-  // network namespace (loopback only) unless it asks for the host's.
-  return mode === 'host' ? 'host' : 'none';
-}
 
 function securityOpt(doc: ContainerDoc, key: string): string | undefined {
   for (const o of doc.HostConfig.SecurityOpt ?? []) {
@@ -62,20 +58,22 @@ function securityOpt(doc: ContainerDoc, key: string): string | undefined {
   return undefined;
 }
 
-export async function prepareBundle(images: ImageStore, c: { id: string; doc: ContainerDoc }, image: StoredImage, paths: ContainerPaths, volumes: VolumeStore): Promise<void> {
+/** `net` comes from NetworkService.prepare; without one the container gets an empty namespace. */
+export async function prepareBundle(images: ImageStore, c: { id: string; doc: ContainerDoc }, image: StoredImage, paths: ContainerPaths, volumes: VolumeStore, net?: BundleNetwork): Promise<void> {
   const { doc } = c;
   const h = doc.HostConfig;
   const lowers = image.config.rootfs.diff_ids.map((d) => images.layers.path(d as Digest));
   await mountRootfs(lowers, paths.upper, paths.work, paths.rootfs);
-  const hostNetwork = h.NetworkMode === 'host';
+  const network = net ?? { namespace: h.NetworkMode === 'host' ? ('host' as const) : ('none' as const), addresses: [], dns: h.Dns ?? [] };
+  const hostNetwork = network.namespace === 'host';
   await writeEtcFiles(paths, {
     hostname: doc.Config.Hostname,
     extraHosts: (h.ExtraHosts ?? []).map((e) => {
       const i = e.indexOf(':');
       return { name: e.slice(0, i), ip: e.slice(i + 1) };
     }),
-    addresses: [],
-    dns: h.Dns ?? [],
+    addresses: network.addresses,
+    dns: network.dns,
     hostNetwork,
   });
   const user = await resolveUser(paths.rootfs, doc.Config.User || undefined, h.GroupAdd ?? []);
@@ -119,7 +117,7 @@ export async function prepareBundle(images: ImageStore, c: { id: string; doc: Co
     mounts,
     devices: h.Devices ?? [],
     cgroupsPath: cgroupsPathFor(c.id),
-    network: networkOf(h.NetworkMode),
+    network: network.namespace,
     ...(h.OomScoreAdj ? { oomScoreAdj: h.OomScoreAdj } : {}),
     shmSize: h.ShmSize,
     etcFiles: { hosts: paths.hosts, hostname: paths.hostname, resolvConf: paths.resolvConf },

@@ -9,10 +9,13 @@ import type { ContainerConfig, ContainerDoc, HostConfig, RestartPolicy } from '.
 import { resolveCapabilities } from '../container/spec/capabilities.js';
 import { chooseRuntime } from '../container/runtime.js';
 import { HullError } from '../util/errors.js';
+import type { EndpointRequest } from './networks.js';
 
 export interface CreateRequest {
   Config: Partial<ContainerConfig> & { Image: string };
   HostConfig?: Partial<HostConfig>;
+  /** `--network NAME --ip --network-alias`: Docker's NetworkingConfig, checked by engine/networks.ts. */
+  NetworkingConfig?: { EndpointsConfig?: Record<string, EndpointRequest> };
 }
 
 const MIN_MEMORY = 6 * 1024 * 1024;
@@ -137,9 +140,8 @@ export function buildContainerDoc(req: CreateRequest, image: ImageConfig, id: st
   if (h.Isolation && !['default', 'container', 'process'].includes(h.Isolation)) {
     throw invalid(`invalid isolation "${h.Isolation}": this engine supports "default" and "container"`);
   }
-  if (!['default', 'none', 'host', 'bridge', ''].includes(h.NetworkMode)) {
-    throw invalid(`network ${h.NetworkMode} not found`);
-  }
+  // The network mode (a network name, container:<id>...) is checked by engine/networks.ts.
+  if (h.NetworkMode.startsWith('container:') && c.Hostname) throw invalid('conflicting options: hostname and the network mode');
   if (h.LogConfig.Type !== 'json-file' && h.LogConfig.Type !== 'none') {
     throw invalid(`logger: no log driver named '${h.LogConfig.Type}' is registered`);
   }

@@ -3,6 +3,7 @@
  * prune. Each takes the ContainerService and answers in Docker's API shapes and with Docker's
  * error texts, so the CLI now and the API later render the same results.
  */
+import { portMap } from './network-views.js';
 import { execFile } from 'node:child_process';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -329,10 +330,10 @@ async function runUpdate(svc: ContainerService, c: Container, resources: Record<
 
 // ---- port --------------------------------------------------------------------------------
 
-/** NetworkSettings.Ports: empty until hull publishes ports (networks arrive later). */
+/** NetworkSettings.Ports: the exposed ports and, while running, the host ports bound to them. */
 export function containerPorts(svc: ContainerService, ref: string): Record<string, { HostIp: string; HostPort: string }[] | null> {
-  svc.get(ref);
-  return {};
+  const c = svc.get(ref);
+  return svc.networks ? portMap(svc.networks, c) : {};
 }
 
 // ---- prune -------------------------------------------------------------------------------

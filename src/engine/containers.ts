@@ -24,6 +24,7 @@ import { buildContainerDoc, type CreateRequest } from './container-create.js';
 import { prepareBundle } from './container-bundle.js';
 import { createPlannedVolumes, planMounts, removeVolumes } from './container-mounts.js';
 import { VolumeStore } from '../volume/store.js';
+import type { EndpointRequest, NetworkService } from './networks.js';
 
 export interface Container {
   id: string;
@@ -51,6 +52,8 @@ function hullMain(): string {
 export class ContainerService {
   readonly records: ContainerRecords;
   readonly volumes: VolumeStore;
+  /** Set by the engine: endpoints at create, plumbing at start, teardown at exit and removal. */
+  networks?: NetworkService;
 
   constructor(
     readonly root: string,
@@ -134,6 +137,7 @@ export class ContainerService {
         // still in use; the next command tries again
       }
       this.volumes.release(c.id);
+      this.networks?.release(c);
       return c;
     }
     if (s.Status === 'paused') return c;
@@ -174,7 +178,7 @@ export class ContainerService {
     const { points, anonymous } = await createPlannedVolumes(plan, this.volumes);
     if (points.length > 0) doc.MountPoints = points;
     try {
-      return await this.insertNew(id, name, image.id, doc);
+      return await this.insertNew(id, name, image.id, doc, req.NetworkingConfig?.EndpointsConfig);
     } catch (e) {
       await removeVolumes(this.volumes, anonymous);
       throw e;
@@ -189,7 +193,7 @@ export class ContainerService {
     );
   }
 
-  private async insertNew(id: string, name: string | undefined, imageId: string, doc: ContainerDoc): Promise<Container> {
+  private async insertNew(id: string, name: string | undefined, imageId: string, doc: ContainerDoc, endpoints: Record<string, EndpointRequest> | undefined): Promise<Container> {
     const createdAt = nowIso();
     const paths = containerPaths(this.root, id);
     await mkdir(paths.dir, { recursive: true, mode: 0o710 });
@@ -198,7 +202,16 @@ export class ContainerService {
       const candidate = wanted ?? randomName(attempt);
       try {
         this.records.insert({ id, name: candidate, imageId, createdAt, config: JSON.stringify(doc), state: JSON.stringify(initialState()) });
-        return { id, name: candidate, imageId, createdAt, doc, state: initialState() };
+        const created = { id, name: candidate, imageId, createdAt, doc, state: initialState() };
+        try {
+          this.networks?.created(created, endpoints);
+        } catch (e) {
+          this.networks?.removed(created);
+          this.records.delete(id);
+          await rm(paths.dir, { recursive: true, force: true });
+          throw e;
+        }
+        return created;
       } catch (e) {
         if (!(e instanceof Error) || !/UNIQUE constraint failed: containers.name/.test(e.message)) {
           await rm(paths.dir, { recursive: true, force: true });
@@ -238,10 +251,12 @@ export class ContainerService {
     if (existsSync(join(runtimeRoot(this.root), c.id))) await runtime.delete(c.id);
     await rm(paths.monitor, { recursive: true, force: true });
     await mkdir(paths.monitor, { recursive: true, mode: 0o700 });
+    const net = this.networks?.prepare(c);
     try {
-      await prepareBundle(this.images, c, image, paths, this.volumes);
+      await prepareBundle(this.images, c, image, paths, this.volumes, net);
     } catch (e) {
       this.volumes.release(c.id);
+      if (net) this.networks?.release(c);
       throw e;
     }
 
@@ -264,6 +279,7 @@ export class ContainerService {
     } catch (e) {
       unmountRootfs(paths.rootfs);
       this.volumes.release(c.id);
+      this.networks?.release(c);
       if (e instanceof ContainerStartError && e.exitStatus !== undefined) {
         // Docker keeps such a container `created` (it never ran), with the status and the reason.
         this.transition(c, (cur) => ({ ...cur, Status: 'created', Running: false, Restarting: false, MonitorPid: 0, ExitCode: e.exitStatus!, Error: e.runtimeMessage }));
@@ -357,6 +373,7 @@ export class ContainerService {
     c = this.transition(c, (cur) => (cur.MonitorPid > 0 ? exitedState(cur, exit) : undefined));
     unmountRootfs(paths.rootfs);
     this.volumes.release(id);
+    this.networks?.release(c);
     if (c.doc.HostConfig.AutoRemove) {
       await this.remove(id, { force: true, volumes: true });
       return;
@@ -461,6 +478,7 @@ export class ContainerService {
     });
     unmountRootfs(paths.rootfs);
     this.volumes.release(c.id);
+    this.networks?.removed(c);
     await new Runtime(c.state.Runtime || chooseRuntime(), runtimeRoot(this.root)).delete(c.id);
     await rm(paths.dir, { recursive: true, force: true });
     await rm(paths.monitor, { recursive: true, force: true });

@@ -17,6 +17,7 @@ import { openDb, type Db } from '../state/db.js';
 import { HullError } from '../util/errors.js';
 import { ContainerService } from './containers.js';
 import { VolumeService } from './volumes.js';
+import { NetworkService } from './networks.js';
 import { imageHistory, imageInspect, type HistoryItem, type ImageSummary } from './image-views.js';
 import { listImages, pruneImages, removeImage, tagImage, type DeleteItem, type ImageFilters } from './images.js';
 
@@ -29,6 +30,7 @@ export function resolveRoot(flag?: string): string {
 export class Engine {
   readonly containers: ContainerService;
   readonly volumes: VolumeService;
+  readonly networks: NetworkService;
 
   private constructor(
     readonly root: string,
@@ -37,6 +39,8 @@ export class Engine {
   ) {
     this.containers = new ContainerService(root, db, images);
     this.volumes = new VolumeService(this.containers);
+    this.networks = new NetworkService(root, db, (ref) => this.containers.find(ref));
+    this.containers.networks = this.networks;
   }
 
   static async open(root: string): Promise<Engine> {

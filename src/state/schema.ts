@@ -77,4 +77,45 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (volume, container_id)
   );
   `,
+  `
+  -- Networks (issue 4): hull does its own IPAM; netavark only plumbs the addresses given.
+  CREATE TABLE networks (
+    id          TEXT PRIMARY KEY,           -- 64 hex
+    name        TEXT NOT NULL UNIQUE,
+    driver      TEXT NOT NULL,              -- bridge | host | null
+    created_at  TEXT NOT NULL,
+    subnet      TEXT,                       -- CIDR; null for host/null
+    gateway     TEXT,
+    ip_range    TEXT,                       -- CIDR inside subnet that addresses come from
+    internal    INTEGER NOT NULL DEFAULT 0,
+    bridge      TEXT,                       -- host interface name
+    labels      TEXT NOT NULL DEFAULT '{}',
+    options     TEXT NOT NULL DEFAULT '{}'
+  );
+  -- A container's membership of a network, with its address: held until the container is
+  -- removed or disconnected, so an address is never handed out twice while in use.
+  CREATE TABLE endpoints (
+    network_id   TEXT NOT NULL REFERENCES networks(id),
+    container_id TEXT NOT NULL,
+    endpoint_id  TEXT NOT NULL,
+    ip           TEXT NOT NULL,
+    static_ip    INTEGER NOT NULL DEFAULT 0,
+    aliases      TEXT NOT NULL DEFAULT '[]',
+    interface    TEXT NOT NULL,             -- eth0, eth1, ... inside the container
+    mac          TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (network_id, container_id),
+    UNIQUE (network_id, ip)
+  );
+  CREATE INDEX endpoints_by_container ON endpoints(container_id);
+  -- Host ports of running containers; the primary key makes a second claim fail.
+  CREATE TABLE port_claims (
+    proto          TEXT NOT NULL,
+    host_ip        TEXT NOT NULL,           -- '' = every address
+    host_port      INTEGER NOT NULL,
+    container_id   TEXT NOT NULL,
+    container_port INTEGER NOT NULL,
+    PRIMARY KEY (proto, host_ip, host_port)
+  );
+  CREATE INDEX port_claims_by_container ON port_claims(container_id);
+  `,
 ];

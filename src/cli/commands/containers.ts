@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { Engine } from '../../engine/engine.js';
 import type { Container } from '../../engine/containers.js';
 import { containerInspect, containerSummary, commandLine, statusText } from '../../engine/container-views.js';
+import { networkNames, networkSettings, portsText, portSummary } from '../../engine/network-views.js';
 import { containerPaths } from '../../container/paths.js';
 import { followLogs, readLogs, type LogLine } from '../../container/logs.js';
 import type { ExitInfo } from '../../container/monitor.js';
@@ -182,7 +183,13 @@ function psFilter(filters: string[]): (c: Container) => boolean {
 async function ps(flags: PsFlags): Promise<void> {
   const filter = psFilter(flags.filter ?? []);
   const noTrunc = flags.trunc === false;
-  let list = await withEngine((e) => e.containers.list());
+  const net = new Map<string, { ports: string; networks: string }>();
+  let list = await withEngine((e) =>
+    e.containers.list().map((c) => {
+      net.set(c.id, { ports: portsText(portSummary(e.networks, c)), networks: networkNames(e.networks, c) });
+      return c;
+    }),
+  );
   const limit = flags.latest ? 1 : flags.last !== undefined ? Number(flags.last) : -1;
   const showAll = flags.all || limit > 0 || (flags.filter ?? []).length > 0;
   if (!showAll) list = list.filter((c) => c.state.Status === 'running' || c.state.Status === 'paused' || c.state.Status === 'restarting');
@@ -203,12 +210,12 @@ async function ps(flags: PsFlags): Promise<void> {
       RunningFor: timeAgo(Date.parse(c.createdAt)),
       Status: statusText(c, humanDuration),
       State: s.State,
-      Ports: '',
+      Ports: net.get(c.id)?.ports ?? '',
       Names: c.name,
       Labels: Object.entries(c.doc.Config.Labels).map(([k, v]) => `${k}=${v}`).join(','),
       Size: '0B',
-      Networks: c.doc.HostConfig.NetworkMode,
       Mounts: (c.doc.MountPoints ?? []).map((m) => { const n = m.Name ?? m.Source; return noTrunc || n.length <= 15 ? n : `${n.slice(0, 15)}…`; }).join(','),
+      Networks: net.get(c.id)?.networks ?? '',
     };
   });
   const columns = [
@@ -408,7 +415,7 @@ export function registerContainerCommands(program: Command): void {
           for (const n of names) {
             const c = engine.containers.find(n);
             if (c) {
-              results.push(containerInspect(engine.root, engine.images, c));
+              results.push({ ...containerInspect(engine.root, engine.images, c), NetworkSettings: networkSettings(engine.networks, c) });
               continue;
             }
             if (kind === 'any' && engine.images.find(n)) {

@@ -13,6 +13,7 @@ import { HullError } from '../../util/errors.js';
 import { collect } from '../context.js';
 import { parseBytes } from '../units.js';
 import { splitVolumeFlags } from './mount-flag.js';
+import { networkingConfig, portOptions } from './network-options.js';
 
 export interface RunFlags {
   name?: string;
@@ -46,6 +47,11 @@ export interface RunFlags {
   stopTimeout?: string;
   groupAdd?: string[];
   network?: string;
+  networkAlias?: string[];
+  ip?: string;
+  publish?: string[];
+  publishAll?: boolean;
+  expose?: string[];
   addHost?: string[];
   dns?: string[];
   logDriver?: string;
@@ -98,7 +104,12 @@ export function addCreateFlags(cmd: Command): Command {
     .option('--stop-signal <string>', 'Signal to stop the container')
     .option('--stop-timeout <int>', 'Timeout (in seconds) to stop a container')
     .option('--group-add <list>', 'Add additional groups to join', collect)
-    .option('--network, --net <network>', 'Connect a container to a network', 'default')
+    .option('--net, --network <network>', 'Connect a container to a network', 'default')
+    .option('--network-alias <list>', 'Add network-scoped alias for the container', collect)
+    .option('--ip <string>', 'IPv4 address (e.g., 172.30.100.104)')
+    .option('-p, --publish <list>', "Publish a container's port(s) to the host", collect)
+    .option('-P, --publish-all', 'Publish all exposed ports to random ports')
+    .option('--expose <list>', 'Expose a port or a range of ports', collect)
     .option('--add-host <list>', 'Add a custom host-to-IP mapping (host:ip)', collect)
     .option('--dns <list>', 'Set custom DNS servers', collect)
     .option('--log-driver <string>', 'Logging driver for the container', 'json-file')
@@ -207,7 +218,9 @@ export function toCreateRequest(image: string, command: string[], f: RunFlags): 
   const logConfig = parseKeyValues(f.logOpt, '--log-opt');
   const attach = !f.detach;
   const vols = splitVolumeFlags(f.volume, f.mount);
+  const ports = portOptions(f);
   return {
+    ...networkingConfig(f),
     Config: {
       Image: image,
       ...(command.length > 0 ? { Cmd: command } : {}),
@@ -226,6 +239,7 @@ export function toCreateRequest(image: string, command: string[], f: RunFlags): 
       ...(f.stopSignal !== undefined ? { StopSignal: f.stopSignal } : {}),
       ...(f.stopTimeout !== undefined ? { StopTimeout: int('--stop-timeout', f.stopTimeout)! } : {}),
       ...(vols.volumes ? { Volumes: vols.volumes } : {}),
+      ...ports.config,
     },
     HostConfig: {
       AutoRemove: f.rm ?? false,
@@ -249,6 +263,7 @@ export function toCreateRequest(image: string, command: string[], f: RunFlags): 
       RestartPolicy: parseRestart(f.restart ?? 'no'),
       GroupAdd: f.groupAdd ?? null,
       NetworkMode: f.network ?? 'default',
+      ...ports.host,
       ExtraHosts: f.addHost ? f.addHost.map(parseAddHost) : null,
       Dns: f.dns ?? null,
       LogConfig: { Type: f.logDriver ?? 'json-file', Config: logConfig },
