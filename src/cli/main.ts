@@ -12,6 +12,7 @@ import { registerContainerOpsCommands } from './commands/container-ops.js';
 import { registerContainerFsCommands } from './commands/container-fs.js';
 import { registerImageCommands } from './commands/images.js';
 import { registerLoginCommands } from './commands/login.js';
+import { registerServeCommand } from './commands/serve.js';
 import { setRootFlag } from './context.js';
 
 export const ENGINE_ERROR_EXIT = 125;
@@ -31,6 +32,7 @@ function buildProgram(): Command {
   registerContainerFsCommands(program);
   registerImageCommands(program);
   registerLoginCommands(program);
+  registerServeCommand(program);
   return program;
 }
 

@@ -134,6 +134,8 @@ export interface RunExecOptions {
   stdin: boolean;
   /** Return once the process has started (`runc exec --detach`), stdio on /dev/null. */
   detach: boolean;
+  /** Feed this stream to the process's stdin instead of this process's own (the API's attach). */
+  stdinStream?: NodeJS.ReadableStream;
   /** Where the process's stdout/stderr go in the foreground (default: this process's). */
   stdout?: NodeJS.WritableStream;
   stderr?: NodeJS.WritableStream;
@@ -180,8 +182,12 @@ export async function runExec(o: RunExecOptions): Promise<number> {
       stdio: o.detach
         ? 'ignore'
         : // With a tty runc needs the caller's terminal itself (it finds it on any of the three).
-          [o.stdin ? 'inherit' : 'ignore', tty || o.stdout === undefined ? 'inherit' : 'pipe', 'pipe'],
+          [o.stdinStream ? 'pipe' : o.stdin ? 'inherit' : 'ignore', tty || o.stdout === undefined ? 'inherit' : 'pipe', 'pipe'],
     });
+    if (o.stdinStream && child.stdin) {
+      child.stdin.on('error', () => undefined); // the process may exit without reading it all
+      o.stdinStream.pipe(child.stdin);
+    }
     if (child.stdout) child.stdout.pipe(stdout, { end: false });
     let held = '';
     let atLineStart = true;

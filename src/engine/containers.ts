@@ -22,6 +22,7 @@ import type { Db } from '../state/db.js';
 import { HullError, isHullError } from '../util/errors.js';
 import { buildContainerDoc, type CreateRequest } from './container-create.js';
 import { prepareBundle } from './container-bundle.js';
+import { EngineEvents } from './events.js';
 
 export interface Container {
   id: string;
@@ -48,6 +49,7 @@ function hullMain(): string {
 
 export class ContainerService {
   readonly records: ContainerRecords;
+  readonly events: EngineEvents;
 
   constructor(
     readonly root: string,
@@ -55,6 +57,7 @@ export class ContainerService {
     private readonly images: ImageStore,
   ) {
     this.records = new ContainerRecords(db);
+    this.events = new EngineEvents(db);
   }
 
   private load(row: ContainerRow): Container {
@@ -170,7 +173,9 @@ export class ContainerService {
       const candidate = wanted ?? randomName(attempt);
       try {
         this.records.insert({ id, name: candidate, imageId: image.id, createdAt, config: JSON.stringify(doc), state: JSON.stringify(initialState()) });
-        return { id, name: candidate, imageId: image.id, createdAt, doc, state: initialState() };
+        const created: Container = { id, name: candidate, imageId: image.id, createdAt, doc, state: initialState() };
+        this.events.container(created, 'create');
+        return created;
       } catch (e) {
         if (!(e instanceof Error) || !/UNIQUE constraint failed: containers.name/.test(e.message)) {
           await rm(paths.dir, { recursive: true, force: true });
@@ -295,6 +300,7 @@ export class ContainerService {
       await runtime.kill(c.id, 'KILL', true).catch(() => undefined);
       throw new HullError('CONFLICT', `container ${c.id} was stopped while restarting`);
     }
+    this.events.container(c, 'start');
     return { container: c, ...(attachment ? { attachment } : {}) };
   }
 
@@ -324,6 +330,7 @@ export class ContainerService {
     const exit = readExit(paths.monitor);
     if (!exit || !claimExit(paths.monitor)) return;
     c = this.transition(c, (cur) => (cur.MonitorPid > 0 ? exitedState(cur, exit) : undefined));
+    this.events.container(c, 'die', { exitCode: String(exit.exitCode) });
     unmountRootfs(paths.rootfs);
     if (c.doc.HostConfig.AutoRemove) {
       await this.remove(id, { force: true, volumes: false });
@@ -364,7 +371,9 @@ export class ContainerService {
       throw new HullError('CONFLICT', `Cannot kill container: ${ref}: Container ${c.id} is not running`);
     }
     this.markStopped(c);
-    await this.runtimeFor(c).kill(c.id, normalizeSignal(signal));
+    const sig = normalizeSignal(signal);
+    await this.runtimeFor(c).kill(c.id, sig);
+    this.events.container(c, 'kill', { signal: sig });
   }
 
   /** SIGTERM (or the stop signal), then SIGKILL after the timeout, as `docker stop`. */
@@ -394,6 +403,7 @@ export class ContainerService {
       await this.waitFor(paths.monitor, c.state.MonitorPid, 30_000);
     }
     await this.exited(c.id);
+    this.events.container(c, 'stop');
     // --rm: the exit removed it, and stopping it was still a success.
     return this.find(c.id) ?? c;
   }
@@ -401,6 +411,7 @@ export class ContainerService {
   async restart(ref: string, timeoutSeconds?: number): Promise<void> {
     const c = await this.stop(ref, timeoutSeconds);
     await this.start(c.id);
+    this.events.container(c, 'restart');
   }
 
   async remove(ref: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<Container> {
@@ -432,6 +443,7 @@ export class ContainerService {
     await rm(paths.dir, { recursive: true, force: true });
     await rm(paths.monitor, { recursive: true, force: true });
     this.records.delete(c.id);
+    this.events.container(c, 'destroy');
     return c;
   }
 
