@@ -9,7 +9,7 @@ import { containerPaths } from '../../container/paths.js';
 import { containerStats } from '../../engine/container-ops.js';
 import { archiveFromContainer, exportContainer, extractToContainer, statContainerPath, type PathStat } from '../../engine/container-fs.js';
 import type { Container } from '../../engine/containers.js';
-import { HullError } from '../../util/errors.js';
+import { HullError, messageOf } from '../../util/errors.js';
 import { boolParam, hijack, sendStatus, type Ctx, type Route } from '../http.js';
 import { framedWriter, nullWriter, rawWriter, writeAwait } from '../streams.js';
 import { stdcopyFrame } from '../http.js';
@@ -113,7 +113,7 @@ async function attachRoute(ctx: Ctx): Promise<void> {
           settled = true;
           withdraw();
           clearInterval(poll);
-          if (e) reject(e instanceof Error ? e : new Error(String(e)));
+          if (e) reject(e instanceof Error ? e : new Error(messageOf(e)));
           else resolve(a);
         };
         const withdraw = ctx.state.addPendingAttach(c.id, { options, attached: (a) => settle(a), failed: (e) => settle(undefined, e) });
