@@ -23,6 +23,8 @@ export interface ExecInstance {
   started: boolean;
   exitCode: number | null;
   pid: number;
+  /** Set while a TTY exec runs: resizes its terminal. */
+  resize?: (rows: number, cols: number) => void;
 }
 
 export function newExec(containerId: string, config: ExecConfig): ExecInstance {

@@ -47,6 +47,9 @@ export interface ExecRequest {
   stderr?: NodeJS.WritableStream;
   /** With `stdin`: the stream to feed (the API's hijacked connection) instead of this process's stdin. */
   stdinStream?: NodeJS.ReadableStream;
+  /** With `tty` and no terminal of the caller's: the pty slave runc uses as its stdio (container/exec.ts). */
+  terminal?: number;
+  onSpawn?: (pid: number) => void;
 }
 
 /** Run a process in the container; resolves with its exit status (0 at once when detached). */
@@ -81,6 +84,8 @@ export async function execInContainer(svc: ContainerService, ref: string, req: E
     ...(req.stdout ? { stdout: req.stdout } : {}),
     ...(req.stderr ? { stderr: req.stderr } : {}),
     ...(req.stdinStream ? { stdinStream: req.stdinStream } : {}),
+    ...(req.terminal !== undefined ? { terminal: req.terminal } : {}),
+    ...(req.onSpawn ? { onSpawn: req.onSpawn } : {}),
   });
 }
 

@@ -2,7 +2,13 @@
 import { execInContainer } from '../../engine/container-ops.js';
 import { HullError, messageOf } from '../../util/errors.js';
 import { newExec, execInspect, type ExecConfig, type ExecInstance } from '../exec-store.js';
-import { hijack, readJson, sendJson, sendStatus, type Ctx, type Route } from '../http.js';
+import { closeSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { ReadStream } from 'node:tty';
+import { detachFilter, parseDetachKeys } from '../../cli/detach-keys.js';
+import type { ExecRequest } from '../../engine/container-ops.js';
+import { nativeAddon } from '../../util/native.js';
+import { hijack, intParam, readJson, sendJson, sendStatus, type Ctx, type Hijacked, type Route } from '../http.js';
 import { framedWriter, nullWriter, rawWriter } from '../streams.js';
 
 function strings(v: unknown, field: string): string[] {
@@ -67,7 +73,6 @@ async function start(ctx: Ctx): Promise<void> {
   const c = ctx.engine.containers.get(e.containerId);
   const cfg = e.config;
   const tty = b.Tty === undefined ? cfg.Tty : bool(b.Tty, 'Tty');
-  if (tty && !detach) throw new HullError('NOT_IMPLEMENTED', 'exec with a TTY over the API is not supported by hull yet; run it without -t');
   e.started = true;
   e.running = true;
   ctx.engine.events.container(c, `exec_start: ${cfg.Cmd.join(' ')}`, { execID: e.id });
@@ -81,6 +86,11 @@ async function start(ctx: Ctx): Promise<void> {
     return sendStatus(ctx.res, 200);
   }
   const conn = hijack(ctx, !tty);
+  if (tty) {
+    await runWithTerminal(ctx, e, req, conn, consoleSize(b.ConsoleSize ?? cfg.ConsoleSize));
+    ctx.engine.events.container(c, 'exec_die', { execID: e.id, exitCode: String(e.exitCode) });
+    return;
+  }
   const stdout = cfg.AttachStdout ? (tty ? rawWriter(conn.out) : framedWriter(conn.out, 1)) : nullWriter();
   const stderr = cfg.AttachStderr ? (tty ? rawWriter(conn.out) : framedWriter(conn.out, 2)) : nullWriter();
   try {
@@ -103,9 +113,78 @@ async function start(ctx: Ctx): Promise<void> {
 }
 
 function resize(ctx: Ctx): void {
-  getExec(ctx);
-  // Without an exec TTY there is nothing to resize (Docker answers 200 the same way).
+  const e = getExec(ctx);
+  const h = intParam(ctx.query, 'h') ?? 0;
+  const w = intParam(ctx.query, 'w') ?? 0;
+  if (!e.running) throw new HullError('CONFLICT', `Exec ${e.id} is not running`);
+  // Without a TTY there is nothing to resize (Docker answers 200 the same way).
+  e.resize?.(h, w);
   sendStatus(ctx.res, 200);
+}
+
+function consoleSize(v: unknown): { rows: number; cols: number } | undefined {
+  if (!Array.isArray(v) || v.length !== 2 || !v.every((n) => Number.isInteger(n) && n >= 0)) return undefined;
+  return { rows: v[0] as number, cols: v[1] as number };
+}
+
+/**
+ * `exec -t` over the API: the server has no terminal for runc to take over, so it makes one (a
+ * pty from the native addon) and gives its slave side to runc as stdio; runc relays between it
+ * and the process's own pty, and resizes that on SIGWINCH. The master side is the client's
+ * stream. Detach keys end the stream and leave the process running, as Docker does.
+ */
+async function runWithTerminal(ctx: Ctx, e: ExecInstance, req: Omit<ExecRequest, 'terminal'>, conn: Hijacked, size?: { rows: number; cols: number }): Promise<void> {
+  const native = nativeAddon();
+  const [master, slave] = native.openpty();
+  let slaveOpen = true;
+  const closeSlave = (): void => {
+    if (slaveOpen) closeSync(slave);
+    slaveOpen = false;
+  };
+  native.setWinsize(master, size?.rows || 24, size?.cols || 80);
+  const term = new ReadStream(master);
+  // Raw on both sides (termios belongs to the pair): the process's own pty already turns \n into
+  // \r\n; ours must pass bytes through untouched, whether or not runc makes it raw (it does only with stdin).
+  term.setRawMode(true);
+  const termClosed = new Promise<void>((resolve) => term.once('close', () => resolve()));
+  term.on('error', () => undefined); // EIO once runc and the process are gone: the end
+  let runcPid = 0;
+  e.resize = (rows, cols) => {
+    native.setWinsize(master, rows, cols);
+    if (runcPid > 0) process.kill(runcPid, 'SIGWINCH');
+  };
+  const out = rawWriter(conn.out);
+  term.pipe(out);
+  let input: Readable | undefined;
+  if (e.config.AttachStdin && conn.input) {
+    input = conn.input.pipe(detachFilter(parseDetachKeys(e.config.DetachKeys || 'ctrl-p,ctrl-q'), () => conn.end()));
+    input.pipe(term);
+  }
+  try {
+    e.exitCode = await execInContainer(ctx.engine.containers, e.containerId, {
+      ...req,
+      tty: true,
+      terminal: slave,
+      onSpawn: (pid) => {
+        runcPid = pid;
+        e.pid = pid;
+        closeSlave();
+      },
+    });
+  } catch (err) {
+    e.exitCode = 'exitStatus' in (err as object) ? (err as { exitStatus: number }).exitStatus : 126;
+    out.write(Buffer.from(`${messageOf(err)}\r\n`));
+  } finally {
+    closeSlave();
+    e.running = false;
+    e.resize = undefined;
+    // The rest of the output is still in the pty: read to its end (EIO), then close the stream.
+    await Promise.race([termClosed, new Promise((r) => setTimeout(r, 2000))]);
+    input?.unpipe(term);
+    term.destroy();
+    await new Promise<void>((r) => out.end(() => r()));
+    conn.end();
+  }
 }
 
 function inspect(ctx: Ctx): void {
