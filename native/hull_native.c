@@ -289,7 +289,8 @@ static napi_value js_umount2(napi_env env, napi_callback_info info) {
 
 // openpty() → [master, slave]: a terminal for `runc exec -t` run by the API server, which has
 // no terminal of its own (runc in the foreground takes its host console from its stdio). Both
-// close-on-exec: the slave becomes runc's stdio through dup2, the master stays with hull.
+// close-on-exec: the slave becomes runc's stdio through dup2, the master stays with hull. The
+// slave is raw: the process's own pty inside the container already did the line discipline.
 static napi_value js_openpty(napi_env env, napi_callback_info info) {
   (void)info;
   int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -305,6 +306,11 @@ static napi_value js_openpty(napi_env env, napi_callback_info info) {
     int err = errno;
     close(master);
     return throw_errno(env, err, "open", name);
+  }
+  struct termios t;
+  if (tcgetattr(slave, &t) == 0) {
+    cfmakeraw(&t);
+    tcsetattr(slave, TCSANOW, &t);
   }
   napi_value result, m, sl;
   CHECK(env, napi_create_array_with_length(env, 2, &result));

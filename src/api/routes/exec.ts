@@ -143,9 +143,6 @@ async function runWithTerminal(ctx: Ctx, e: ExecInstance, req: Omit<ExecRequest,
   };
   native.setWinsize(master, size?.rows || 24, size?.cols || 80);
   const term = new ReadStream(master);
-  // Raw on both sides (termios belongs to the pair): the process's own pty already turns \n into
-  // \r\n; ours must pass bytes through untouched, whether or not runc makes it raw (it does only with stdin).
-  term.setRawMode(true);
   const termClosed = new Promise<void>((resolve) => term.once('close', () => resolve()));
   term.on('error', () => undefined); // EIO once runc and the process are gone: the end
   let runcPid = 0;
