@@ -91,15 +91,15 @@ describe('hull serve with the docker CLI', { skip, timeout: 600_000 }, () => {
   test('malformed JSON and wrong types are 400, and the server keeps answering', async () => {
     const bad = await raw('POST', '/containers/create', '{"Image": "busybox", ');
     assert.equal(bad.status, 400);
-    assert.match(JSON.parse(bad.body).message as string, /invalid JSON/);
+    assert.match((JSON.parse(bad.body) as { message: string }).message, /invalid JSON/);
     const wrong = await raw('POST', '/containers/create', JSON.stringify({ Image: 'busybox', Tty: 'yes' }));
     assert.equal(wrong.status, 400);
-    assert.match(JSON.parse(wrong.body).message as string, /cannot unmarshal string into Go struct field Tty/);
+    assert.match((JSON.parse(wrong.body) as { message: string }).message, /cannot unmarshal string into Go struct field Tty/);
     const hc = await raw('POST', '/containers/create', JSON.stringify({ Image: 'busybox', HostConfig: { Memory: '1g' } }));
     assert.equal(hc.status, 400);
     const missing = await raw('POST', '/containers/create', JSON.stringify({ Image: 'nosuchimage:1' }));
     assert.equal(missing.status, 404);
-    assert.match(JSON.parse(missing.body).message as string, /No such image: nosuchimage:1/);
+    assert.match((JSON.parse(missing.body) as { message: string }).message, /No such image: nosuchimage:1/);
     assert.equal((await raw('GET', '/_ping')).status, 200);
   });
 
