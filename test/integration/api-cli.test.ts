@@ -75,6 +75,18 @@ describe('hull serve with the docker CLI', { skip, timeout: 600_000 }, () => {
     assert.ok(info.Images >= 1);
   });
 
+  test('--print-socket tells scripts where to connect; a second server on a live socket is refused', async () => {
+    const p = await runHull(['serve', '--print-socket', '-H', 'unix:///tmp/x.sock'], { root: server.root });
+    assert.equal(p.stdout, 'unix:///tmp/x.sock\n');
+    const second = await runHull(['serve', '-H', server.host], { root: server.root, timeoutMs: 30_000 });
+    assert.equal(second.code, 125);
+    assert.match(second.stderr, /is in use by another server/);
+    assert.equal((await raw('GET', '/_ping')).status, 200);
+    const bad = await runHull(['serve', '-H', 'tcp://nowhere'], { root: server.root });
+    assert.equal(bad.code, 125);
+    assert.match(bad.stderr, /invalid host tcp:\/\/nowhere/);
+  });
+
   test('version prefixes: too old and too new are 400 with Docker wording; unknown paths 404', async () => {
     assert.equal((await raw('GET', '/v1.44/containers/json')).status, 200);
     assert.equal((await raw('GET', '/v1.24/containers/json')).status, 200);
@@ -181,7 +193,11 @@ describe('hull serve with the docker CLI', { skip, timeout: 600_000 }, () => {
     assert.equal(stats.trim(), `${name} 1`);
     assert.match(await docker(['top', name]), /sleep 300/);
     assert.equal((await docker(['inspect', '-f', '{{.Name}} {{.Config.Image}} {{.State.Running}}', name])).trim(), `/${name} busybox true`);
+    assert.match(await docker(['diff', name]), /^A \/tmp\/in\.txt$/m);
+    assert.match(await docker(['commit', '-c', 'CMD ["cat", "/tmp/in.txt"]', name, 'committed:1']), /^sha256:[0-9a-f]{64}$/m);
+    assert.equal(await docker(['run', '--rm', 'committed:1']), 'copied in\n');
     await docker(['rm', '-f', name]);
+    await docker(['rmi', 'committed:1']);
   });
 
   test('images, tag, save, rmi, load, system df', async () => {

@@ -6,7 +6,7 @@ import type { Container } from '../../engine/containers.js';
 import { psFilter } from '../../engine/container-filters.js';
 import { containerInspect, containerSummary } from '../../engine/container-views.js';
 import { containerTop, parsePruneFilters, pauseContainer, pruneContainers, renameContainer, unpauseContainer, updateContainer, type UpdateRequest } from '../../engine/container-ops.js';
-import { containerChanges } from '../../engine/container-fs.js';
+import { commitContainer, containerChanges } from '../../engine/container-fs.js';
 import { containerPaths } from '../../container/paths.js';
 import { attach } from '../../container/monitor.js';
 import { HullError, isHullError } from '../../util/errors.js';
@@ -176,6 +176,23 @@ async function prune(ctx: Ctx): Promise<void> {
   sendJson(ctx.res, 200, await pruneContainers(ctx.engine.containers, filters));
 }
 
+/** POST /commit?container=…: the container's changes as a new image (`docker commit`). */
+async function commit(ctx: Ctx): Promise<void> {
+  const q = ctx.query;
+  const ref = q.get('container');
+  if (!ref) throw new HullError('INVALID_ARGUMENT', 'container is required');
+  const repo = q.get('repo');
+  const tag = q.get('tag');
+  const id = await commitContainer(ctx.engine, ref, {
+    ...(repo ? { ref: tag ? `${repo}:${tag}` : repo } : {}),
+    ...(q.get('author') ? { author: q.get('author')! } : {}),
+    ...(q.get('comment') ? { comment: q.get('comment')! } : {}),
+    changes: q.getAll('changes').filter(Boolean),
+    pause: boolParam(q, 'pause', true),
+  });
+  sendJson(ctx.res, 201, { Id: id });
+}
+
 /** POST /containers/{id}/resize: the terminal size reaches the container through its monitor. */
 async function resize(ctx: Ctx): Promise<void> {
   const h = intParam(ctx.query, 'h') ?? 0;
@@ -216,4 +233,5 @@ export const containerRoutes: Route[] = [
   { method: 'GET', path: '/containers/{id}/top', handler: top },
   { method: 'GET', path: '/containers/{id}/changes', handler: changes },
   { method: 'POST', path: '/containers/{id}/resize', handler: resize },
+  { method: 'POST', path: '/commit', handler: commit },
 ];

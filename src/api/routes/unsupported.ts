@@ -17,7 +17,6 @@ export const unsupportedRoutes: Route[] = [
   { method: 'POST', path: '/build/prune', handler: notImplemented('build cache prune') },
   { method: 'GET', path: '/session', handler: notImplemented('BuildKit sessions') },
   { method: 'POST', path: '/session', handler: notImplemented('BuildKit sessions') },
-  { method: 'POST', path: '/commit', handler: notImplemented('commit over the API') },
   { method: 'GET', path: '/swarm', handler: () => {
     throw new HullError('NOT_IMPLEMENTED', 'This node is not a swarm manager.');
   } },
