@@ -129,6 +129,13 @@ export class Engine {
     await saveCredentials(domain, username, password);
   }
 
+  /** Run registry work with the credentials a client sent (X-Registry-Auth) instead of the config file's. */
+  async withCredentials<T>(creds: { username: string; password: string } | undefined, fn: () => Promise<T>): Promise<T> {
+    if (!creds) return fn();
+    const { withRequestCredentials } = await import('../image/registry/credentials.js');
+    return withRequestCredentials(creds, fn);
+  }
+
   /** Check credentials against the registry without keeping them (the API's POST /auth). */
   async checkLogin(server: string | undefined, username: string, password: string): Promise<void> {
     const { checkLogin } = await import('../image/registry/connect.js');

@@ -27,7 +27,11 @@ export async function startApiServer(): Promise<ApiServer> {
   const dir = await mkdtemp(join(tmpdir(), 'hull-api-'));
   const root = join(dir, 'root');
   const socket = join(dir, 'docker.sock');
-  const child: ChildProcess = spawn(process.execPath, ['--', HULL_BIN, '--root', root, 'serve', '-H', `unix://${socket}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(process.execPath, ['--', HULL_BIN, '--root', root, 'serve', '-H', `unix://${socket}`], {
+    // The server's own docker config: empty, so registry credentials come only from the clients.
+    env: { ...process.env, DOCKER_CONFIG: join(dir, 'server-docker-config') },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

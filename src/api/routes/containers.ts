@@ -121,6 +121,10 @@ async function wait(ctx: Ctx): Promise<void> {
     await new Promise((r) => setTimeout(r, delay));
   }
   if (gone) return;
+  // Record the exit now if the monitor's exit command has not yet (as the CLI's wait does), so
+  // that `die` precedes whatever the client does next. Bounded: with a restart policy exited()
+  // goes on to wait out the backoff, which the client must not wait for.
+  if (svc.records.get(first.id)) await Promise.race([svc.exited(first.id).catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
   const die = svc.events.records.lastOf(first.id, 'die');
   const code = last && last.state.FinishedAt !== finishedAt ? last.state.ExitCode : die && condition === 'removed' ? Number(die.attributes.exitCode) : (last?.state.ExitCode ?? 0);
   const error = last?.state.Error ? { Error: { Message: last.state.Error } } : {};

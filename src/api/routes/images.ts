@@ -49,6 +49,28 @@ async function streamed(ctx: Ctx, work: (s: JsonStream, signal: AbortSignal) => 
   s.end();
 }
 
+/**
+ * X-Registry-Auth: base64(url) JSON with username/password (or Docker's `auth`, base64
+ * user:pass). Absent or empty: the server's own docker config is used.
+ */
+export function registryAuth(header: string | string[] | undefined): { username: string; password: string } | undefined {
+  if (typeof header !== 'string' || header.trim() === '') return undefined;
+  let v: { username?: unknown; password?: unknown; auth?: unknown };
+  try {
+    v = JSON.parse(Buffer.from(header.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8')) as typeof v;
+  } catch {
+    throw new HullError('INVALID_ARGUMENT', 'invalid X-Registry-Auth header: not base64-encoded JSON');
+  }
+  if (v === null || typeof v !== 'object') throw new HullError('INVALID_ARGUMENT', 'invalid X-Registry-Auth header: not a JSON object');
+  if (typeof v.username === 'string' && v.username !== '' && typeof v.password === 'string') return { username: v.username, password: v.password };
+  if (typeof v.auth === 'string' && v.auth !== '') {
+    const pair = Buffer.from(v.auth, 'base64').toString('utf8');
+    const i = pair.indexOf(':');
+    if (i > 0) return { username: pair.slice(0, i), password: pair.slice(i + 1) };
+  }
+  return undefined;
+}
+
 /** POST /images/create: fromImage (pull) or fromSrc (import from the request body). */
 async function create(ctx: Ctx): Promise<void> {
   const q = ctx.query;
@@ -60,8 +82,9 @@ async function create(ctx: Ctx): Promise<void> {
     // `tag` is a tag or a digest; Docker also accepts the tag inside fromImage.
     const name = tag ? (tag.startsWith('sha256:') ? `${fromImage}@${tag}` : `${fromImage}:${tag}`) : fromImage;
     const ref = formatReference(parseNormalizedTagged(name));
+    const creds = registryAuth(ctx.req.headers['x-registry-auth']);
     await streamed(ctx, async (s, signal) => {
-      await ctx.engine.pull(ref, { progress: s.progress, signal, ...(platform ? { platform } : {}) });
+      await ctx.engine.withCredentials(creds, () => ctx.engine.pull(ref, { progress: s.progress, signal, ...(platform ? { platform } : {}) }));
     });
     return;
   }
@@ -104,8 +127,9 @@ async function push(ctx: Ctx): Promise<void> {
   const ref = tag ? `${name}:${tag}` : name;
   // Fail before the stream starts when the image is not here (Docker's 404).
   ctx.engine.images.get(ref);
+  const creds = registryAuth(ctx.req.headers['x-registry-auth']);
   await streamed(ctx, async (s) => {
-    const r = await ctx.engine.push(ref, s.progress);
+    const r = await ctx.engine.withCredentials(creds, () => ctx.engine.push(ref, s.progress));
     s.send({ progressDetail: {}, aux: { Tag: r.ref.tag ?? '', Digest: r.digest, Size: r.size } });
   });
 }
