@@ -6,6 +6,7 @@
 //
 // Failures throw errors shaped like Node's own fs errors (message "EPERM: operation not
 // permitted, mknod '/x'", plus code, errno, syscall, path) so callers handle both alike.
+#define _GNU_SOURCE // posix_openpt, ptsname_r
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include <uv.h>
@@ -19,6 +20,10 @@
 #include <sys/types.h>
 #include <sys/mount.h>
 #include <sys/xattr.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <unistd.h>
 
 // Paths and xattr names are bounded by PATH_MAX (4096) and XATTR_NAME_MAX (255); anything
 // longer fails in the kernel anyway, so a fixed buffer plus an explicit ENAMETOOLONG suffices.
@@ -282,6 +287,58 @@ static napi_value js_umount2(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// openpty() → [master, slave]: a terminal for `runc exec -t` run by the API server, which has
+// no terminal of its own (runc in the foreground takes its host console from its stdio). Both
+// close-on-exec: the slave becomes runc's stdio through dup2, the master stays with hull. The
+// slave is raw: the process's own pty inside the container already did the line discipline.
+static napi_value js_openpty(napi_env env, napi_callback_info info) {
+  (void)info;
+  int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0) return throw_errno(env, errno, "posix_openpt", "/dev/ptmx");
+  char name[128];
+  if (grantpt(master) != 0 || unlockpt(master) != 0 || ptsname_r(master, name, sizeof name) != 0) {
+    int err = errno;
+    close(master);
+    return throw_errno(env, err, "unlockpt", "/dev/ptmx");
+  }
+  int slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (slave < 0) {
+    int err = errno;
+    close(master);
+    return throw_errno(env, err, "open", name);
+  }
+  struct termios t;
+  if (tcgetattr(slave, &t) == 0) {
+    cfmakeraw(&t);
+    tcsetattr(slave, TCSANOW, &t);
+  }
+  napi_value result, m, sl;
+  CHECK(env, napi_create_array_with_length(env, 2, &result));
+  CHECK(env, napi_create_int32(env, master, &m));
+  CHECK(env, napi_create_int32(env, slave, &sl));
+  CHECK(env, napi_set_element(env, result, 0, m));
+  CHECK(env, napi_set_element(env, result, 1, sl));
+  return result;
+}
+
+// setWinsize(fd, rows, cols): TIOCSWINSZ on a terminal.
+static napi_value js_set_winsize(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "setWinsize(fd, rows, cols)");
+    return NULL;
+  }
+  uint32_t fd, rows, cols;
+  if (get_uint32(env, argv[0], &fd, "fd") != 0) return NULL;
+  if (get_uint32(env, argv[1], &rows, "rows") != 0) return NULL;
+  if (get_uint32(env, argv[2], &cols, "cols") != 0) return NULL;
+  struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
+  if (ioctl((int)fd, TIOCSWINSZ, &ws) != 0) return throw_errno(env, errno, "ioctl", "TIOCSWINSZ");
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"mknod", NULL, js_mknod, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -290,6 +347,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"mount", NULL, js_mount, NULL, NULL, NULL, napi_enumerable, NULL},
       {"umount2", NULL, js_umount2, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"openpty", NULL, js_openpty, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setWinsize", NULL, js_set_winsize, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

@@ -14,6 +14,7 @@ import { registerImageCommands } from './commands/images.js';
 import { registerLoginCommands } from './commands/login.js';
 import { registerVolumeCommands } from './commands/volumes.js';
 import { registerNetworkCommands } from './commands/networks.js';
+import { registerServeCommand } from './commands/serve.js';
 import { setRootFlag } from './context.js';
 
 export const ENGINE_ERROR_EXIT = 125;
@@ -35,6 +36,7 @@ function buildProgram(): Command {
   registerLoginCommands(program);
   registerVolumeCommands(program);
   registerNetworkCommands(program);
+  registerServeCommand(program);
   return program;
 }
 

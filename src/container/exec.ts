@@ -134,6 +134,15 @@ export interface RunExecOptions {
   stdin: boolean;
   /** Return once the process has started (`runc exec --detach`), stdio on /dev/null. */
   detach: boolean;
+  /**
+   * A terminal (pty slave fd) to be runc's stdio, for `-t` without a terminal of our own (the
+   * API server): runc takes its host console from its stdio and relays it to the process's pty.
+   */
+  terminal?: number;
+  /** Told runc's pid once it runs (the API resizes through it: SIGWINCH). */
+  onSpawn?: (pid: number) => void;
+  /** Feed this stream to the process's stdin instead of this process's own (the API's attach). */
+  stdinStream?: NodeJS.ReadableStream;
   /** Where the process's stdout/stderr go in the foreground (default: this process's). */
   stdout?: NodeJS.WritableStream;
   stderr?: NodeJS.WritableStream;
@@ -177,11 +186,20 @@ export async function runExec(o: RunExecOptions): Promise<number> {
     const stderr = o.stderr ?? process.stderr;
     // Detached, the process inherits runc's stdio, so none of it may be a pipe we wait on.
     const child = spawn(o.runtime, args, {
+      // A terminal of its own: a new session, so that hull's terminal (if any) stays out of it.
+      detached: o.terminal !== undefined && !o.detach,
       stdio: o.detach
         ? 'ignore'
-        : // With a tty runc needs the caller's terminal itself (it finds it on any of the three).
-          [o.stdin ? 'inherit' : 'ignore', tty || o.stdout === undefined ? 'inherit' : 'pipe', 'pipe'],
+        : o.terminal !== undefined
+          ? [o.terminal, o.terminal, o.terminal]
+          : // With a tty runc needs the caller's terminal itself (it finds it on any of the three).
+          [o.stdinStream ? 'pipe' : o.stdin ? 'inherit' : 'ignore', tty || o.stdout === undefined ? 'inherit' : 'pipe', 'pipe'],
     });
+    if (child.pid !== undefined) o.onSpawn?.(child.pid);
+    if (o.stdinStream && child.stdin) {
+      child.stdin.on('error', () => undefined); // the process may exit without reading it all
+      o.stdinStream.pipe(child.stdin);
+    }
     if (child.stdout) child.stdout.pipe(stdout, { end: false });
     let held = '';
     let atLineStart = true;

@@ -46,6 +46,11 @@ export interface ExecRequest {
   consoleSize?: { rows: number; cols: number };
   stdout?: NodeJS.WritableStream;
   stderr?: NodeJS.WritableStream;
+  /** With `stdin`: the stream to feed (the API's hijacked connection) instead of this process's stdin. */
+  stdinStream?: NodeJS.ReadableStream;
+  /** With `tty` and no terminal of the caller's: the pty slave runc uses as its stdio (container/exec.ts). */
+  terminal?: number;
+  onSpawn?: (pid: number) => void;
 }
 
 /** Run a process in the container; resolves with its exit status (0 at once when detached). */
@@ -79,6 +84,9 @@ export async function execInContainer(svc: ContainerService, ref: string, req: E
     detach: req.detach ?? false,
     ...(req.stdout ? { stdout: req.stdout } : {}),
     ...(req.stderr ? { stderr: req.stderr } : {}),
+    ...(req.stdinStream ? { stdinStream: req.stdinStream } : {}),
+    ...(req.terminal !== undefined ? { terminal: req.terminal } : {}),
+    ...(req.onSpawn ? { onSpawn: req.onSpawn } : {}),
   });
 }
 
@@ -173,6 +181,7 @@ export async function pauseContainer(svc: ContainerService, ref: string): Promis
     throw new HullError('INTERNAL', `Cannot pause container ${c.id}: ${(e as Error).message}`, { cause: e });
   }
   svc.setPaused(c.id, true);
+  svc.events.container(c, 'pause');
 }
 
 export async function unpauseContainer(svc: ContainerService, ref: string): Promise<void> {
@@ -184,6 +193,7 @@ export async function unpauseContainer(svc: ContainerService, ref: string): Prom
     throw new HullError('INTERNAL', `Cannot unpause container ${c.id}: ${(e as Error).message}`, { cause: e });
   }
   svc.setPaused(c.id, false);
+  svc.events.container(c, 'unpause');
 }
 
 // ---- rename ------------------------------------------------------------------------------
@@ -196,6 +206,7 @@ export function renameContainer(svc: ContainerService, oldRef: string, newName: 
   if (!NAME_PATTERN.test(name)) throw new HullError('INVALID_ARGUMENT', `Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
   try {
     svc.records.rename(c.id, name);
+    svc.events.container({ ...c, name }, 'rename', { oldName: `/${c.name}` });
   } catch (e) {
     if (!(e instanceof Error) || !/UNIQUE constraint failed: containers.name/.test(e.message)) throw e;
     const holder = svc.records.byName(name);

@@ -25,6 +25,7 @@ import { prepareBundle } from './container-bundle.js';
 import { createPlannedVolumes, planMounts, removeVolumes } from './container-mounts.js';
 import { VolumeStore } from '../volume/store.js';
 import type { EndpointRequest, NetworkService } from './networks.js';
+import { EngineEvents } from './events.js';
 
 export interface Container {
   id: string;
@@ -54,6 +55,7 @@ export class ContainerService {
   readonly volumes: VolumeStore;
   /** Set by the engine: endpoints at create, plumbing at start, teardown at exit and removal. */
   networks?: NetworkService;
+  readonly events: EngineEvents;
 
   constructor(
     readonly root: string,
@@ -62,6 +64,7 @@ export class ContainerService {
   ) {
     this.records = new ContainerRecords(db);
     this.volumes = new VolumeStore(root, db);
+    this.events = new EngineEvents(db);
   }
 
   private load(row: ContainerRow): Container {
@@ -202,7 +205,7 @@ export class ContainerService {
       const candidate = wanted ?? randomName(attempt);
       try {
         this.records.insert({ id, name: candidate, imageId, createdAt, config: JSON.stringify(doc), state: JSON.stringify(initialState()) });
-        const created = { id, name: candidate, imageId, createdAt, doc, state: initialState() };
+        const created: Container = { id, name: candidate, imageId, createdAt, doc, state: initialState() };
         try {
           this.networks?.created(created, endpoints);
         } catch (e) {
@@ -211,7 +214,6 @@ export class ContainerService {
           await rm(paths.dir, { recursive: true, force: true });
           throw e;
         }
-        return created;
       } catch (e) {
         if (!(e instanceof Error) || !/UNIQUE constraint failed: containers.name/.test(e.message)) {
           await rm(paths.dir, { recursive: true, force: true });
@@ -342,6 +344,7 @@ export class ContainerService {
       await runtime.kill(c.id, 'KILL', true).catch(() => undefined);
       throw new HullError('CONFLICT', `container ${c.id} was stopped while restarting`);
     }
+    this.events.container(c, 'start');
     return { container: c, ...(attachment ? { attachment } : {}) };
   }
 
@@ -371,6 +374,7 @@ export class ContainerService {
     const exit = readExit(paths.monitor);
     if (!exit || !claimExit(paths.monitor)) return;
     c = this.transition(c, (cur) => (cur.MonitorPid > 0 ? exitedState(cur, exit) : undefined));
+    this.events.container(c, 'die', { exitCode: String(exit.exitCode) });
     unmountRootfs(paths.rootfs);
     this.volumes.release(id);
     this.networks?.release(c);
@@ -413,7 +417,9 @@ export class ContainerService {
       throw new HullError('CONFLICT', `Cannot kill container: ${ref}: Container ${c.id} is not running`);
     }
     this.markStopped(c);
-    await this.runtimeFor(c).kill(c.id, normalizeSignal(signal));
+    const sig = normalizeSignal(signal);
+    await this.runtimeFor(c).kill(c.id, sig);
+    this.events.container(c, 'kill', { signal: sig });
   }
 
   /** SIGTERM (or the stop signal), then SIGKILL after the timeout, as `docker stop`. */
@@ -443,6 +449,7 @@ export class ContainerService {
       await this.waitFor(paths.monitor, c.state.MonitorPid, 30_000);
     }
     await this.exited(c.id);
+    this.events.container(c, 'stop');
     // --rm: the exit removed it, and stopping it was still a success.
     return this.find(c.id) ?? c;
   }
@@ -450,6 +457,7 @@ export class ContainerService {
   async restart(ref: string, timeoutSeconds?: number): Promise<void> {
     const c = await this.stop(ref, timeoutSeconds);
     await this.start(c.id);
+    this.events.container(c, 'restart');
   }
 
   async remove(ref: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<Container> {
@@ -484,6 +492,7 @@ export class ContainerService {
     await rm(paths.monitor, { recursive: true, force: true });
     this.records.delete(c.id);
     if (opts.volumes) await this.removeAnonymousVolumes(c);
+    this.events.container(c, 'destroy');
     return c;
   }
 

@@ -11,13 +11,14 @@ import type { Platform } from '../image/media-types.js';
 import type { ProgressSink } from '../image/progress.js';
 import type { PullResult } from '../image/pull.js';
 import type { PushResult } from '../image/push.js';
-import { DEFAULT_DOMAIN } from '../image/reference.js';
+import { DEFAULT_DOMAIN, familiarString, parseNormalizedTagged } from '../image/reference.js';
 import { ImageStore } from '../image/store.js';
 import { openDb, type Db } from '../state/db.js';
 import { HullError } from '../util/errors.js';
 import { ContainerService } from './containers.js';
 import { VolumeService } from './volumes.js';
 import { NetworkService } from './networks.js';
+import type { EngineEvents } from './events.js';
 import { imageHistory, imageInspect, type HistoryItem, type ImageSummary } from './image-views.js';
 import { listImages, pruneImages, removeImage, tagImage, type DeleteItem, type ImageFilters } from './images.js';
 
@@ -31,6 +32,7 @@ export class Engine {
   readonly containers: ContainerService;
   readonly volumes: VolumeService;
   readonly networks: NetworkService;
+  readonly events: EngineEvents;
 
   private constructor(
     readonly root: string,
@@ -41,6 +43,7 @@ export class Engine {
     this.volumes = new VolumeService(this.containers);
     this.networks = new NetworkService(root, db, (ref) => this.containers.find(ref));
     this.containers.networks = this.networks;
+    this.events = this.containers.events;
   }
 
   static async open(root: string): Promise<Engine> {
@@ -56,12 +59,16 @@ export class Engine {
 
   async pull(ref: string, opts: { platform?: Platform; progress: ProgressSink; signal?: AbortSignal }): Promise<PullResult> {
     const { pullImage } = await import('../image/pull.js');
-    return pullImage(this.images, ref, opts);
+    const r = await pullImage(this.images, ref, opts);
+    this.events.image(familiarString(r.ref), 'pull');
+    return r;
   }
 
   async push(ref: string, progress: ProgressSink): Promise<PushResult> {
     const { pushImage } = await import('../image/push.js');
-    return pushImage(this.images, ref, progress);
+    const r = await pushImage(this.images, ref, progress);
+    this.events.image(familiarString(r.ref), 'push');
+    return r;
   }
 
   /** Every local tag of a repository, for `push --all-tags`. */
@@ -86,10 +93,14 @@ export class Engine {
 
   tag(source: string, target: string): void {
     tagImage(this.images, source, target);
+    this.events.image(this.images.get(target).id, 'tag', familiarString(parseNormalizedTagged(target)));
   }
 
-  removeImage(name: string, opts: { force?: boolean } = {}): Promise<DeleteItem[]> {
-    return removeImage(this.images, name, { ...opts, usedBy: (id) => this.containers.imageUsers(id).map((c) => c.id) });
+  async removeImage(name: string, opts: { force?: boolean } = {}): Promise<DeleteItem[]> {
+    const id = this.images.get(name).id;
+    const items = await removeImage(this.images, name, { ...opts, usedBy: (i) => this.containers.imageUsers(i).map((c) => c.id) });
+    for (const it of items) this.events.image(id, 'Untagged' in it ? 'untag' : 'delete', 'Untagged' in it ? it.Untagged : it.Deleted);
+    return items;
   }
 
   pruneImages(opts: { all?: boolean; filters?: ImageFilters } = {}): Promise<{ ImagesDeleted: DeleteItem[]; SpaceReclaimed: number }> {
@@ -104,12 +115,16 @@ export class Engine {
 
   async load(input: Readable, progress: ProgressSink): Promise<LoadResult> {
     const { loadArchive } = await import('../image/archive/load.js');
-    return loadArchive(this.images, input, progress);
+    const r = await loadArchive(this.images, input, progress);
+    for (const img of r.images) this.events.image(img.id, 'load', img.tags[0] ?? img.id);
+    return r;
   }
 
   async import(input: Readable, opts: ImportOptions): Promise<string> {
     const { importRootfs } = await import('../image/archive/import.js');
-    return importRootfs(this.images, input, opts);
+    const id = await importRootfs(this.images, input, opts);
+    this.events.image(id, 'import');
+    return id;
   }
 
   /** Check the credentials against the registry, then keep them in ~/.docker/config.json. */
@@ -119,6 +134,19 @@ export class Engine {
     const { saveCredentials } = await import('../image/registry/credentials.js');
     await checkLogin(domain, username, password);
     await saveCredentials(domain, username, password);
+  }
+
+  /** Run registry work with the credentials a client sent (X-Registry-Auth) instead of the config file's. */
+  async withCredentials<T>(creds: { username: string; password: string } | undefined, fn: () => Promise<T>): Promise<T> {
+    if (!creds) return fn();
+    const { withRequestCredentials } = await import('../image/registry/credentials.js');
+    return withRequestCredentials(creds, fn);
+  }
+
+  /** Check credentials against the registry without keeping them (the API's POST /auth). */
+  async checkLogin(server: string | undefined, username: string, password: string): Promise<void> {
+    const { checkLogin } = await import('../image/registry/connect.js');
+    await checkLogin(normalizeServer(server), username, password);
   }
 
   async logout(server: string | undefined): Promise<boolean> {

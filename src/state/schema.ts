@@ -118,4 +118,16 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX port_claims_by_container ON port_claims(container_id);
   `,
+  `
+  -- Docker's event stream (GET /events, hull events): written by whichever process acts (CLI,
+  -- server, a monitor's exit command), tailed by the API server. Bounded: writers trim the oldest.
+  CREATE TABLE events (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    time_nano  INTEGER NOT NULL,            -- Unix nanoseconds
+    type       TEXT NOT NULL,               -- container, image, ...
+    action     TEXT NOT NULL,               -- create, start, die, pull, ...
+    actor_id   TEXT NOT NULL,
+    attributes TEXT NOT NULL                -- JSON object of strings
+  );
+  `,
 ];

@@ -20,6 +20,9 @@ export type ErrorCode =
   | 'CONFLICT'
   | 'NOT_FOUND'
   | 'STATE_CORRUPT'
+  | 'NOT_MODIFIED'
+  | 'METHOD_NOT_ALLOWED'
+  | 'NOT_IMPLEMENTED'
   | 'INTERNAL';
 
 const STATUS: Record<ErrorCode, number> = {
@@ -39,6 +42,9 @@ const STATUS: Record<ErrorCode, number> = {
   CONFLICT: 409,
   NOT_FOUND: 404,
   STATE_CORRUPT: 500,
+  NOT_MODIFIED: 304,
+  METHOD_NOT_ALLOWED: 405,
+  NOT_IMPLEMENTED: 501,
   INTERNAL: 500,
 };
 

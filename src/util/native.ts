@@ -19,6 +19,10 @@ export interface NativeAddon {
   mount(source: string, target: string, fstype: string, flags: number, data: string): void;
   /** umount2(2); flags e.g. MNT_DETACH = 2. */
   umount2(target: string, flags: number): void;
+  /** A new pseudo-terminal: [master fd, slave fd], both close-on-exec. */
+  openpty(): [number, number];
+  /** TIOCSWINSZ. */
+  setWinsize(fd: number, rows: number, cols: number): void;
 }
 
 const ADDON = join('build', 'Release', 'hull_native.node');

@@ -17,6 +17,7 @@ import { formatEach, printRows } from '../output.js';
 import { parseFilterTime } from '../time-args.js';
 import { createProgress } from '../progress.js';
 import { humanDuration, timeAgo } from '../units.js';
+import { psFilter } from '../../engine/container-filters.js';
 import { addCreateFlags, toCreateRequest, type RunFlags } from './run-options.js';
 import { spawnSync } from 'node:child_process';
 import { stat } from 'node:fs/promises';
@@ -136,48 +137,6 @@ interface PsFlags {
   filter?: string[];
   format?: string;
   trunc?: boolean;
-}
-
-function psFilter(filters: string[]): (c: Container) => boolean {
-  const tests: ((c: Container) => boolean)[] = [];
-  for (const f of filters) {
-    const i = f.indexOf('=');
-    if (i <= 0) throw new HullError('INVALID_ARGUMENT', `bad format of filter (expected name=value): ${f}`);
-    const key = f.slice(0, i);
-    const v = f.slice(i + 1);
-    switch (key) {
-      case 'status':
-        if (!['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'].includes(v)) {
-          throw new HullError('INVALID_ARGUMENT', `invalid filter 'status=${v}'`);
-        }
-        tests.push((c) => c.state.Status === v);
-        break;
-      case 'name':
-        tests.push((c) => new RegExp(v).test(c.name));
-        break;
-      case 'id':
-        tests.push((c) => c.id.startsWith(v));
-        break;
-      case 'label': {
-        const j = v.indexOf('=');
-        tests.push((c) => (j === -1 ? v in c.doc.Config.Labels : c.doc.Config.Labels[v.slice(0, j)] === v.slice(j + 1)));
-        break;
-      }
-      case 'exited':
-        tests.push((c) => c.state.Status === 'exited' && String(c.state.ExitCode) === v);
-        break;
-      case 'volume':
-        // Docker matches a volume's name, a bind's source, or either's destination.
-        tests.push((c) => (c.doc.MountPoints ?? []).some((m) => (m.Name ?? m.Source) === v || m.Destination === v.replace(/(.)\/+$/, '$1')));
-        break;
-      case 'ancestor':
-        tests.push((c) => c.doc.Config.Image === v || c.imageId.startsWith(v) || c.imageId.slice(7).startsWith(v));
-        break;
-      default:
-        throw new HullError('INVALID_ARGUMENT', `invalid filter '${key}'`);
-    }
-  }
-  return (c) => tests.every((t) => t(c));
 }
 
 async function ps(flags: PsFlags): Promise<void> {

@@ -4,6 +4,7 @@
  *   {"auths": {"127.0.0.1:5000": {"auth": base64("user:pass")}}, "credHelpers": {...}, "credsStore": "..."}
  * Docker Hub's key is the legacy `https://index.docker.io/v1/`. Keys we do not own are preserved.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { execFile } from 'node:child_process';
 import { readFile, realpath } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -132,8 +133,20 @@ async function helperGet(name: string, domain: string): Promise<Credentials | un
   return { username: parsed.Username, password: parsed.Secret };
 }
 
+/**
+ * Credentials a client sent with its request (the Engine API's X-Registry-Auth): they win over
+ * the config file for the registry work done on that request's behalf, and only for it.
+ */
+const requestCredentials = new AsyncLocalStorage<Credentials>();
+
+export function withRequestCredentials<T>(creds: Credentials, fn: () => Promise<T>): Promise<T> {
+  return requestCredentials.run(creds, fn);
+}
+
 /** Credentials for `domain` (e.g. `docker.io`, `127.0.0.1:5000`), or undefined when not logged in. */
 export async function getCredentials(domain: string): Promise<Credentials | undefined> {
+  const given = requestCredentials.getStore();
+  if (given) return given;
   const config = await readConfig(dockerConfigPath());
   const helper = helperFor(config, domain);
   if (helper) {
