@@ -5,6 +5,7 @@
 import type { Readable, Writable } from 'node:stream';
 // Transfer code (registry client, archives, layer unpacking) is imported when a verb needs it:
 // every command pays Node's module loading at start, and `hull run` should not pay for `pull`.
+import type { BuildProgress, BuildResult, EngineBuildOptions } from './build.js';
 import type { LoadResult } from '../image/archive/load.js';
 import type { ImportOptions } from '../image/archive/import.js';
 import type { Platform } from '../image/media-types.js';
@@ -103,6 +104,21 @@ export class Engine {
   async import(input: Readable, opts: ImportOptions): Promise<string> {
     const { importRootfs } = await import('../image/archive/import.js');
     return importRootfs(this.images, input, opts);
+  }
+
+  /** `hull build`: `context` is a directory, a tar file, or a tar stream. */
+  async build(context: string | Readable, opts: EngineBuildOptions, progress: BuildProgress): Promise<BuildResult> {
+    const { build } = await import('./build.js');
+    const deps = {
+      root: this.root,
+      db: this.db,
+      images: this.images,
+      pull: async (ref: string, signal?: AbortSignal) => {
+        progress(`pulling ${ref}`);
+        await this.pull(ref, { progress: () => undefined, ...(signal ? { signal } : {}) });
+      },
+    };
+    return build(deps, context, opts, progress);
   }
 
   /** Check the credentials against the registry, then keep them in ~/.docker/config.json. */
