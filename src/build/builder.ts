@@ -393,18 +393,16 @@ class Builder {
     const diffIds = config.rootfs.diff_ids;
     const step = await openStepRootfs(this.deps.root, this.deps.images, diffIds);
     let ok = false;
-    let layer;
+    let result;
     try {
       await fn(step);
       ok = true;
     } finally {
-      layer = await closeStepRootfs(this.deps.images, step, diffIds, ok && !this.opts.signal?.aborted);
+      result = await closeStepRootfs(this.deps.images, step, diffIds, ok && !this.opts.signal?.aborted);
     }
+    if (result) this.leases.push(result.lease);
     this.checkAborted();
-    if (layer) {
-      this.lease([layer.diffId, layer.blobDigest]);
-      config.rootfs.diff_ids = [...diffIds, layer.diffId];
-    }
+    if (result) config.rootfs.diff_ids = [...diffIds, result.layer.diffId];
   }
 
   private async workdir(config: ImageConfig, wd: string): Promise<void> {

@@ -8,6 +8,8 @@ import { parseImageConfig } from '../image/config.js';
 import type { Digest } from '../image/digest.js';
 import type { ImageStore } from '../image/store.js';
 import type { Db } from '../state/db.js';
+import { isPidAlive } from '../util/fs.js';
+import { rm } from 'node:fs/promises';
 
 export function cacheKey(parent: string, ...parts: string[]): string {
   const h = createHash('sha256');
@@ -36,5 +38,31 @@ export class BuildCache {
     this.db
       .prepare('INSERT INTO build_cache (key, config, created_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET config = excluded.config')
       .run(key, JSON.stringify(config), new Date().toISOString());
+  }
+
+  /**
+   * `builder prune`: forgets every cache entry, then removes the layers no image uses and no
+   * live operation holds (a build's step layers, kept only for the cache). Returns the bytes freed.
+   */
+  async prune(): Promise<number> {
+    const trash: string[] = [];
+    let reclaimed = 0;
+    const records = this.images.records;
+    records.transaction(() => {
+      this.db.prepare('DELETE FROM build_cache').run();
+      const live = this.images.liveDiffIds();
+      for (const l of records.leases()) if (l.pid === process.pid || isPidAlive(l.pid)) live.add(l.digest);
+      for (const diffId of records.listLayers()) {
+        if (live.has(diffId)) continue;
+        reclaimed += records.getLayer(diffId)?.size ?? 0;
+        const blobs = records.blobsOfLayer(diffId);
+        records.deleteLayer(diffId);
+        for (const b of blobs) if (!live.has(b.blobDigest)) this.images.blobs.deleteSync(b.blobDigest as Digest);
+        const t = this.images.layers.retire(diffId as Digest);
+        if (t) trash.push(t);
+      }
+    });
+    for (const t of trash) await rm(t, { recursive: true, force: true });
+    return reclaimed;
   }
 }

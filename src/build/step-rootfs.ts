@@ -67,7 +67,12 @@ export async function openStepRootfs(root: string, store: ImageStore, diffIds: r
  * Unmounts the step, packs its changes (leaving out runc's mount points) and ingests them.
  * Returns undefined when the step changed nothing (Docker records an empty layer then).
  */
-export async function closeStepRootfs(store: ImageStore, s: StepRootfs, diffIds: readonly string[], keep: boolean): Promise<IngestedLayer | undefined> {
+export async function closeStepRootfs(
+  store: ImageStore,
+  s: StepRootfs,
+  diffIds: readonly string[],
+  keep: boolean,
+): Promise<{ layer: IngestedLayer; lease: { release(): void } } | undefined> {
   try {
     unmountRootfs(s.rootfs);
     if (!keep) return undefined;
@@ -80,11 +85,13 @@ export async function closeStepRootfs(store: ImageStore, s: StepRootfs, diffIds:
     piping.catch(() => undefined);
     const layer = await ingestLayer(store, gz);
     await piping;
+    // Leased before it is recorded: `builder prune` never sees it as a layer nobody holds.
+    const lease = store.lease([layer.diffId, layer.blobDigest]);
     store.records.transaction(() => {
       store.records.putLayer(layer.diffId, layer.size);
       store.records.putLayerBlob({ blobDigest: layer.blobDigest, diffId: layer.diffId, mediaType: layerMediaType('gzip'), size: layer.blobSize });
     });
-    return layer;
+    return { layer, lease };
   } finally {
     if (isMounted(s.rootfs)) unmountRootfs(s.rootfs);
     await rm(s.dir, { recursive: true, force: true });

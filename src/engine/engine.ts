@@ -121,6 +121,12 @@ export class Engine {
     return build(deps, context, opts, progress);
   }
 
+  /** `hull builder prune`: the build cache and the layers only it kept; returns the bytes freed. */
+  async pruneBuildCache(): Promise<number> {
+    const { BuildCache } = await import('../build/cache.js');
+    return new BuildCache(this.db, this.images).prune();
+  }
+
   /** Check the credentials against the registry, then keep them in ~/.docker/config.json. */
   async login(server: string | undefined, username: string, password: string): Promise<void> {
     const domain = normalizeServer(server);

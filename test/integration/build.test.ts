@@ -262,6 +262,22 @@ describe('hull build: cache', { skip }, () => {
   });
 });
 
+describe('hull build: builder prune', { skip }, () => {
+  test('drops the cache and the layers only a failed build kept; images stay intact', async () => {
+    const dir = await context({ Dockerfile: 'FROM busybox\nRUN echo kept-$((1+1)) | tee /kept\n' });
+    await ok(['build', '-t', 'prune:kept', dir]);
+    const failing = await context({ Dockerfile: 'FROM busybox\nRUN head -c 100000 /dev/zero > /orphan\nRUN exit 1\n' });
+    assert.equal((await hull(['build', failing])).code, 1);
+    const layers = (): number => readdirSync(join(root, 'layers', 'sha256')).length;
+    const before = layers();
+    const r = await ok(['builder', 'prune', '-f']);
+    assert.match(r.stdout, /^Total reclaimed space: 100kB\n$/);
+    assert.equal(layers(), before - 1, 'the failed build\'s layer is gone');
+    assert.equal(await inImage('prune:kept', 'cat /kept'), 'kept-2\n');
+    assert.match((await ok(['build', dir])).stderr, /kept-2/, 'the cache is empty: RUN runs again');
+  });
+});
+
 describe('hull build: .dockerignore', { skip }, () => {
   test('patterns with ** and ! decide what COPY sees', async () => {
     const dir = await context({

@@ -8,7 +8,8 @@ import { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { RunFailedError } from '../../build/builder.js';
 import { HullError } from '../../util/errors.js';
-import { collect, out, withEngine } from '../context.js';
+import { collect, confirm, out, withEngine } from '../context.js';
+import { humanSize } from '../units.js';
 
 interface BuildFlags {
   tag?: string[];
@@ -151,4 +152,16 @@ export function registerBuildCommands(program: Command): void {
   define(program.command('build').description('Build an image from a Dockerfile'));
   const builder = program.commands.find((c) => c.name() === 'image') ?? program.command('image').description('Manage images');
   define(builder.command('build').description('Build an image from a Dockerfile'));
+
+  const b = program.command('builder').description('Manage builds');
+  define(b.command('build').description('Build an image from a Dockerfile'));
+  b.command('prune')
+    .description('Remove build cache')
+    .option('-a, --all', 'Remove all unused build cache, not just dangling ones (the same for hull)')
+    .option('-f, --force', 'Do not prompt for confirmation')
+    .action(async (opts: { force?: boolean }) => {
+      if (!opts.force && !(await confirm('WARNING! This will remove all dangling build cache. Are you sure you want to continue?'))) return;
+      const freed = await withEngine((e) => e.pruneBuildCache());
+      out(`Total reclaimed space: ${humanSize(freed)}`);
+    });
 }
