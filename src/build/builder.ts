@@ -5,7 +5,8 @@
  * step (its layers included) and runs nothing. Nothing becomes an image until the last step
  * succeeded: an interrupted or failed build leaves only complete, cached layers behind.
  */
-import { chmodSync, lstatSync, utimesSync, writeFileSync, type Stats } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, lstatSync, rmSync, utimesSync, writeFileSync, type Stats } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { ImageConfig } from '../image/config.js';
 import type { Digest, ImageId } from '../image/digest.js';
@@ -16,6 +17,7 @@ import { resolveUser } from '../container/spec/user.js';
 import { Lowers, resolveInScope } from '../engine/container-fs.js';
 import type { Db } from '../state/db.js';
 import { HullError } from '../util/errors.js';
+import { pidTempName } from '../util/fs.js';
 import { BuildCache, cacheKey } from './cache.js';
 import { applyConfigStep, commandOf, DEFAULT_SHELL, envMap } from './config-steps.js';
 import { excludeBelow, resolveSources, sourcesDigest, type BuildContext } from './context.js';
@@ -24,7 +26,7 @@ import { parseDockerfile, type Instruction } from './dockerfile.js';
 import { runStep } from './run-step.js';
 import { processWord } from './shell-lex.js';
 import { argDecl, baseStage, findStage, planStages, type Stage } from './stages.js';
-import { closeStepRootfs, openStepRootfs, type StepRootfs } from './step-rootfs.js';
+import { buildWorkRoot, closeStepRootfs, openStepRootfs, type StepRootfs } from './step-rootfs.js';
 
 export interface BuildOptions {
   /** The Dockerfile's text (the CLI reads `-f`, or stdin for `-f -`). */
@@ -85,6 +87,8 @@ class Builder {
   private readonly results = new Map<number, StageResult>();
   private readonly leases: { release(): void }[] = [];
   private readonly network: 'none' | 'host';
+  /** Files outside any step (downloads), removed when the build ends. */
+  private readonly temps: string[] = [];
   private stepNo = 0;
   private escape = '\\';
   private stages: Stage[] = [];
@@ -140,6 +144,7 @@ class Builder {
       return await this.record(config);
     } finally {
       for (const l of this.leases) l.release();
+      for (const t of this.temps) rmSync(t, { force: true });
     }
   }
 
@@ -435,8 +440,15 @@ class Builder {
     const from = ins.flags.from?.at(-1);
     const inline = ins.heredocs.filter((h) => srcs.some((s) => s.replace(/^<<-?["']?|["']?$/g, '') === h.name));
     const fileSrcs = srcs.filter((s) => !heredocNames.has(s.replace(/^<<-?["']?|["']?$/g, '')));
-    const urls = ins.cmd === 'add' ? fileSrcs.filter((s) => /^https?:\/\//.test(s)) : [];
-    const local = fileSrcs.filter((s) => !urls.includes(s));
+    const urlSrcs = ins.cmd === 'add' ? fileSrcs.filter((s) => /^https?:\/\//.test(s)) : [];
+    const local = fileSrcs.filter((s) => !urlSrcs.includes(s));
+    // URLs are fetched before the cache lookup: their content, not their address, is the key.
+    const urls: Download[] = [];
+    for (const url of urlSrcs) {
+      const file = join(buildWorkRoot(this.deps.root), `${pidTempName()}-download`);
+      this.temps.push(file);
+      urls.push({ url, file, name: posix.basename(new URL(url).pathname) || 'index.html', digest: await download(url, file, this.opts.signal) });
+    }
     const h = { chown: chown ?? '', chmod: chmodRaw ?? '' };
     let digest: string;
     let describe = `${from ? `--from=${from} ` : ''}${srcs.join(' ')} ${destRaw}`;
@@ -456,7 +468,7 @@ class Builder {
     } else {
       const resolved = resolveSources(this.ctx, local, cmd);
       const contentDigest = await sourcesDigest(this.ctx, resolved);
-      digest = JSON.stringify([contentDigest, resolved.map((r) => r.rel), inline.map((x) => [x.name, x.expand ? word(x.content) : x.content]), urls, dest, h]);
+      digest = JSON.stringify([contentDigest, resolved.map((r) => r.rel), inline.map((x) => [x.name, x.expand ? word(x.content) : x.content]), urls.map((u) => [u.url, u.digest]), dest, h]);
     }
     return { ins, cmd, srcs: local, urls, inline, dest, multi: srcs.length > 1 || local.some((s) => /[*?[]/.test(s)), chown, chmod, fromStage, fromImage, digest, describe, word };
   }
@@ -492,12 +504,7 @@ class Builder {
           writeFileSync(file, h.expand ? plan.word(h.content) : h.content, { mode: 0o644 });
           extra.push({ abs: file, isDir: false, name: h.name });
         }
-        for (const url of plan.urls) {
-          const file = join(step.dir, `url-${extra.length}`);
-          await download(url, file, this.opts.signal);
-          const name = posix.basename(new URL(url).pathname) || 'index.html';
-          extra.push({ abs: file, isDir: false, name });
-        }
+        for (const u of plan.urls) extra.push({ abs: u.file, isDir: false, name: u.name });
         const owner = plan.chown ? await chownOwner(step.rootfs, plan.chown) : { uid: 0, gid: 0 };
         await copyInto(step.rootfs, [...sources, ...extra], plan.dest, plan.multi || sources.length + extra.length > 1, {
           owner,
@@ -515,7 +522,7 @@ interface CopyPlan {
   ins: Instruction;
   cmd: string;
   srcs: string[];
-  urls: string[];
+  urls: Download[];
   inline: { name: string; content: string; expand: boolean }[];
   dest: string;
   multi: boolean;
@@ -539,8 +546,15 @@ async function chownOwner(rootfs: string, spec: string): Promise<{ uid: number; 
   return { uid: u.uid, gid: u.gid };
 }
 
-/** ADD <url>: the body into `file`, 0600 as Docker does, the mtime from Last-Modified. */
-async function download(url: string, file: string, signal?: AbortSignal): Promise<void> {
+interface Download {
+  url: string;
+  file: string;
+  name: string;
+  digest: string;
+}
+
+/** ADD <url>: the body into `file`, 0600 as Docker does, the mtime from Last-Modified; returns its sha256. */
+async function download(url: string, file: string, signal?: AbortSignal): Promise<string> {
   let res: Response;
   try {
     res = await fetch(url, { ...(signal ? { signal } : {}) });
@@ -548,11 +562,13 @@ async function download(url: string, file: string, signal?: AbortSignal): Promis
     throw new HullError('REGISTRY_UNREACHABLE', `ADD failed: cannot download ${url}: ${(e as Error).message}`, { cause: e });
   }
   if (!res.ok) throw new HullError('NOT_FOUND', `ADD failed: failed to GET ${url} with status ${res.status} ${res.statusText}`);
-  writeFileSync(file, Buffer.from(await res.arrayBuffer()));
+  const body = Buffer.from(await res.arrayBuffer());
+  writeFileSync(file, body);
   chmodSync(file, 0o600);
   const lm = res.headers.get('last-modified');
   if (lm) {
     const t = new Date(lm);
     if (!Number.isNaN(t.getTime())) utimesSync(file, t, t);
   }
+  return createHash('sha256').update(body).digest('hex');
 }

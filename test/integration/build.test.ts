@@ -191,22 +191,27 @@ describe('hull build: the instructions', { skip }, () => {
     assert.match(missing.stderr, /failed to reach build target nope in Dockerfile/);
   });
 
-  test('ADD: a local tar is unpacked, a URL (loopback) is downloaded 0600', async () => {
+  test('ADD: a local tar is unpacked, a URL (loopback) is downloaded 0600 and keyed by its content', async () => {
     const dir = await context({ 'payload/x/y.txt': 'inside tar\n' });
     await execFileP('tar', ['-czf', join(dir, 'payload.tgz'), '-C', join(dir, 'payload'), '.']);
+    let body = 'downloaded\n';
     const server = createServer((_req, res) => {
       res.writeHead(200, { 'Last-Modified': 'Mon, 01 Jan 2024 00:00:00 GMT' });
-      res.end('downloaded\n');
+      res.end(body);
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
     try {
       await writeFile(join(dir, 'Dockerfile'), `FROM busybox\nADD payload.tgz /unpacked/\nADD http://127.0.0.1:${port}/files/remote.txt /dl/\n`);
       await ok(['build', '--network', 'host', '-t', 'corpus:add', dir]);
+      assert.equal(await inImage('corpus:add', 'cat /unpacked/x/y.txt /dl/remote.txt; stat -c %a /dl/remote.txt'), 'inside tar\ndownloaded\n600\n');
+      assert.equal((await ok(['build', dir])).stderr.match(/ CACHED$/gm)?.length, 2, 'same content: cached');
+      body = 'changed\n';
+      await ok(['build', '-t', 'corpus:add', dir]);
+      assert.equal(await inImage('corpus:add', 'cat /dl/remote.txt'), 'changed\n');
     } finally {
       server.close();
     }
-    assert.equal(await inImage('corpus:add', 'cat /unpacked/x/y.txt /dl/remote.txt; stat -c %a /dl/remote.txt'), 'inside tar\ndownloaded\n600\n');
   });
 
   test('a tar context on stdin, and a Dockerfile on stdin with an empty context', async () => {
