@@ -76,7 +76,7 @@ function walk(ctx: BuildContext, rel: string, out: string[]): void {
     const r = rel === '' ? n : `${rel}/${n}`;
     const st = lstatSync(join(ctx.dir, r));
     if (!ctx.ignore.ignores(r)) out.push(r);
-    if (st.isDirectory() && (!ctx.ignore.ignores(r) || ctx.ignore.hasExceptions())) walk(ctx, r, out);
+    if (st.isDirectory() && (!ctx.ignore.ignores(r) || ctx.ignore.mayReinclude(r))) walk(ctx, r, out);
   }
 }
 
@@ -113,7 +113,12 @@ export function resolveSources(ctx: BuildContext, srcs: string[], cmd: string): 
 /** Excludes ignored paths below a source directory (for packing it). */
 export function excludeBelow(ctx: BuildContext, source: ContextSource): ((rel: string) => boolean) | undefined {
   if (ctx.ignore.empty) return undefined;
-  return (rel) => ctx.ignore.ignores(source.rel === '' ? rel : `${source.rel}/${rel}`);
+  return (rel) => {
+    const full = source.rel === '' ? rel : `${source.rel}/${rel}`;
+    if (!ctx.ignore.ignores(full)) return false;
+    // An ignored directory holding a re-included path is kept (with only what is re-included).
+    return !(ctx.ignore.mayReinclude(full) && lstatSync(join(source.abs, rel)).isDirectory());
+  };
 }
 
 /**
@@ -142,8 +147,8 @@ export async function sourcesDigest(ctx: BuildContext, sources: ContextSource[])
     const visit = (rel: string): void => {
       for (const n of readdirSync(rel === '' ? s.abs : join(s.abs, rel)).sort()) {
         const r = rel === '' ? n : `${rel}/${n}`;
-        if (exclude?.(r) && !ctx.ignore.hasExceptions()) continue;
-        if (!exclude?.(r)) below.push(r);
+        if (exclude?.(r)) continue;
+        below.push(r);
         if (lstatSync(join(s.abs, r)).isDirectory()) visit(r);
       }
     };

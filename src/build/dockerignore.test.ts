@@ -37,6 +37,8 @@ test('! re-includes; the last matching pattern wins', () => {
   assert.equal(j('secret/key'), true);
   assert.equal(j('secret/public'), false);
   assert.equal(j('secret/public/x'), false);
+  assert.equal(IgnoreMatcher.parse('secret\n!secret/public\n').mayReinclude('secret'), true);
+  assert.equal(IgnoreMatcher.parse('secret\n!other/x\n').mayReinclude('secret'), false);
 });
 
 test('? and character classes; paths are cleaned', () => {

@@ -7,6 +7,7 @@
 import { posix } from 'node:path';
 
 interface Pattern {
+  text: string;
   re: RegExp;
   exclusion: boolean;
 }
@@ -26,7 +27,7 @@ export class IgnoreMatcher {
       }
       p = posix.normalize(p).replace(/^\/+/, '').replace(/\/+$/, '');
       if (p === '' || p === '.') p = '.';
-      this.patterns.push({ re: compile(p), exclusion });
+      this.patterns.push({ text: p, re: compile(p), exclusion });
     }
   }
 
@@ -56,6 +57,15 @@ export class IgnoreMatcher {
    */
   hasExceptions(): boolean {
     return this.patterns.some((p) => p.exclusion);
+  }
+
+  /**
+   * Whether an ignored directory must still be entered because a `!` pattern names something
+   * inside it (moby's walk: the exception's text starts with the directory's path).
+   */
+  mayReinclude(dir: string): boolean {
+    const prefix = `${posix.normalize(dir).replace(/^\/+/, '')}/`;
+    return this.patterns.some((p) => p.exclusion && `${p.text}/`.startsWith(prefix));
   }
 }
 

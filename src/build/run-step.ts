@@ -5,6 +5,7 @@
  * seccomp profile, and its output streamed to the build progress.
  */
 import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
 import { basename, join } from 'node:path';
 import { writeEtcFiles } from '../container/etc-files.js';
 import { execEnv } from '../container/exec.js';
@@ -65,6 +66,7 @@ export async function runStep(root: string, step: StepRootfs, input: RunInput): 
   await replaceFile(join(step.dir, 'config.json'), JSON.stringify(spec));
 
   const runtime = new Runtime(chooseRuntime(), runtimeRoot(root));
+  if (input.signal?.aborted) throw new HullError('INTERNAL', 'build interrupted');
   const child = spawn(runtime.path, ['--root', runtime.root, 'run', '--bundle', step.dir, id], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout.on('data', (b: Buffer) => input.output(b));
   child.stderr.on('data', (b: Buffer) => input.output(b));
@@ -72,10 +74,12 @@ export async function runStep(root: string, step: StepRootfs, input: RunInput): 
     void runtime.kill(id, 'KILL', true).catch(() => undefined);
   };
   input.signal?.addEventListener('abort', onAbort);
+  // An abort between the check above and the listener would otherwise be missed.
+  if (input.signal?.aborted) onAbort();
   try {
     const status = await new Promise<number>((resolve, reject) => {
       child.once('error', (e) => reject(new HullError('INTERNAL', `cannot start the OCI runtime: ${e.message}`, { cause: e })));
-      child.once('close', (code, sig) => resolve(code ?? 128 + (sig ? 9 : 0)));
+      child.once('close', (code, sig) => resolve(code ?? 128 + (sig ? constants.signals[sig] : 0)));
     });
     if (input.signal?.aborted) throw new HullError('INTERNAL', 'build interrupted');
     return status;

@@ -4,7 +4,7 @@
  * a tar), leftovers of killed builds are swept, then build/builder.ts runs the stages.
  */
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { runBuild, type BuildDeps, type BuildOptions, type BuildProgress, type BuildResult } from '../build/builder.js';
 import { openContext } from '../build/context.js';
@@ -33,7 +33,7 @@ export async function build(deps: BuildDeps, context: string | Readable, opts: E
       try {
         dockerfile = readFileSync(join(ctx.dir, name), 'utf8');
       } catch {
-        throw new HullError('INVALID_ARGUMENT', `unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat ${join(ctx.dir, name)}: no such file or directory`);
+        throw new HullError('INVALID_ARGUMENT', `unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat ${resolve(ctx.dir, name)}: no such file or directory`);
       }
     }
     return await runBuild(deps, ctx, { ...opts, dockerfile }, progress);

@@ -123,7 +123,8 @@ async function build(context: string, flags: BuildFlags): Promise<void> {
     }
     if (e instanceof HullError) {
       process.stderr.write(`hull: ${e.message}\n`);
-      process.exitCode = 1;
+      // Interrupted: the shell's convention for SIGINT, as the docker CLI exits on Ctrl-C.
+      process.exitCode = controller.signal.aborted ? 130 : 1;
       return;
     }
     throw e;
