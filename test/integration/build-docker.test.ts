@@ -146,6 +146,19 @@ const CORPUS: { name: string; files: Record<string, string> }[] = [
     },
   },
   {
+    name: 'dockerignore',
+    files: {
+      '.dockerignore': '**/*.log\nsecret/\n!secret/public.txt\ntmp*\n',
+      'keep.txt': 'k\n',
+      'deep/er/b.log': 'x\n',
+      'deep/er/c.txt': 'c\n',
+      'secret/key.pem': 'KEY\n',
+      'secret/public.txt': 'pub\n',
+      tmpfile: 'x\n',
+      Dockerfile: 'FROM busybox\nCOPY . /ctx/\nCOPY deep /deep-copy\n',
+    },
+  },
+  {
     name: 'add-and-globs',
     files: {
       'pkg/x/1.conf': '1\n',
