@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { writeEtcFiles } from '../container/etc-files.js';
 import { execEnv } from '../container/exec.js';
 import { runtimeRoot } from '../container/paths.js';
@@ -17,7 +17,7 @@ import { buildSpec, cgroupsPathFor } from '../container/spec/spec.js';
 import { resolveUser } from '../container/spec/user.js';
 import { HullError } from '../util/errors.js';
 import { replaceFile } from '../util/fs.js';
-import type { StepRootfs } from './step-rootfs.js';
+import { stepContainerId, type StepRootfs } from './step-rootfs.js';
 
 export interface RunInput {
   args: string[];
@@ -31,14 +31,9 @@ export interface RunInput {
   signal?: AbortSignal;
 }
 
-/** The runc container id of a step: derived from its directory, so a sweep can find it. */
-export function stepContainerId(step: StepRootfs): string {
-  return `hullbuild-${basename(step.dir)}`;
-}
-
 /** Runs the command; resolves to its exit status (128+n when killed by signal n). */
 export async function runStep(root: string, step: StepRootfs, input: RunInput): Promise<number> {
-  const id = stepContainerId(step);
+  const id = stepContainerId(step.dir);
   const hostname = id.slice(-12);
   const etc = { hosts: join(step.dir, 'hosts'), hostname: join(step.dir, 'hostname'), resolvConf: join(step.dir, 'resolv.conf') };
   await writeEtcFiles(etc, { hostname, extraHosts: [], addresses: [], dns: [], hostNetwork: input.network === 'host' });

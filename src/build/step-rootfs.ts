@@ -5,11 +5,13 @@
  * `<root>/build/<pid>-…`; a later build sweeps those of dead processes (unmounting first), so a
  * killed build leaves nothing mounted or half-written that anything trusts.
  */
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { runtimeRoot } from '../container/paths.js';
 import { isMounted, mountRootfs, unmountRootfs } from '../container/rootfs.js';
+import { chooseRuntime, Runtime } from '../container/runtime.js';
 import { Lowers, runcMountArtifacts } from '../engine/container-fs.js';
 import { layerMediaType } from '../image/archive/layer-media-type.js';
 import { compressGzip } from '../image/compression.js';
@@ -23,6 +25,11 @@ export interface StepRootfs {
   dir: string;
   rootfs: string;
   upper: string;
+}
+
+/** The runc container id of a step's RUN: derived from its directory, so a sweep can find it. */
+export function stepContainerId(stepDir: string): string {
+  return `hullbuild-${basename(stepDir)}`;
 }
 
 export function buildWorkRoot(root: string): string {
@@ -41,6 +48,9 @@ export async function sweepDeadBuilds(root: string): Promise<void> {
   for (const n of names) {
     const pid = Number(n.split('-')[0]);
     if (!Number.isInteger(pid) || pid === process.pid || isPidAlive(pid)) continue;
+    // A build killed during RUN leaves runc's container running on the step's root.
+    const id = stepContainerId(n);
+    if (existsSync(join(runtimeRoot(root), id))) await new Runtime(chooseRuntime(), runtimeRoot(root)).delete(id);
     const rootfs = join(base, n, 'rootfs');
     if (isMounted(rootfs)) unmountRootfs(rootfs);
     await rm(join(base, n), { recursive: true, force: true });

@@ -347,4 +347,20 @@ describe('hull build: failures', { skip }, () => {
     assert.equal((await ok(['images', '-q'])).stdout, before, 'no image was recorded');
     assert.equal(existsSync(join(root, 'build')) ? readdirSync(join(root, 'build')).length : 0, 0, 'no work directory is left');
   });
+
+  test('a SIGKILLed build is cleaned up by the next build: container, mount and work directory', { timeout: 300_000 }, async () => {
+    const dir = await context({ Dockerfile: 'FROM busybox\nRUN echo killed-step-$((1+1)) && sleep 600\n' });
+    const child = spawn(process.execPath, ['--', HULL_BIN, '--root', root, 'build', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<void>((r) => child.on('close', () => r()));
+    await until('the RUN step to start', () => stderr.includes('killed-step-2'), 60_000);
+    child.kill('SIGKILL');
+    await exited;
+    assert.equal((await runcContainers()).length, 1, 'the killed build left its RUN behind');
+    await ok(['build', await context({ Dockerfile: 'FROM busybox\n' })]);
+    assert.deepEqual(await runcContainers(), []);
+    assert.deepEqual(mountsUnderRoot(), []);
+    assert.deepEqual(readdirSync(join(root, 'build')), []);
+  });
 });
