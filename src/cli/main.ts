@@ -7,6 +7,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { HullError, messageOf } from '../util/errors.js';
+import { registerBuildCommands } from './commands/build.js';
 import { registerContainerCommands } from './commands/containers.js';
 import { registerContainerOpsCommands } from './commands/container-ops.js';
 import { registerContainerFsCommands } from './commands/container-fs.js';
@@ -37,6 +38,7 @@ function buildProgram(): Command {
   registerVolumeCommands(program);
   registerNetworkCommands(program);
   registerServeCommand(program);
+  registerBuildCommands(program);
   return program;
 }
 

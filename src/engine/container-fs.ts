@@ -132,7 +132,8 @@ function isOpaqueDir(path: string): boolean {
 }
 
 /** The image's layers seen as overlayfs merges them (top layer first), for "did this exist before?". */
-class Lowers {
+export class Lowers {
+  /** `dirs`: layer directories, top layer first. */
   constructor(private readonly dirs: string[]) {}
 
   lookup(rel: string): Stats | undefined {
@@ -193,7 +194,12 @@ function imageOf(ctx: FsContext, c: Container): StoredImage {
  */
 function mountArtifacts(c: Container, upper: string, lowers: Lowers): Set<string> {
   const dests = [...Object.keys(c.doc.HostConfig.Tmpfs ?? {}), ...(c.doc.MountPoints ?? []).map((m) => m.Destination)];
-  const points = new Set([...MOUNT_POINTS, ...dests.map((p) => posix.normalize(p).replace(/^\/+|\/+$/g, ''))]);
+  return runcMountArtifacts(upper, lowers, dests);
+}
+
+/** mountArtifacts for any overlay upper over `lowers` (builds run containers without a Container record). */
+export function runcMountArtifacts(upper: string, lowers: Lowers, extraPoints: string[] = []): Set<string> {
+  const points = new Set([...MOUNT_POINTS, ...extraPoints.map((p) => posix.normalize(p).replace(/^\/+|\/+$/g, ''))]);
   const candidates = new Set<string>();
   for (const p of points) for (let q = p; q !== ''; q = parentOf(q)) candidates.add(q);
   const depth = (p: string): number => p.split('/').length;
@@ -697,6 +703,8 @@ export interface TarExtractOptions {
   noOverwriteDirNonDir: boolean;
   /** How `dest` is named in error messages. */
   displayRoot?: string;
+  /** Permission bits given to every entry instead of the tar's (`COPY --chmod`). */
+  mode?: number;
 }
 
 type TarHeader = {
@@ -781,7 +789,7 @@ export async function extractTar(tar: Readable, dest: string, opts: TarExtractOp
           }
         }
         const [uid, gid] = opts.owner ? [opts.owner.uid, opts.owner.gid] : ownerOf(h);
-        const mode = (h.mode ?? 0o644) & 0o7777;
+        const mode = opts.mode ?? (h.mode ?? 0o644) & 0o7777;
         const mtime = h.mtime ?? new Date();
         switch (type) {
           case 'file':

@@ -5,6 +5,7 @@
 import type { Readable, Writable } from 'node:stream';
 // Transfer code (registry client, archives, layer unpacking) is imported when a verb needs it:
 // every command pays Node's module loading at start, and `hull run` should not pay for `pull`.
+import type { BuildProgress, BuildResult, EngineBuildOptions } from './build.js';
 import type { LoadResult } from '../image/archive/load.js';
 import type { ImportOptions } from '../image/archive/import.js';
 import type { Platform } from '../image/media-types.js';
@@ -125,6 +126,27 @@ export class Engine {
     const id = await importRootfs(this.images, input, opts);
     this.events.image(id, 'import');
     return id;
+  }
+
+  /** `hull build`: `context` is a directory, a tar file, or a tar stream. */
+  async build(context: string | Readable, opts: EngineBuildOptions, progress: BuildProgress): Promise<BuildResult> {
+    const { build } = await import('./build.js');
+    const deps = {
+      root: this.root,
+      db: this.db,
+      images: this.images,
+      pull: async (ref: string, signal?: AbortSignal) => {
+        progress(`pulling ${ref}`);
+        await this.pull(ref, { progress: () => undefined, ...(signal ? { signal } : {}) });
+      },
+    };
+    return build(deps, context, opts, progress);
+  }
+
+  /** `hull builder prune`: the build cache and the layers only it kept; returns the bytes freed. */
+  async pruneBuildCache(): Promise<number> {
+    const { BuildCache } = await import('../build/cache.js');
+    return new BuildCache(this.db, this.images).prune();
   }
 
   /** Check the credentials against the registry, then keep them in ~/.docker/config.json. */

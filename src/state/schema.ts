@@ -130,4 +130,14 @@ export const MIGRATIONS: readonly string[] = [
     attributes TEXT NOT NULL                -- JSON object of strings
   );
   `,
+  `
+  -- Build cache (hull build): a step's cache key (parent key, instruction after substitution,
+  -- build args in scope, content digest of COPY/ADD inputs) -> the image config after the step.
+  -- The layers it names are checked on use: one removed with an image makes the entry a miss.
+  CREATE TABLE build_cache (
+    key        TEXT PRIMARY KEY,
+    config     TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  );
+  `,
 ];

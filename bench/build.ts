@@ -1,0 +1,110 @@
+/**
+ * Build benchmark: a 10-step Dockerfile (FROM, ENV, WORKDIR, three COPYs, three RUNs, CMD) on
+ * the offline busybox image, hull vs docker build (private dockerd 20.10, classic builder:
+ * its BuildKit cannot resolve FROM offline), in one run:
+ *
+ *   cold     a build with no cache (`--no-cache` for both)
+ *   rebuild  the same build again, unchanged: every step from the cache
+ *
+ *   node dist/bench/build.js [--runs 5] [--no-docker]
+ *
+ * Tools take turns, each measured from the CLI's spawn to its exit. Budgets: hull cold ≤ 1×
+ * docker's, rebuild ≤ 0.5×. A benchmark reports; it never fails (exit status 0).
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { buildBenchImage, cliOk, dockerEngine, hullEngine, log } from './lib/containers.js';
+import type { Engine } from './lib/containers.js';
+import { median, cleanupStack } from './lib/stats.js';
+
+const BUDGET_COLD = 1;
+const BUDGET_REBUILD = 0.5;
+
+const DOCKERFILE = (image: string): string =>
+  [
+    `FROM ${image}`,
+    'ENV APP=/srv/app MODE=bench',
+    'WORKDIR /srv/app',
+    'COPY conf/ ./conf/',
+    'COPY data.bin ./',
+    'RUN mkdir -p out && for i in $(seq 1 200); do echo line $i >> out/log.txt; done',
+    'COPY run.sh ./',
+    'RUN chmod +x run.sh && sha256sum data.bin > out/sum',
+    'RUN tar -czf /srv/out.tgz out',
+    'CMD ["./run.sh"]',
+    '',
+  ].join('\n');
+
+async function makeContext(image: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'hull-bench-build-'));
+  await mkdir(join(dir, 'conf'));
+  for (let i = 0; i < 20; i++) await writeFile(join(dir, 'conf', `c${i}.conf`), `key${i}=value${i}\n`);
+  // 4 MiB of varied bytes: enough for the layer packing and hashing to count.
+  const data = Buffer.alloc(4 << 20);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 2654435761) >>> 24;
+  await writeFile(join(dir, 'data.bin'), data);
+  await writeFile(join(dir, 'run.sh'), '#!/bin/sh\necho running\n');
+  await writeFile(join(dir, 'Dockerfile'), DOCKERFILE(image));
+  return dir;
+}
+
+async function timed(engine: Engine, args: string[]): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  await cliOk(engine, args, { timeoutMs: 600_000 });
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, 'no-docker': { type: 'boolean', default: false } } });
+  const runs = Number(values.runs);
+  const { cleanups, cleanup } = cleanupStack(log);
+  try {
+    const image = await buildBenchImage();
+    cleanups.push(() => image.remove());
+    const engines: Engine[] = [await hullEngine(image)];
+    cleanups.push(() => engines[0]!.stop());
+    if (!values['no-docker']) {
+      try {
+        const d = await dockerEngine(image);
+        engines.push(d.engine);
+        cleanups.push(() => d.engine.stop());
+      } catch (e) {
+        log(`docker: not available (${(e as Error).message}); hull only`);
+      }
+    }
+    const ctx = await makeContext(engines[0]!.image);
+    cleanups.push(() => rm(ctx, { recursive: true, force: true }));
+    process.env.DOCKER_BUILDKIT = '0';
+    const cold: Record<string, number[]> = {};
+    const rebuild: Record<string, number[]> = {};
+    for (const e of engines) {
+      // Untimed warm-up: page cache, the base image's first use.
+      await cliOk(e, ['build', '-q', '-t', 'bench/build:latest', ctx], { timeoutMs: 600_000 });
+      cold[e.name] = [];
+      rebuild[e.name] = [];
+    }
+    for (let r = 0; r < runs; r++) {
+      const order = r % 2 === 0 ? engines : [...engines].reverse();
+      for (const e of order) {
+        cold[e.name]!.push(await timed(e, ['build', '-q', '--no-cache', '-t', 'bench/build:latest', ctx]));
+        rebuild[e.name]!.push(await timed(e, ['build', '-q', '-t', 'bench/build:latest', ctx]));
+      }
+      log(`run ${r + 1}/${runs}: ${engines.map((e) => `${e.name} cold ${cold[e.name]!.at(-1)!.toFixed(0)} ms, rebuild ${rebuild[e.name]!.at(-1)!.toFixed(0)} ms`).join('; ')}`);
+    }
+    const lines = ['', '| tool | cold build (median ms) | unchanged rebuild (median ms) |', '|---|---|---|'];
+    for (const e of engines) lines.push(`| ${e.name} | ${median(cold[e.name]!).toFixed(0)} | ${median(rebuild[e.name]!).toFixed(0)} |`);
+    if (cold.docker) {
+      const rc = median(cold.hull!) / median(cold.docker);
+      const rr = median(rebuild.hull!) / median(rebuild.docker!);
+      lines.push('', `cold: hull/docker = ${rc.toFixed(2)} (budget ≤ ${BUDGET_COLD}) ${rc <= BUDGET_COLD ? 'PASS' : 'FAIL'}`);
+      lines.push(`rebuild: hull/docker = ${rr.toFixed(2)} (budget ≤ ${BUDGET_REBUILD}) ${rr <= BUDGET_REBUILD ? 'PASS' : 'FAIL'}`);
+    }
+    process.stdout.write(`${lines.join('\n')}\n`);
+  } finally {
+    await cleanup();
+  }
+}
+
+await main();
