@@ -76,6 +76,7 @@ static struct {
 	char **exit_args;
 	int n_exit_args;
 	long timeout_create;
+	char *exit_status_file;
 } opt = { .sync_fd = -1, .log_max_files = 1 };
 
 /* On the heap, not PATH_MAX arrays: each static array would cost a resident page. */
@@ -1252,10 +1253,38 @@ static void wait_start_done(void)
 	free(fifo);
 }
 
+/*
+ * --exit-status-file: the runtime's process is not the workload (the VM runtime's is QEMU), so
+ * the status is the last `exit N` or `signal N` line the runtime left in the file. A process
+ * killed by a signal keeps that status (the VM was killed); one that ended on its own without a
+ * report (the guest panicked or powered itself off) is recorded as 255.
+ */
+static void apply_exit_status_file(void)
+{
+	FILE *f = fopen(opt.exit_status_file, "re");
+	int found = 0, n;
+	char line[128];
+	while (f && fgets(line, sizeof line, f)) {
+		if (sscanf(line, "exit %d", &n) == 1 && n >= 0 && n < 256) {
+			init_status = (n & 0xff) << 8;
+			found = 1;
+		} else if (sscanf(line, "signal %d", &n) == 1 && n > 0 && n < 128) {
+			init_status = n;
+			found = 1;
+		}
+	}
+	if (f)
+		fclose(f);
+	if (!found && !WIFSIGNALED(init_status))
+		init_status = 255 << 8;
+}
+
 static void finish(void)
 {
-	/* Read before `runtime delete` removes the cgroup. */
-	int oom = read_oom_killed();
+	/* Read before `runtime delete` removes the cgroup. A VM's memory is its own: no cgroup OOM. */
+	int oom = opt.exit_status_file ? 0 : read_oom_killed();
+	if (opt.exit_status_file)
+		apply_exit_status_file();
 
 	for (int s = 0; s < 2; s++) {
 		if (out_fd[s] >= 0) {
@@ -1324,7 +1353,7 @@ static long long parse_num(const char *name, const char *v)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_ID = 1, OPT_BUNDLE, OPT_RUNTIME, OPT_ROOT, OPT_STATE, OPT_SYNC, OPT_TERM, OPT_STDIN, OPT_LOG, OPT_LOGSIZE, OPT_LOGFILES, OPT_EXITCMD, OPT_EXITARG, OPT_TIMEOUT };
+	enum { OPT_ID = 1, OPT_BUNDLE, OPT_RUNTIME, OPT_ROOT, OPT_STATE, OPT_SYNC, OPT_TERM, OPT_STDIN, OPT_LOG, OPT_LOGSIZE, OPT_LOGFILES, OPT_EXITCMD, OPT_EXITARG, OPT_TIMEOUT, OPT_EXITFILE };
 	static const struct option longopts[] = {
 		{ "id", required_argument, NULL, OPT_ID },
 		{ "bundle", required_argument, NULL, OPT_BUNDLE },
@@ -1340,6 +1369,7 @@ int main(int argc, char **argv)
 		{ "exit-command", required_argument, NULL, OPT_EXITCMD },
 		{ "exit-arg", required_argument, NULL, OPT_EXITARG },
 		{ "timeout-create", required_argument, NULL, OPT_TIMEOUT },
+		{ "exit-status-file", required_argument, NULL, OPT_EXITFILE },
 		{ NULL, 0, NULL, 0 },
 	};
 	opt.exit_args = calloc((size_t)argc, sizeof *opt.exit_args);
@@ -1369,6 +1399,7 @@ int main(int argc, char **argv)
 		case OPT_EXITCMD: opt.exit_command = strchr(optarg, '/') ? absolute(optarg) : optarg; break;
 		case OPT_EXITARG: opt.exit_args[opt.n_exit_args++] = optarg; break;
 		case OPT_TIMEOUT: opt.timeout_create = (long)parse_num("timeout-create", optarg); break;
+		case OPT_EXITFILE: opt.exit_status_file = absolute(optarg); break;
 		default: usage_fail("unknown or incomplete option: %s", argv[optind - 1]);
 		}
 	}

@@ -22,6 +22,7 @@ import type { Db } from '../state/db.js';
 import { HullError, isHullError } from '../util/errors.js';
 import { buildContainerDoc, type CreateRequest } from './container-create.js';
 import { prepareBundle } from './container-bundle.js';
+import { isVm, prepareVm, vmExitStatusFile, vmRuntimePath } from '../vm/prepare.js';
 
 export interface Container {
   id: string;
@@ -48,6 +49,8 @@ function hullMain(): string {
 
 export class ContainerService {
   readonly records: ContainerRecords;
+  /** One-line notices about how a container is run (a VM falling back to TCG); the CLI's stderr. */
+  notice: (line: string) => void = (line) => process.stderr.write(`${line}\n`);
 
   constructor(
     readonly root: string,
@@ -205,7 +208,8 @@ export class ContainerService {
     const image = this.images.load(c.imageId);
     if (!image) throw new HullError('IMAGE_NOT_FOUND', `No such image: ${c.doc.Config.Image}`);
     const paths = containerPaths(this.root, c.id);
-    const runtimePath = chooseRuntime(c.doc.HostConfig.Runtime || undefined);
+    const vm = isVm(c.doc);
+    const runtimePath = vm ? vmRuntimePath() : chooseRuntime(c.doc.HostConfig.Runtime || undefined);
     const runtime = new Runtime(runtimePath, runtimeRoot(this.root));
     // A monitor left by a CLI killed during an earlier start still holds the (created) container
     // and would delete the new one, or write its exit into the new state directory, when it ends.
@@ -215,6 +219,7 @@ export class ContainerService {
     await rm(paths.monitor, { recursive: true, force: true });
     await mkdir(paths.monitor, { recursive: true, mode: 0o700 });
     await prepareBundle(this.images, c, image, paths);
+    if (vm) await prepareVm(this.root, c.doc, paths.dir, this.notice);
 
     const log = c.doc.HostConfig.LogConfig;
     let started;
@@ -231,6 +236,7 @@ export class ContainerService {
         ...(log.Config['max-size'] ? { logMaxSize: parseLogSize(log.Config['max-size']) } : {}),
         ...(log.Config['max-file'] ? { logMaxFiles: Number(log.Config['max-file']) } : {}),
         exitCommand: [process.execPath, hullMain(), '--root', this.root, '_exited', c.id],
+        ...(vm ? { exitStatusFile: vmExitStatusFile(runtimeRoot(this.root), c.id) } : {}),
       });
     } catch (e) {
       unmountRootfs(paths.rootfs);
