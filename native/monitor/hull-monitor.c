@@ -69,7 +69,7 @@ static struct {
 	const char *id;
 	char *bundle, *runtime, *runtime_root, *state_dir, *log_path;
 	int sync_fd;
-	int terminal, want_stdin;
+	int terminal, want_stdin, stdin_socket;
 	long long log_max_size;
 	int log_max_files;
 	char *exit_command;
@@ -91,6 +91,8 @@ static int listen_fd = -1;
 static int out_fd[2] = { -1, -1 };
 /* Where stdin frames go: the stdin pipe, or the pty master with --terminal --stdin. */
 static int in_fd = -1;
+/* --stdin-socket: our half-closed end, held open until the end (see close_stdin). */
+static int stdin_sock_kept = -1;
 static int pty_fd = -1;
 static int pty_last_nl = 1;
 
@@ -608,7 +610,8 @@ static void create_container(void)
 		c_err = err_p[1];
 	} else {
 		if (pipe2(out_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0 ||
-		    (opt.want_stdin && pipe2(in_p, O_CLOEXEC) < 0)) {
+		    (opt.want_stdin && !opt.stdin_socket && pipe2(in_p, O_CLOEXEC) < 0) ||
+		    (opt.want_stdin && opt.stdin_socket && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in_p) < 0)) {
 			sync_errorf("pipe: %s", strerror(errno));
 			exit(1);
 		}
@@ -920,6 +923,11 @@ static void close_stdin(void)
 		if (!pty_last_nl)
 			(void)!write(pty_fd, &eof, 1);
 		(void)!write(pty_fd, &eof, 1);
+	} else if (opt.stdin_socket) {
+		/* Half-close, and keep our end: a closed peer is a hangup, on which QEMU drops the
+		 * connection with unread data still queued; a shutdown is an EOF after the data. */
+		shutdown(in_fd, SHUT_WR);
+		stdin_sock_kept = in_fd;
 	} else {
 		close(in_fd);
 	}
@@ -1353,7 +1361,7 @@ static long long parse_num(const char *name, const char *v)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_ID = 1, OPT_BUNDLE, OPT_RUNTIME, OPT_ROOT, OPT_STATE, OPT_SYNC, OPT_TERM, OPT_STDIN, OPT_LOG, OPT_LOGSIZE, OPT_LOGFILES, OPT_EXITCMD, OPT_EXITARG, OPT_TIMEOUT, OPT_EXITFILE };
+	enum { OPT_ID = 1, OPT_BUNDLE, OPT_RUNTIME, OPT_ROOT, OPT_STATE, OPT_SYNC, OPT_TERM, OPT_STDIN, OPT_LOG, OPT_LOGSIZE, OPT_LOGFILES, OPT_EXITCMD, OPT_EXITARG, OPT_TIMEOUT, OPT_EXITFILE, OPT_STDINSOCK };
 	static const struct option longopts[] = {
 		{ "id", required_argument, NULL, OPT_ID },
 		{ "bundle", required_argument, NULL, OPT_BUNDLE },
@@ -1370,6 +1378,7 @@ int main(int argc, char **argv)
 		{ "exit-arg", required_argument, NULL, OPT_EXITARG },
 		{ "timeout-create", required_argument, NULL, OPT_TIMEOUT },
 		{ "exit-status-file", required_argument, NULL, OPT_EXITFILE },
+		{ "stdin-socket", no_argument, NULL, OPT_STDINSOCK },
 		{ NULL, 0, NULL, 0 },
 	};
 	opt.exit_args = calloc((size_t)argc, sizeof *opt.exit_args);
@@ -1400,6 +1409,7 @@ int main(int argc, char **argv)
 		case OPT_EXITARG: opt.exit_args[opt.n_exit_args++] = optarg; break;
 		case OPT_TIMEOUT: opt.timeout_create = (long)parse_num("timeout-create", optarg); break;
 		case OPT_EXITFILE: opt.exit_status_file = absolute(optarg); break;
+		case OPT_STDINSOCK: opt.stdin_socket = 1; break;
 		default: usage_fail("unknown or incomplete option: %s", argv[optind - 1]);
 		}
 	}

@@ -55,6 +55,8 @@ export interface MonitorOptions {
    * guest's workload. No cgroup OOM check then (the VM's memory is its own).
    */
   exitStatusFile?: string;
+  /** With `stdin`: a socket rather than a pipe (the VM runtime needs EOF to reach QEMU's chardev). */
+  stdinSocket?: boolean;
   /** The monitor binary; monitorPath() by default. */
   binary?: string;
 }
@@ -129,6 +131,7 @@ export function monitorArgs(opts: MonitorOptions): string[] {
     args.push('--exit-command', cmd!);
     for (const a of rest) args.push('--exit-arg', a);
   }
+  if (opts.stdinSocket) args.push('--stdin-socket');
   if (opts.exitStatusFile) args.push('--exit-status-file', opts.exitStatusFile);
   const timeout = opts.timeoutCreateSeconds ?? 120;
   if (timeout > 0) args.push('--timeout-create', String(Math.ceil(timeout)));

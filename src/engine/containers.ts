@@ -236,7 +236,7 @@ export class ContainerService {
         ...(log.Config['max-size'] ? { logMaxSize: parseLogSize(log.Config['max-size']) } : {}),
         ...(log.Config['max-file'] ? { logMaxFiles: Number(log.Config['max-file']) } : {}),
         exitCommand: [process.execPath, hullMain(), '--root', this.root, '_exited', c.id],
-        ...(vm ? { exitStatusFile: vmExitStatusFile(runtimeRoot(this.root), c.id) } : {}),
+        ...(vm ? { exitStatusFile: vmExitStatusFile(runtimeRoot(this.root), c.id), stdinSocket: true } : {}),
       });
     } catch (e) {
       unmountRootfs(paths.rootfs);

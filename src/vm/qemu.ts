@@ -49,7 +49,7 @@ export function kernelCmdline(extra: string[] = []): string {
 
 /**
  * QEMU's arguments, run with the VM directory as cwd (so the unix sockets have short relative
- * paths) and with the container's stdout and stderr on fds 3 and 4.
+ * paths), with the container's stdout and stderr on fds 3 and 4 and its stdin (-i) on fd 5.
  *
  * q35 rather than microvm: under TCG the Debian cloud kernel hangs in TSC calibration on microvm
  * (no PIT/HPET reference), and microvm's virtio-mmio devices need a kernel with
@@ -79,7 +79,9 @@ export function qemuArgs(s: VmSettings, opts: { paused: boolean; probe?: boolean
     '-chardev', 'pipe,id=ctl,path=ctl', '-device', 'virtserialport,chardev=ctl,name=hull.ctl',
     '-chardev', `socket,id=vfs,path=${VM_FILES.virtiofs}`, '-device', 'vhost-user-fs-pci,chardev=vfs,tag=hullroot',
   );
-  if (s.stdin) args.push('-chardev', 'stdio,id=in,signal=off', '-device', 'virtserialport,chardev=in,name=hull.stdin');
+  // fd 5: the container's stdin, a connected socket (the monitor's --stdin-socket): a socket
+  // chardev reports its EOF to the guest as the port closing, a file or stdio chardev does not.
+  if (s.stdin) args.push('-chardev', 'socket,id=in,fd=5', '-device', 'virtserialport,chardev=in,name=hull.stdin');
   if (opts.paused) args.push('-S');
   return args;
 }

@@ -89,8 +89,8 @@ async function create(p: Parsed): Promise<void> {
   const config = guestConfig(bundle, settings);
   writeFileSync(ctl, Buffer.concat([Buffer.from(`config ${config.length}\n`), config]));
 
-  // fd 0: the container's stdin (-i); 3, 4: its stdout and stderr, which the guest's ports write.
-  const qemu = spawn(QEMU_BINARY, qemuArgs(settings, { paused: true }), { cwd: dir, stdio: [settings.stdin ? 0 : 'ignore', 'ignore', log, 1, 2] });
+  // fds 3, 4: the container's stdout and stderr, which the guest's ports write; 5: its stdin (-i).
+  const qemu = spawn(QEMU_BINARY, qemuArgs(settings, { paused: true }), { cwd: dir, stdio: ['ignore', 'ignore', log, 1, 2, settings.stdin ? 0 : 'ignore'] });
   qemu.unref();
   writeFileSync(join(dir, VM_FILES.qemuPid), String(qemu.pid));
   const up = await waitFor(async () => qemu.exitCode !== null || (await qmp(join(dir, VM_FILES.qmp), 'query-status').then(() => true, () => false)), 30_000);
