@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 
 # runc runs containers and tini is --init's pid 1; skopeo and docker-registry serve the interop tests;
 # busybox-static makes test and example images offline; zstd unpacks zstd layers; gcc, g++,
-# make and python3 build the native addon, better-sqlite3 and the monitor.
-PACKAGES=(runc skopeo docker-registry busybox-static zstd openssl ca-certificates tini gcc g++ make python3)
+# make and python3 build the native addon, better-sqlite3 and the monitor; qemu-system-x86 (QEMU,
+# virtiofsd) and linux-image-cloud-amd64 (the guest kernel) run --isolation vm.
+PACKAGES=(runc skopeo docker-registry busybox-static zstd openssl ca-certificates tini gcc g++ make python3 qemu-system-x86 linux-image-cloud-amd64)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
