@@ -208,6 +208,9 @@ async function main(): Promise<void> {
     case 'ps':
       process.stdout.write(JSON.stringify([readPid(join(vmDir(p.root, p.rest[0]!), VM_FILES.qemuPid))].filter((n) => n > 0)) + '\n');
       return;
+    case 'exec':
+    case 'update':
+      throw new Error(`${p.verb} is not supported for VMs yet`);
     default:
       throw new UsageError(`unknown command ${p.verb}`);
   }
