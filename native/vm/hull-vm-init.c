@@ -1,5 +1,5 @@
 /*
- * hull-vm-init: pid 1 of a hull VM (docs/vm.md).
+ * hull-vm-init: pid 1 of a hull VM (docs/ARCHITECTURE.md, "Virtual machines").
  *
  * Static C rather than a busybox script: it must fork the workload, forward signals to it,
  * reap, and report the exact exit status over a byte channel; a shell does that only

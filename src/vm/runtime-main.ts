@@ -4,7 +4,7 @@
  * `state`, `pause`, `resume`, `ps`) that runs a bundle as a QEMU virtual machine instead of a
  * runc container. The container monitor (native/monitor) and the engine drive it exactly as
  * they drive runc, so logs, attach, exit recording, stop/kill/rm, restart policies and the
- * crash reconciliation are the container code paths, unchanged (docs/vm.md).
+ * crash reconciliation are the container code paths, unchanged (docs/ARCHITECTURE.md, "Virtual machines").
  *
  *   hull-vm-runtime --root DIR [--log F --log-format json] create --bundle B --pid-file P ID
  *   hull-vm-runtime --root DIR start|state|pause|resume|ps ID
