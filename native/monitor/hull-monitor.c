@@ -69,13 +69,14 @@ static struct {
 	const char *id;
 	char *bundle, *runtime, *runtime_root, *state_dir, *log_path;
 	int sync_fd;
-	int terminal, want_stdin;
+	int terminal, want_stdin, stdin_socket;
 	long long log_max_size;
 	int log_max_files;
 	char *exit_command;
 	char **exit_args;
 	int n_exit_args;
 	long timeout_create;
+	char *exit_status_file;
 } opt = { .sync_fd = -1, .log_max_files = 1 };
 
 /* On the heap, not PATH_MAX arrays: each static array would cost a resident page. */
@@ -90,6 +91,8 @@ static int listen_fd = -1;
 static int out_fd[2] = { -1, -1 };
 /* Where stdin frames go: the stdin pipe, or the pty master with --terminal --stdin. */
 static int in_fd = -1;
+/* --stdin-socket: our half-closed end, held open until the end (see close_stdin). */
+static int stdin_sock_kept = -1;
 static int pty_fd = -1;
 static int pty_last_nl = 1;
 
@@ -607,7 +610,8 @@ static void create_container(void)
 		c_err = err_p[1];
 	} else {
 		if (pipe2(out_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0 ||
-		    (opt.want_stdin && pipe2(in_p, O_CLOEXEC) < 0)) {
+		    (opt.want_stdin && !opt.stdin_socket && pipe2(in_p, O_CLOEXEC) < 0) ||
+		    (opt.want_stdin && opt.stdin_socket && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in_p) < 0)) {
 			sync_errorf("pipe: %s", strerror(errno));
 			exit(1);
 		}
@@ -919,6 +923,11 @@ static void close_stdin(void)
 		if (!pty_last_nl)
 			(void)!write(pty_fd, &eof, 1);
 		(void)!write(pty_fd, &eof, 1);
+	} else if (opt.stdin_socket) {
+		/* Half-close, and keep our end: a closed peer is a hangup, on which QEMU drops the
+		 * connection with unread data still queued; a shutdown is an EOF after the data. */
+		shutdown(in_fd, SHUT_WR);
+		stdin_sock_kept = in_fd;
 	} else {
 		close(in_fd);
 	}
@@ -1252,10 +1261,38 @@ static void wait_start_done(void)
 	free(fifo);
 }
 
+/*
+ * --exit-status-file: the runtime's process is not the workload (the VM runtime's is QEMU), so
+ * the status is the last `exit N` or `signal N` line the runtime left in the file. A process
+ * killed by a signal keeps that status (the VM was killed); one that ended on its own without a
+ * report (the guest panicked or powered itself off) is recorded as 255.
+ */
+static void apply_exit_status_file(void)
+{
+	FILE *f = fopen(opt.exit_status_file, "re");
+	int found = 0, n;
+	char line[128];
+	while (f && fgets(line, sizeof line, f)) {
+		if (sscanf(line, "exit %d", &n) == 1 && n >= 0 && n < 256) {
+			init_status = (n & 0xff) << 8;
+			found = 1;
+		} else if (sscanf(line, "signal %d", &n) == 1 && n > 0 && n < 128) {
+			init_status = n;
+			found = 1;
+		}
+	}
+	if (f)
+		fclose(f);
+	if (!found && !WIFSIGNALED(init_status))
+		init_status = 255 << 8;
+}
+
 static void finish(void)
 {
-	/* Read before `runtime delete` removes the cgroup. */
-	int oom = read_oom_killed();
+	/* Read before `runtime delete` removes the cgroup. A VM's memory is its own: no cgroup OOM. */
+	int oom = opt.exit_status_file ? 0 : read_oom_killed();
+	if (opt.exit_status_file)
+		apply_exit_status_file();
 
 	for (int s = 0; s < 2; s++) {
 		if (out_fd[s] >= 0) {
@@ -1324,7 +1361,7 @@ static long long parse_num(const char *name, const char *v)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_ID = 1, OPT_BUNDLE, OPT_RUNTIME, OPT_ROOT, OPT_STATE, OPT_SYNC, OPT_TERM, OPT_STDIN, OPT_LOG, OPT_LOGSIZE, OPT_LOGFILES, OPT_EXITCMD, OPT_EXITARG, OPT_TIMEOUT };
+	enum { OPT_ID = 1, OPT_BUNDLE, OPT_RUNTIME, OPT_ROOT, OPT_STATE, OPT_SYNC, OPT_TERM, OPT_STDIN, OPT_LOG, OPT_LOGSIZE, OPT_LOGFILES, OPT_EXITCMD, OPT_EXITARG, OPT_TIMEOUT, OPT_EXITFILE, OPT_STDINSOCK };
 	static const struct option longopts[] = {
 		{ "id", required_argument, NULL, OPT_ID },
 		{ "bundle", required_argument, NULL, OPT_BUNDLE },
@@ -1340,6 +1377,8 @@ int main(int argc, char **argv)
 		{ "exit-command", required_argument, NULL, OPT_EXITCMD },
 		{ "exit-arg", required_argument, NULL, OPT_EXITARG },
 		{ "timeout-create", required_argument, NULL, OPT_TIMEOUT },
+		{ "exit-status-file", required_argument, NULL, OPT_EXITFILE },
+		{ "stdin-socket", no_argument, NULL, OPT_STDINSOCK },
 		{ NULL, 0, NULL, 0 },
 	};
 	opt.exit_args = calloc((size_t)argc, sizeof *opt.exit_args);
@@ -1369,6 +1408,8 @@ int main(int argc, char **argv)
 		case OPT_EXITCMD: opt.exit_command = strchr(optarg, '/') ? absolute(optarg) : optarg; break;
 		case OPT_EXITARG: opt.exit_args[opt.n_exit_args++] = optarg; break;
 		case OPT_TIMEOUT: opt.timeout_create = (long)parse_num("timeout-create", optarg); break;
+		case OPT_EXITFILE: opt.exit_status_file = absolute(optarg); break;
+		case OPT_STDINSOCK: opt.stdin_socket = 1; break;
 		default: usage_fail("unknown or incomplete option: %s", argv[optind - 1]);
 		}
 	}

@@ -49,6 +49,14 @@ export interface MonitorOptions {
   exitCommand?: readonly string[];
   /** Kill `runtime create` after this long. Default 120; 0 disables. */
   timeoutCreateSeconds?: number;
+  /**
+   * The exit status comes from this file (a line `exit N` or `signal N`) rather than from the
+   * runtime's process: the VM runtime's process is QEMU, whose own status says nothing about the
+   * guest's workload. No cgroup OOM check then (the VM's memory is its own).
+   */
+  exitStatusFile?: string;
+  /** With `stdin`: a socket rather than a pipe (the VM runtime needs EOF to reach QEMU's chardev). */
+  stdinSocket?: boolean;
   /** The monitor binary; monitorPath() by default. */
   binary?: string;
 }
@@ -123,6 +131,8 @@ export function monitorArgs(opts: MonitorOptions): string[] {
     args.push('--exit-command', cmd!);
     for (const a of rest) args.push('--exit-arg', a);
   }
+  if (opts.stdinSocket) args.push('--stdin-socket');
+  if (opts.exitStatusFile) args.push('--exit-status-file', opts.exitStatusFile);
   const timeout = opts.timeoutCreateSeconds ?? 120;
   if (timeout > 0) args.push('--timeout-create', String(Math.ceil(timeout)));
   return args;

@@ -8,6 +8,7 @@ import type { ImageConfig } from '../image/config.js';
 import type { ContainerConfig, ContainerDoc, HostConfig, RestartPolicy } from '../container/model.js';
 import { resolveCapabilities } from '../container/spec/capabilities.js';
 import { chooseRuntime } from '../container/runtime.js';
+import { validateVmRequest } from '../vm/prepare.js';
 import { HullError } from '../util/errors.js';
 import type { EndpointRequest } from './networks.js';
 
@@ -137,9 +138,10 @@ export function buildContainerDoc(req: CreateRequest, image: ImageConfig, id: st
   validateSecurityOpts(h.SecurityOpt ?? []);
   resolveCapabilities({ capAdd: h.CapAdd ?? [], capDrop: h.CapDrop ?? [], privileged: h.Privileged });
   chooseRuntime(h.Runtime || undefined);
-  if (h.Isolation && !['default', 'container', 'process'].includes(h.Isolation)) {
-    throw invalid(`invalid isolation "${h.Isolation}": this engine supports "default" and "container"`);
+  if (h.Isolation && !['default', 'container', 'process', 'vm'].includes(h.Isolation)) {
+    throw invalid(`invalid isolation "${h.Isolation}": this engine supports "default", "container" and "vm"`);
   }
+  validateVmRequest(h, c.Tty ?? false);
   // The network mode (a network name, container:<id>...) is checked by engine/networks.ts.
   if (h.NetworkMode.startsWith('container:') && c.Hostname) throw invalid('conflicting options: hostname and the network mode');
   if (h.LogConfig.Type !== 'json-file' && h.LogConfig.Type !== 'none') {

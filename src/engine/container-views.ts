@@ -1,4 +1,5 @@
 /** Docker API shapes for containers: the /containers/json summary and the inspect document. */
+import { isVm } from '../vm/prepare.js';
 import type { Container } from './containers.js';
 import { containerPaths } from '../container/paths.js';
 import type { ImageStore } from '../image/store.js';
@@ -110,7 +111,7 @@ export function containerInspect(root: string, images: ImageStore, c: Container)
     Mounts: (c.doc.MountPoints ?? []).map(mountView),
     Config: c.doc.Config,
     NetworkSettings: { Networks: {}, Ports: {}, SandboxKey: '', IPAddress: '', Gateway: '', MacAddress: '' },
-    // hull's own: which backend runs it (containers now, VMs later).
-    Isolation: 'container',
+    // hull's own: which backend runs it.
+    Isolation: isVm(c.doc) ? 'vm' : 'container',
   };
 }

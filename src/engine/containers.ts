@@ -26,6 +26,7 @@ import { createPlannedVolumes, planMounts, removeVolumes } from './container-mou
 import { VolumeStore } from '../volume/store.js';
 import type { EndpointRequest, NetworkService } from './networks.js';
 import { EngineEvents } from './events.js';
+import { isVm, prepareVm, vmExitStatusFile, vmRuntimePath } from '../vm/prepare.js';
 
 export interface Container {
   id: string;
@@ -56,6 +57,8 @@ export class ContainerService {
   /** Set by the engine: endpoints at create, plumbing at start, teardown at exit and removal. */
   networks?: NetworkService;
   readonly events: EngineEvents;
+  /** One-line notices about how a container is run (a VM falling back to TCG); the CLI's stderr. */
+  notice: (line: string) => void = (line) => process.stderr.write(`${line}\n`);
 
   constructor(
     readonly root: string,
@@ -244,7 +247,8 @@ export class ContainerService {
     const image = this.images.load(c.imageId);
     if (!image) throw new HullError('IMAGE_NOT_FOUND', `No such image: ${c.doc.Config.Image}`);
     const paths = containerPaths(this.root, c.id);
-    const runtimePath = chooseRuntime(c.doc.HostConfig.Runtime || undefined);
+    const vm = isVm(c.doc);
+    const runtimePath = vm ? vmRuntimePath() : chooseRuntime(c.doc.HostConfig.Runtime || undefined);
     const runtime = new Runtime(runtimePath, runtimeRoot(this.root));
     // A monitor left by a CLI killed during an earlier start still holds the (created) container
     // and would delete the new one, or write its exit into the new state directory, when it ends.
@@ -256,6 +260,7 @@ export class ContainerService {
     const net = this.networks?.prepare(c);
     try {
       await prepareBundle(this.images, c, image, paths, this.volumes, net);
+      if (vm) await prepareVm(this.root, c.doc, paths.dir, this.notice);
     } catch (e) {
       this.volumes.release(c.id);
       if (net) this.networks?.release(c);
@@ -277,6 +282,7 @@ export class ContainerService {
         ...(log.Config['max-size'] ? { logMaxSize: parseLogSize(log.Config['max-size']) } : {}),
         ...(log.Config['max-file'] ? { logMaxFiles: Number(log.Config['max-file']) } : {}),
         exitCommand: [process.execPath, hullMain(), '--root', this.root, '_exited', c.id],
+        ...(vm ? { exitStatusFile: vmExitStatusFile(runtimeRoot(this.root), c.id), stdinSocket: true } : {}),
       });
     } catch (e) {
       unmountRootfs(paths.rootfs);

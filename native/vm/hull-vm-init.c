@@ -1,0 +1,432 @@
+/*
+ * hull-vm-init: pid 1 of a hull VM (docs/ARCHITECTURE.md, "Virtual machines").
+ *
+ * Static C rather than a busybox script: it must fork the workload, forward signals to it,
+ * reap, and report the exact exit status over a byte channel; a shell does that only
+ * approximately (no signalfd, traps lose the status of a signalled child) and would need
+ * `setpriv` for the user switch, which Debian's busybox-static lacks.
+ *
+ * Steps: mount /dev /proc /sys; load the kernel modules listed in /modules.order (the
+ * initramfs hull builds holds exactly the virtio ones this kernel needs); open the virtio
+ * serial ports hull.stdin/stdout/stderr/ctl; read the workload from hull.ctl; mount the
+ * container's root (virtio-fs tag "hullroot") and switch into it; run the workload as the
+ * image's user with its env and workdir; forward "signal N" lines from hull.ctl to it; when it
+ * ends, write "exit N" or "signal N" to hull.ctl and power off.
+ *
+ * The config on hull.ctl: "config LEN\n" then LEN bytes of NUL-terminated fields, each a
+ * one-letter key and a value: a=argv element, e=env entry, c=cwd, u=uid, g=gid,
+ * G=additional gid, h=hostname, H=/etc/hosts content, R=resolv.conf content, n=/etc/hostname,
+ * i=1 when the guest has a hull.stdin port.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_FIELDS 4096
+#define NEWROOT "/newroot"
+
+static int ctl_fd = -1;
+
+static void msg(const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof buf)
+		n = sizeof buf - 1;
+	/* The kernel console (the VM's console log on the host): where boot failures are read. */
+	int k = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
+	if (k >= 0) {
+		dprintf(k, "hull-vm-init: %.*s\n", n, buf);
+		close(k);
+	}
+}
+
+static void ctl_write(const char *fmt, ...)
+{
+	char buf[1100];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (ctl_fd < 0 || n <= 0)
+		return;
+	if ((size_t)n > sizeof buf - 1)
+		n = sizeof buf - 1;
+	for (int off = 0; off < n;) {
+		ssize_t w = write(ctl_fd, buf + off, (size_t)(n - off));
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		off += (int)w;
+	}
+}
+
+static __attribute__((noreturn)) void power_off(void)
+{
+	sync();
+	/* QEMU runs with -no-reboot, so a restart request ends it; microvm has no ACPI power
+	 * button path that works without more modules, and a reboot needs none. */
+	reboot(RB_AUTOBOOT);
+	for (;;)
+		pause();
+}
+
+static __attribute__((noreturn)) void fail(const char *fmt, ...)
+{
+	char buf[1000];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	msg("%s", buf);
+	ctl_write("error %s\n", buf);
+	power_off();
+}
+
+static void mount_or_fail(const char *src, const char *dst, const char *type, unsigned long flags, const char *data)
+{
+	mkdir(dst, 0755);
+	if (mount(src, dst, type, flags, data) < 0)
+		fail("mount %s on %s: %s", type ? type : src, dst, strerror(errno));
+}
+
+static void load_modules(void)
+{
+	FILE *f = fopen("/modules.order", "re");
+	if (!f)
+		return;
+	char line[512];
+	while (fgets(line, sizeof line, f)) {
+		line[strcspn(line, "\n")] = 0;
+		if (!line[0])
+			continue;
+		int fd = open(line, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			fail("module %s: %s", line, strerror(errno));
+		if (syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST)
+			fail("load module %s: %s", line, strerror(errno));
+		close(fd);
+	}
+	fclose(f);
+}
+
+/* /dev/vportNpM of the virtio serial port named `name`; waits for the device to appear. */
+static int open_port(const char *name, int flags)
+{
+	for (int tries = 0; tries < 1000; tries++) {
+		DIR *d = opendir("/sys/class/virtio-ports");
+		struct dirent *e;
+		while (d && (e = readdir(d))) {
+			if (e->d_name[0] == '.')
+				continue;
+			char path[300], got[128] = "";
+			snprintf(path, sizeof path, "/sys/class/virtio-ports/%s/name", e->d_name);
+			int fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				continue;
+			ssize_t n = read(fd, got, sizeof got - 1);
+			close(fd);
+			if (n > 0 && got[n - 1] == '\n')
+				n--;
+			got[n > 0 ? n : 0] = 0;
+			if (strcmp(got, name) == 0) {
+				snprintf(path, sizeof path, "/dev/%s", e->d_name);
+				closedir(d);
+				int p = open(path, flags);
+				if (p < 0)
+					fail("open %s (%s): %s", path, name, strerror(errno));
+				return p;
+			}
+		}
+		if (d)
+			closedir(d);
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	fail("virtio port %s did not appear", name);
+}
+
+static int read_full(int fd, char *buf, size_t len)
+{
+	size_t off = 0;
+	while (off < len) {
+		ssize_t r = read(fd, buf + off, len - off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno == EAGAIN) {
+			struct pollfd p = { .fd = fd, .events = POLLIN };
+			poll(&p, 1, 100);
+			continue;
+		}
+		if (r <= 0)
+			return -1;
+		off += (size_t)r;
+	}
+	return 0;
+}
+
+static struct {
+	char *argv[MAX_FIELDS], *env[MAX_FIELDS];
+	int argc, envc;
+	const char *cwd, *hostname, *hosts, *resolv, *etc_hostname;
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[256];
+	int ngroups;
+	int stdin;
+} cfg = { .cwd = "/" };
+
+static void read_config(void)
+{
+	char head[64];
+	size_t n = 0;
+	while (n < sizeof head - 1) {
+		if (read_full(ctl_fd, head + n, 1) < 0)
+			fail("hull.ctl closed before the config arrived");
+		if (head[n++] == '\n')
+			break;
+	}
+	head[n] = 0;
+	unsigned long len;
+	if (sscanf(head, "config %lu", &len) != 1 || len > (64u << 20))
+		fail("bad config header: %s", head);
+	char *buf = malloc(len + 1);
+	if (!buf || read_full(ctl_fd, buf, len) < 0)
+		fail("config truncated");
+	buf[len] = 0;
+	for (char *p = buf; p < buf + len; p += strlen(p) + 1) {
+		char key = p[0], *val = p + 1;
+		switch (key) {
+		case 'a': if (cfg.argc < MAX_FIELDS - 1) cfg.argv[cfg.argc++] = val; break;
+		case 'e': if (cfg.envc < MAX_FIELDS - 1) cfg.env[cfg.envc++] = val; break;
+		case 'c': cfg.cwd = val; break;
+		case 'u': cfg.uid = (uid_t)strtoul(val, NULL, 10); break;
+		case 'g': cfg.gid = (gid_t)strtoul(val, NULL, 10); break;
+		case 'G': if (cfg.ngroups < 256) cfg.groups[cfg.ngroups++] = (gid_t)strtoul(val, NULL, 10); break;
+		case 'h': cfg.hostname = val; break;
+		case 'H': cfg.hosts = val; break;
+		case 'R': cfg.resolv = val; break;
+		case 'n': cfg.etc_hostname = val; break;
+		case 'i': cfg.stdin = val[0] == '1'; break;
+		default: break;
+		}
+	}
+	if (cfg.argc == 0)
+		fail("no command in the config");
+}
+
+/* Bind a file with `content` over `target` in the new root, as runc bind-mounts the engine's
+ * /etc/hosts etc.: the image's files stay untouched, so `diff` does not see them. */
+static void bind_file(const char *name, const char *content, const char *target)
+{
+	if (!content)
+		return;
+	char src[64], dst[256];
+	snprintf(src, sizeof src, "/hull-etc/%s", name);
+	mkdir("/hull-etc", 0755);
+	int fd = open(src, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, content, strlen(content)) < 0)
+		fail("write %s: %s", src, strerror(errno));
+	close(fd);
+	snprintf(dst, sizeof dst, NEWROOT "%s", target);
+	struct stat st;
+	if (lstat(dst, &st) < 0) {
+		int t = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		if (t < 0)
+			return; /* no /etc in the image: nothing to cover */
+		close(t);
+	} else if (!S_ISREG(st.st_mode)) {
+		return;
+	}
+	if (mount(src, dst, NULL, MS_BIND, NULL) < 0)
+		msg("bind %s: %s", dst, strerror(errno));
+}
+
+static void setup_root(void)
+{
+	mount_or_fail("hullroot", NEWROOT, "virtiofs", 0, NULL);
+	mount_or_fail("proc", NEWROOT "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	mount_or_fail("sysfs", NEWROOT "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	mount_or_fail("devtmpfs", NEWROOT "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
+	mount_or_fail("devpts", NEWROOT "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620");
+	mount_or_fail("shm", NEWROOT "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k");
+	bind_file("hosts", cfg.hosts, "/etc/hosts");
+	bind_file("resolv.conf", cfg.resolv, "/etc/resolv.conf");
+	bind_file("hostname", cfg.etc_hostname, "/etc/hostname");
+	if (cfg.hostname && sethostname(cfg.hostname, strlen(cfg.hostname)) < 0)
+		msg("sethostname: %s", strerror(errno));
+	/* switch_root: the new root takes the place of the initramfs. */
+	if (chdir(NEWROOT) < 0 || mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 || chdir("/") < 0)
+		fail("switch to the container root: %s", strerror(errno));
+}
+
+/* In the child: become the workload. Reports why it could not on `errpipe`. */
+static __attribute__((noreturn)) void exec_workload(int in, int out, int err, int errpipe)
+{
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	setsid();
+	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+		_exit(126);
+	char why[512];
+	int status = 126;
+	if (setgroups((size_t)cfg.ngroups, cfg.groups) < 0 || setgid(cfg.gid) < 0 || setuid(cfg.uid) < 0) {
+		snprintf(why, sizeof why, "setting user %u:%u: %s", cfg.uid, cfg.gid, strerror(errno));
+	} else if (chdir(cfg.cwd) < 0) {
+		snprintf(why, sizeof why, "chdir to cwd (\"%s\") set in config.json failed: %s", cfg.cwd, strerror(errno));
+		status = 128;
+	} else {
+		clearenv();
+		for (int i = 0; i < cfg.envc; i++)
+			putenv(cfg.env[i]);
+		cfg.argv[cfg.argc] = NULL;
+		execvp(cfg.argv[0], cfg.argv);
+		int e = errno;
+		if (e == ENOENT && !strchr(cfg.argv[0], '/')) {
+			snprintf(why, sizeof why, "exec: \"%s\": executable file not found in $PATH", cfg.argv[0]);
+			status = 127;
+		} else {
+			snprintf(why, sizeof why, "exec: \"%s\": %s", cfg.argv[0], strerror(e));
+			status = e == ENOENT ? 127 : 126;
+		}
+	}
+	dprintf(errpipe, "%d %s", status, why);
+	_exit(status);
+}
+
+int main(void)
+{
+	mount_or_fail("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, NULL);
+	mount_or_fail("proc", "/proc", "proc", 0, NULL);
+	mount_or_fail("sysfs", "/sys", "sysfs", 0, NULL);
+
+	char cmdline[4096] = "";
+	int cf = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
+	if (cf >= 0) {
+		ssize_t n = read(cf, cmdline, sizeof cmdline - 1);
+		cmdline[n > 0 ? n : 0] = 0;
+		close(cf);
+	}
+	load_modules();
+	/* The acceleration probe (vm/accel.ts) only needs to see the guest reach its init. */
+	if (strstr(cmdline, "hull.probe=1")) {
+		msg("probe ok");
+		power_off();
+	}
+
+	ctl_fd = open_port("hull.ctl", O_RDWR | O_CLOEXEC);
+	read_config();
+	int out = open_port("hull.stdout", O_WRONLY | O_CLOEXEC);
+	int err = open_port("hull.stderr", O_WRONLY | O_CLOEXEC);
+	/* Without -i the workload's stdin is /dev/null, as in a container. */
+	int in = cfg.stdin ? open_port("hull.stdin", O_RDONLY | O_CLOEXEC) : open("/dev/null", O_RDONLY | O_CLOEXEC);
+	setup_root();
+
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+
+	int ep[2];
+	if (pipe2(ep, O_CLOEXEC) < 0)
+		fail("pipe: %s", strerror(errno));
+	pid_t child = fork();
+	if (child < 0)
+		fail("fork: %s", strerror(errno));
+	if (child == 0)
+		exec_workload(in, out, err, ep[1]);
+	close(ep[1]);
+	char why[600];
+	ssize_t wn = read(ep[0], why, sizeof why - 1);
+	close(ep[0]);
+	if (wn > 0) {
+		why[wn] = 0;
+		/* The workload never ran: say why where `hull logs` and the caller see it. */
+		char *text = strchr(why, ' ');
+		dprintf(err, "%s\n", text ? text + 1 : why);
+		ctl_write("error %s\n", text ? text + 1 : why);
+	} else {
+		ctl_write("started\n");
+	}
+	close(in);
+	close(out);
+	close(err);
+
+	int status = 0;
+	char line[256];
+	size_t have = 0;
+	for (;;) {
+		struct pollfd p[2] = { { .fd = sfd, .events = POLLIN }, { .fd = ctl_fd, .events = POLLIN } };
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (p[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			while (read(sfd, &si, sizeof si) > 0) {}
+			pid_t w;
+			int st;
+			int done = 0;
+			while ((w = waitpid(-1, &st, WNOHANG)) > 0)
+				if (w == child) {
+					status = st;
+					done = 1;
+				}
+			if (done)
+				break;
+		}
+		if (p[1].revents & POLLIN) {
+			ssize_t r = read(ctl_fd, line + have, sizeof line - 1 - have);
+			if (r > 0) {
+				have += (size_t)r;
+				line[have] = 0;
+				char *nl;
+				while ((nl = strchr(line, '\n'))) {
+					*nl = 0;
+					int sig;
+					if (sscanf(line, "signal %d", &sig) == 1 && sig > 0 && sig < 65)
+						kill(child, sig);
+					size_t rest = have - (size_t)(nl + 1 - line);
+					memmove(line, nl + 1, rest);
+					have = rest;
+					line[have] = 0;
+				}
+				if (have >= sizeof line - 1)
+					have = 0;
+			}
+		} else if (p[1].revents & (POLLHUP | POLLERR)) {
+			/* Host side gone: nothing to forward; keep waiting for the workload. */
+			struct timespec ts = { 0, 100 * 1000 * 1000 };
+			nanosleep(&ts, NULL);
+		}
+	}
+	/* The VM ends with its workload, as a container ends with its init. */
+	kill(-1, SIGKILL);
+	if (WIFSIGNALED(status))
+		ctl_write("signal %d\n", WTERMSIG(status));
+	else
+		ctl_write("exit %d\n", WEXITSTATUS(status));
+	power_off();
+}

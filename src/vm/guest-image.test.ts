@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { test } from 'node:test';
+import { buildCpio, findKernel, moduleFiles } from './guest-image.js';
+import { readCtl } from './proc.js';
+import { mkdtemp, writeFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+test('buildCpio writes a newc archive cpio(1) reads back, parent directories first', { skip: !existsSync('/usr/bin/cpio') && 'needs cpio' }, () => {
+  const archive = buildCpio([
+    { name: 'init', mode: 0o100755, data: Buffer.from('#!/bin/sh\n') },
+    { name: 'lib/modules/a.ko', mode: 0o100644, data: Buffer.from('abc') },
+  ]);
+  const r = spawnSync('cpio', ['-t', '--quiet'], { input: archive });
+  assert.equal(r.status, 0, r.stderr.toString());
+  assert.deepEqual(r.stdout.toString().trim().split('\n'), ['init', 'lib', 'lib/modules', 'lib/modules/a.ko']);
+});
+
+test('moduleFiles lists the virtio modules after the modules they depend on', (t) => {
+  let version: string;
+  try {
+    version = findKernel().version;
+  } catch {
+    return t.skip('no guest kernel installed');
+  }
+  const files = moduleFiles(version, ['virtiofs']);
+  const at = (name: string): number => files.findIndex((f) => f.endsWith(`/${name}.ko`));
+  if (at('virtiofs') < 0) return t.skip('virtiofs is built into this kernel');
+  assert.ok(at('fuse') >= 0 && at('fuse') < at('virtiofs'), files.join(' '));
+  assert.throws(() => moduleFiles(version, ['no_such_module_x']), /has no no_such_module_x module/);
+});
+
+test('readCtl reads the guest reports: started, error, exit or signal', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'hull-ctl-'));
+  try {
+    const f = join(dir, 'ctl.out');
+    assert.deepEqual(readCtl(f), { started: false });
+    await writeFile(f, 'started\nexit 3\n');
+    assert.deepEqual(readCtl(f), { started: true, exit: 3 });
+    await writeFile(f, 'started\nsignal 15\n');
+    assert.equal(readCtl(f).exit, 143);
+    await writeFile(f, 'error exec: "x": executable file not found in $PATH\nexit 127\n');
+    assert.equal(readCtl(f).error, 'exec: "x": executable file not found in $PATH');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

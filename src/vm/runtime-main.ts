@@ -1,0 +1,228 @@
+#!/usr/bin/env node
+/**
+ * hull's VM runtime: an OCI-runtime-shaped command (`create`, `start`, `kill`, `delete`,
+ * `state`, `pause`, `resume`, `ps`) that runs a bundle as a QEMU virtual machine instead of a
+ * runc container. The container monitor (native/monitor) and the engine drive it exactly as
+ * they drive runc, so logs, attach, exit recording, stop/kill/rm, restart policies and the
+ * crash reconciliation are the container code paths, unchanged (docs/ARCHITECTURE.md, "Virtual machines").
+ *
+ *   hull-vm-runtime --root DIR [--log F --log-format json] create --bundle B --pid-file P ID
+ *   hull-vm-runtime --root DIR start|state|pause|resume|ps ID
+ *   hull-vm-runtime --root DIR kill [--all] ID SIGNAL
+ *   hull-vm-runtime --root DIR delete [--force] ID
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync, constants as fsc } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { constants as osc } from 'node:os';
+import { join } from 'node:path';
+import { nativeAddon } from '../util/native.js';
+import { messageOf } from '../util/errors.js';
+import { guestConfig } from './guest-config.js';
+import { qmp } from './qmp.js';
+import { QEMU_BINARY, VIRTIOFSD_BINARY, VM_FILES, qemuArgs, virtiofsdArgs, vmDir, type VmSettings } from './qemu.js';
+import { aliveAs, readCtl, readPid, waitFor } from './proc.js';
+
+class UsageError extends Error {}
+
+interface Parsed {
+  root: string;
+  verb: string;
+  flags: Map<string, string | true>;
+  rest: string[];
+}
+
+const VALUE_FLAGS = new Set(['--root', '--log', '--log-format', '--bundle', '--pid-file', '--console-socket']);
+
+function parse(argv: string[]): Parsed {
+  const flags = new Map<string, string | true>();
+  const rest: string[] = [];
+  let verb = '';
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a.startsWith('--')) {
+      const eq = a.indexOf('=');
+      if (eq > 0) flags.set(a.slice(0, eq), a.slice(eq + 1));
+      else if (VALUE_FLAGS.has(a)) flags.set(a, argv[++i] ?? '');
+      else flags.set(a, true);
+    } else if (!verb) verb = a;
+    else rest.push(a);
+  }
+  const root = flags.get('--root');
+  if (typeof root !== 'string' || !verb) throw new UsageError('usage: hull-vm-runtime --root DIR VERB [ARGS]');
+  return { root, verb, flags, rest };
+}
+
+function signalNumber(name: string): number {
+  if (/^\d+$/.test(name)) return Number(name);
+  const key = (name.toUpperCase().startsWith('SIG') ? name.toUpperCase() : `SIG${name.toUpperCase()}`) as keyof typeof osc.signals;
+  const n = osc.signals[key];
+  if (n === undefined) throw new UsageError(`invalid signal ${name}`);
+  return n;
+}
+
+async function create(p: Parsed): Promise<void> {
+  const id = p.rest[0];
+  const bundle = p.flags.get('--bundle');
+  const pidFile = p.flags.get('--pid-file');
+  if (!id || typeof bundle !== 'string' || typeof pidFile !== 'string') throw new UsageError('create needs --bundle, --pid-file and an id');
+  if (p.flags.has('--console-socket')) throw new Error('a terminal (-t) is not supported for VMs yet');
+  const settings = JSON.parse(readFileSync(join(bundle, 'vm.json'), 'utf8')) as VmSettings;
+  const dir = vmDir(p.root, id);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  // Kept with the VM: start reads its boot timeout and console path from here.
+  writeFileSync(join(dir, 'vm.json'), JSON.stringify(settings));
+  nativeAddon().mknod(join(dir, VM_FILES.ctlIn), fsc.S_IFIFO | 0o600, 0, 0);
+  writeFileSync(join(dir, VM_FILES.ctlOut), '');
+  writeFileSync(join(dir, VM_FILES.created), '');
+  const log = openSync(join(dir, VM_FILES.qemuLog), 'a');
+
+  const vfsd = spawn(VIRTIOFSD_BINARY, virtiofsdArgs(join(bundle, 'rootfs')), { cwd: dir, stdio: ['ignore', log, log] });
+  vfsd.unref();
+  writeFileSync(join(dir, VM_FILES.virtiofsdPid), String(vfsd.pid));
+  const vfsdUp = await waitFor(() => existsSync(join(dir, VM_FILES.virtiofs)) || vfsd.exitCode !== null, 10_000);
+  if (!vfsdUp || vfsd.exitCode !== null) throw new Error(`virtiofsd did not start: ${tail(join(dir, VM_FILES.qemuLog))}`);
+
+  // The config goes into the FIFO before QEMU opens it; this process holds the FIFO open until
+  // QEMU has it too, or the bytes would be dropped with the last open file.
+  const ctl = openSync(join(dir, VM_FILES.ctlIn), fsc.O_RDWR);
+  const config = guestConfig(bundle, settings);
+  writeFileSync(ctl, Buffer.concat([Buffer.from(`config ${config.length}\n`), config]));
+
+  // fds 3, 4: the container's stdout and stderr, which the guest's ports write; 5: its stdin (-i).
+  const qemu = spawn(QEMU_BINARY, qemuArgs(settings, { paused: true }), { cwd: dir, stdio: ['ignore', 'ignore', log, 1, 2, settings.stdin ? 0 : 'ignore'] });
+  qemu.unref();
+  writeFileSync(join(dir, VM_FILES.qemuPid), String(qemu.pid));
+  const up = await waitFor(async () => qemu.exitCode !== null || (await qmp(join(dir, VM_FILES.qmp), 'query-status').then(() => true, () => false)), 30_000);
+  closeSync(ctl);
+  closeSync(log);
+  if (!up || qemu.exitCode !== null) {
+    if (qemu.exitCode === null) qemu.kill('SIGKILL');
+    vfsd.kill('SIGKILL');
+    throw new Error(`qemu did not start: ${tail(join(dir, VM_FILES.qemuLog))}`);
+  }
+  await writeFile(pidFile, String(qemu.pid));
+}
+
+function tail(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim().split('\n').slice(-5).join('; ') || 'no message';
+  } catch {
+    return 'no message';
+  }
+}
+
+async function start(p: Parsed): Promise<void> {
+  const id = p.rest[0]!;
+  const dir = vmDir(p.root, id);
+  const qemuPid = readPid(join(dir, VM_FILES.qemuPid));
+  const settings = bundleSettings(dir);
+  await qmp(join(dir, VM_FILES.qmp), 'cont');
+  await rm(join(dir, VM_FILES.created), { force: true });
+  // Started means the workload runs (Docker's start returns then); a guest that hangs or dies
+  // before that is a start failure, with the console's last lines as the reason.
+  const timeoutMs = settings.bootTimeoutSeconds * 1000;
+  let state = 'timeout' as 'started' | 'gone' | 'timeout';
+  await waitFor(() => {
+    const ctl = readCtl(join(dir, VM_FILES.ctlOut));
+    if (ctl.started || ctl.error !== undefined || ctl.exit !== undefined) state = 'started';
+    else if (!aliveAs(qemuPid, 'qemu-system')) state = 'gone';
+    return state !== 'timeout';
+  }, timeoutMs);
+  if (state === 'started') return;
+  if (state === 'timeout') process.kill(qemuPid, 'SIGKILL');
+  const why = state === 'timeout' ? `the VM did not boot within ${settings.bootTimeoutSeconds} s` : 'the VM powered off while booting (kernel panic?)';
+  throw new Error(`${why}; console: ${tail(settings.consoleLog)}`);
+}
+
+/** The settings create copied from the bundle. */
+function bundleSettings(dir: string): VmSettings {
+  return JSON.parse(readFileSync(join(dir, 'vm.json'), 'utf8')) as VmSettings;
+}
+
+async function kill(p: Parsed): Promise<void> {
+  const [id, sigName = 'TERM'] = p.rest;
+  const dir = vmDir(p.root, id!);
+  const qemuPid = readPid(join(dir, VM_FILES.qemuPid));
+  if (!aliveAs(qemuPid, 'qemu-system')) throw new Error('container not running');
+  const sig = signalNumber(sigName);
+  // --all (stop's escalation, rm -f) and a VM not started yet: pull the plug.
+  if (p.flags.has('--all') || existsSync(join(dir, VM_FILES.created))) {
+    process.kill(qemuPid, 'SIGKILL');
+    return;
+  }
+  const fd = openSync(join(dir, VM_FILES.ctlIn), fsc.O_WRONLY | fsc.O_NONBLOCK);
+  try {
+    writeFileSync(fd, `signal ${sig}\n`);
+  } finally {
+    closeSync(fd);
+  }
+  // SIGKILL must end the VM even if the guest cannot act on it (hung kernel).
+  if (sig === osc.signals.SIGKILL && !(await waitFor(() => !aliveAs(qemuPid, 'qemu-system'), 5_000))) process.kill(qemuPid, 'SIGKILL');
+}
+
+async function del(p: Parsed): Promise<void> {
+  const dir = vmDir(p.root, p.rest[0]!);
+  for (const [file, comm] of [[VM_FILES.qemuPid, 'qemu-system'], [VM_FILES.virtiofsdPid, 'virtiofsd']] as const) {
+    const pid = readPid(join(dir, file));
+    if (aliveAs(pid, comm)) process.kill(pid, 'SIGKILL');
+  }
+  await waitFor(() => !aliveAs(readPid(join(dir, VM_FILES.virtiofsdPid)), 'virtiofsd'), 2_000);
+  await rm(dir, { recursive: true, force: true });
+}
+
+function state(p: Parsed): void {
+  const id = p.rest[0]!;
+  const dir = vmDir(p.root, id);
+  if (!existsSync(dir)) throw new Error(`container "${id}" does not exist`);
+  const pid = readPid(join(dir, VM_FILES.qemuPid));
+  const alive = aliveAs(pid, 'qemu-system');
+  const status = !alive ? 'stopped' : existsSync(join(dir, VM_FILES.created)) ? 'created' : existsSync(join(dir, 'paused')) ? 'paused' : 'running';
+  process.stdout.write(JSON.stringify({ ociVersion: '1.0.2', id, pid: alive ? pid : 0, status }) + '\n');
+}
+
+async function pauseResume(p: Parsed, pause: boolean): Promise<void> {
+  const dir = vmDir(p.root, p.rest[0]!);
+  await qmp(join(dir, VM_FILES.qmp), pause ? 'stop' : 'cont');
+  if (pause) writeFileSync(join(dir, 'paused'), '');
+  else await rm(join(dir, 'paused'), { force: true });
+}
+
+async function main(): Promise<void> {
+  const p = parse(process.argv.slice(2));
+  switch (p.verb) {
+    case 'create':
+      return create(p);
+    case 'start':
+      return start(p);
+    case 'kill':
+      return kill(p);
+    case 'delete':
+      return del(p);
+    case 'state':
+      return state(p);
+    case 'pause':
+      return pauseResume(p, true);
+    case 'resume':
+      return pauseResume(p, false);
+    case 'ps':
+      process.stdout.write(JSON.stringify([readPid(join(vmDir(p.root, p.rest[0]!), VM_FILES.qemuPid))].filter((n) => n > 0)) + '\n');
+      return;
+    case 'exec':
+    case 'update':
+      throw new Error(`${p.verb} is not supported for VMs yet`);
+    default:
+      throw new UsageError(`unknown command ${p.verb}`);
+  }
+}
+
+main().then(
+  () => {
+    // QEMU and virtiofsd were unref'd: nothing else keeps this process.
+    process.exitCode = 0;
+  },
+  (e: unknown) => {
+    process.stderr.write(`${messageOf(e)}\n`);
+    process.exitCode = e instanceof UsageError ? 2 : 1;
+  },
+);

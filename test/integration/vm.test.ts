@@ -1,0 +1,157 @@
+/**
+ * `--isolation vm` end to end: the real `hull` binary boots a busybox image under real QEMU
+ * (TCG on this host: HULL_VM_ACCEL=tcg skips the KVM probe's wait), with the image's overlay root
+ * shared over virtio-fs. Boots are slow on shared cores, so each test packs several checks into
+ * one VM. After every test no QEMU, virtiofsd or mount of this root is left.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { release, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, afterEach, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { containerTestSkip, runHull, until } from '../helpers/hull.js';
+import type { HullResult } from '../helpers/hull.js';
+import { buildOciLayout, busyboxImage } from '../helpers/images.js';
+import { findKernel } from '../../src/vm/guest-image.js';
+
+const execFileP = promisify(execFile);
+
+function kernelSkip(): false | string {
+  try {
+    findKernel();
+    return false;
+  } catch {
+    return 'needs a guest kernel (linux-image-cloud-amd64)';
+  }
+}
+
+const skip = containerTestSkip(['skopeo', 'qemu-system-x86_64'], ['/bin/busybox', '/usr/lib/qemu/virtiofsd']) || kernelSkip();
+
+const ENV = { HULL_VM_ACCEL: 'tcg' };
+let work: string;
+let root: string;
+let seq = 0;
+
+const uniq = (p: string): string => `${p}-${process.pid}-${++seq}`;
+
+function hull(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<HullResult> {
+  return runHull(args, { root, env: { ...ENV, ...opts.env }, timeoutMs: 240_000, ...(opts.input !== undefined ? { input: opts.input } : {}) });
+}
+
+async function ok(args: string[], opts: { input?: string } = {}): Promise<string> {
+  const r = await hull(args, opts);
+  assert.equal(r.code, 0, `hull ${args.join(' ')} → ${r.code}\n${r.stderr}`);
+  return r.stdout;
+}
+
+/** Live processes of ours (QEMU, virtiofsd) whose command line mentions this test's root. */
+function leftovers(): string[] {
+  const found: string[] = [];
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${p}/cmdline`, 'latin1');
+      const st = readFileSync(`/proc/${p}/stat`, 'utf8');
+      if (st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3) === 'Z') continue;
+      if ((cmd.includes('qemu-system') || cmd.includes('virtiofsd')) && cmd.includes(root)) found.push(cmd.replace(/\0/g, ' ').slice(0, 120));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').filter((l) => l.includes(root));
+  return [...found, ...mounts];
+}
+
+describe('hull run --isolation vm', { skip, concurrency: 1 }, () => {
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'hull-vm-'));
+    root = join(work, 'root');
+    const layout = join(work, 'layout');
+    await buildOciLayout(layout, busyboxImage({ refName: 'latest' }));
+    await execFileP('skopeo', ['copy', '--quiet', `oci:${layout}`, `oci-archive:${join(work, 'bb.tar')}:busybox:latest`]);
+    await ok(['load', '-i', join(work, 'bb.tar')]);
+  });
+
+  afterEach(async () => {
+    // The monitor's exit command finishes after the CLI returns; give it a moment.
+    await until('no QEMU, virtiofsd or mount left', () => leftovers().length === 0 || undefined, 30_000).catch(() => assert.deepEqual(leftovers(), []));
+  });
+
+  after(async () => {
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  test('the workload runs on the guest kernel with the container process settings; status, logs, diff and cp work', async () => {
+    const name = uniq('vm');
+    const script = 'uname -r; echo "$FOO" "$HOME"; pwd; id -u; id -g; nproc; grep MemTotal /proc/meminfo; echo to-stderr >&2; echo data > /tmp/from-vm; exit 3';
+    const r = await hull(['run', '--isolation', 'vm', '--name', name, '--cpus', '2', '--memory', '256m', '-e', 'FOO=bar', '-w', '/tmp', '-u', '1000:1000', 'busybox', 'sh', '-c', script]);
+    assert.equal(r.code, 3, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    assert.notEqual(lines[0], release(), 'uname -r must print the guest kernel, not the host one');
+    assert.equal(lines[0], findKernel().version);
+    assert.equal(lines[1], 'bar /home/app');
+    assert.deepEqual(lines.slice(2, 6), ['/tmp', '1000', '1000', '2']);
+    const memKiB = Number(/MemTotal:\s+(\d+)/.exec(lines[6] ?? '')?.[1]);
+    assert.ok(memKiB > 150 * 1024 && memKiB <= 256 * 1024, `guest RAM ${memKiB} KiB for --memory 256m`);
+    assert.match(r.stderr, /to-stderr/);
+
+    const logs = await hull(['logs', name]);
+    assert.match(logs.stdout, /^\/tmp$/m);
+    assert.match(logs.stderr, /to-stderr/);
+    assert.equal((await ok(['inspect', '-f', '{{.Isolation}} {{.State.Status}} {{.State.ExitCode}}', name])).trim(), 'vm exited 3');
+    assert.match(await ok(['diff', name]), /^A \/tmp\/from-vm$/m);
+    const copied = join(work, 'copied');
+    await ok(['cp', `${name}:/tmp/from-vm`, copied]);
+    assert.equal(readFileSync(copied, 'utf8'), 'data\n');
+    await ok(['rm', name]);
+  });
+
+  test('stdin is piped to the workload and its end reaches it as EOF', async () => {
+    const r = await hull(['run', '--rm', '-i', '--isolation', 'vm', 'busybox', 'sh', '-c', 'wc -l; echo done'], { input: 'a\nb\nc\n' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n').map((l) => l.trim()), ['3', 'done']);
+  });
+
+  test('stop sends SIGTERM to the workload, kill SIGKILL; the VM goes away each time', async () => {
+    const name = uniq('vm');
+    await ok(['run', '-d', '--isolation', 'vm', '--name', name, 'busybox', 'sleep', '600']);
+    assert.equal((await ok(['inspect', '-f', '{{.State.Status}}', name])).trim(), 'running');
+    assert.match(await ok(['ps']), new RegExp(name));
+    await ok(['stop', '-t', '60', name]);
+    assert.equal((await ok(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', name])).trim(), 'exited 143');
+    assert.deepEqual(leftovers(), []);
+    await ok(['start', name]);
+    await ok(['kill', name]);
+    await until('the VM to exit after kill', async () => ((await ok(['inspect', '-f', '{{.State.Status}}', name])).trim() === 'exited' ? true : undefined), 30_000);
+    assert.equal((await ok(['inspect', '-f', '{{.State.ExitCode}}', name])).trim(), '137');
+    await ok(['rm', name]);
+  });
+
+  test('a command the image lacks exits 127 with Docker\'s message', async () => {
+    const r = await hull(['run', '--rm', '--isolation', 'vm', 'busybox', 'no-such-command']);
+    assert.equal(r.code, 127, r.stderr);
+    assert.match(r.stderr, /exec: "no-such-command": executable file not found in \$PATH/);
+  });
+
+  test('a VM that does not boot in time is a clear start error and leaves nothing behind', async () => {
+    const name = uniq('vm');
+    const r = await hull(['run', '--isolation', 'vm', '--name', name, 'busybox', 'true'], { env: { HULL_VM_BOOT_TIMEOUT: '1' } });
+    assert.equal(r.code, 125, r.stderr);
+    assert.match(r.stderr, /the VM did not boot within 1 s/);
+    await until('the failed VM to be cleaned up', () => leftovers().length === 0 || undefined, 30_000);
+    assert.ok(!existsSync(join(root, 'runtime', (await ok(['inspect', '-f', '{{.Id}}', name])).trim())), 'the VM runtime directory is removed');
+    await ok(['rm', '-f', name]);
+  });
+
+  test('bad requests are refused before anything boots', async () => {
+    const tty = await hull(['run', '-t', '--isolation', 'vm', 'busybox', 'true']);
+    assert.equal(tty.code, 125);
+    assert.match(tty.stderr, /a terminal \(-t\) is not supported with --isolation vm/);
+    const iso = await hull(['run', '--isolation', 'hyperv', 'busybox', 'true']);
+    assert.equal(iso.code, 125);
+    assert.match(iso.stderr, /invalid isolation "hyperv"/);
+  });
+});
