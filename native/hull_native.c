@@ -20,6 +20,8 @@
 #include <sys/mount.h>
 #include <sys/xattr.h>
 
+#include "fdpass.h"
+
 // Paths and xattr names are bounded by PATH_MAX (4096) and XATTR_NAME_MAX (255); anything
 // longer fails in the kernel anyway, so a fixed buffer plus an explicit ENAMETOOLONG suffices.
 #define PATH_BUF 4097
@@ -290,6 +292,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"mount", NULL, js_mount, NULL, NULL, NULL, napi_enumerable, NULL},
       {"umount2", NULL, js_umount2, NULL, NULL, NULL, napi_enumerable, NULL},
+      FDPASS_PROPERTIES,
   };
   CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;
