@@ -12,7 +12,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { chmodSync, closeSync, mkdirSync, openSync, statSync, unlinkSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { Socket } from 'node:net';
 import { constants, getPriority, setPriority } from 'node:os';
@@ -60,6 +60,20 @@ function log(msg: string): void {
   process.stderr.write(`${new Date().toISOString()} hull supervisor ${process.pid}: ${msg}\n`);
 }
 
+/**
+ * SOCKET.ready holds how many workers are ready: for benchmarks and tests that must know the
+ * pool has refilled. Written only when the count changes, after the hand-over.
+ */
+function publishReady(): void {
+  let n = 0;
+  for (const w of workers) if (w.ready) n++;
+  try {
+    writeFileSync(`${socketPath}.ready`, `${n}\n`);
+  } catch {
+    // informational only
+  }
+}
+
 function spawnWorker(): void {
   const [mine, theirs] = native.socketpair();
   const child = spawn(process.execPath, ['--', WORKER_JS], {
@@ -81,11 +95,13 @@ function spawnWorker(): void {
     if (closing || w.client) return;
     w.ready = true;
     failedStarts = 0;
+    publishReady();
   });
   child.stdout!.resume();
   child.on('exit', (code, signal) => {
     workers.delete(w);
     native.closeFd(w.ctl);
+    if (w.ready) publishReady();
     if (w.client) {
       w.client.end(exitLine(code, signal ? constants.signals[signal] : undefined));
     } else if (!w.ready && !closing && ++failedStarts >= MAX_FAILED_STARTS) {
@@ -118,6 +134,7 @@ function shutdown(): void {
   closing = true;
   server.close();
   if (ownsSocket()) unlinkSync(socketPath!);
+  rmSync(`${socketPath}.ready`, { force: true });
   closeSync(lockFd);
   for (const w of workers) if (!w.client) w.child.kill('SIGTERM');
   clearInterval(timer);
@@ -150,6 +167,7 @@ function onConnection(client: Socket): void {
     client.end('F\n');
     w.child.kill('SIGKILL');
   }
+  publishReady();
   refill();
 }
 
