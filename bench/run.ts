@@ -25,8 +25,8 @@
  * A benchmark reports; it never fails: the exit status is 0 whatever the budget lines say.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { copyFile, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -76,11 +76,11 @@ function engineTool(engine: Engine): Tool {
   };
 }
 
-function runcTool(bundle: RuncBundle): Tool {
+function runcTool(bundle: RuncBundle, name = 'runc'): Tool {
   let n = 0;
   let id = '';
   return {
-    name: 'runc',
+    name,
     once: async () => {
       id = `hull-bench-${process.pid}-${n++}`;
       const r = await bundle.run(id, { timeoutMs: RUN_TIMEOUT_MS });
@@ -140,6 +140,31 @@ async function warmHull(image: BenchImage, server: CliServer): Promise<Engine> {
   const background = e.background.bind(e);
   e.background = async () => [...(await background()), ...(readyWorkers(server) < POOL ? [-1] : [])];
   return e;
+}
+
+/**
+ * The config.json hull generates for `IMAGE true` (seccomp profile, mounts, cgroups, masked
+ * paths), taken from a container hull starts for the purpose, for a bare-runc bundle of the same
+ * container. The files hull bind-mounts (hosts, hostname, resolv.conf) are copied into the bundle.
+ */
+async function hullConfig(hull: Engine, bundleDir: string): Promise<Record<string, unknown>> {
+  const id = (await cliOk(hull, ['run', '-d', ...hull.runFlags, hull.image, 'sleep', '1000'])).trim();
+  try {
+    const spec = JSON.parse(readFileSync(join(hull.stateRoot!, 'containers', id, 'config.json'), 'utf8')) as {
+      mounts: { source: string }[];
+      linux: { cgroupsPath?: string };
+    };
+    for (const m of spec.mounts) {
+      if (!m.source.startsWith(join(hull.stateRoot!, 'containers', id))) continue;
+      const copy = join(bundleDir, `hull-${basename(m.source)}`);
+      await copyFile(m.source, copy);
+      m.source = copy;
+    }
+    spec.linux.cgroupsPath = `hull-bench-${process.pid}`;
+    return spec;
+  } finally {
+    await cliOk(hull, ['rm', '-f', id]);
+  }
 }
 
 async function measure(tools: Tool[], runs: number, label: string): Promise<{ samples: Map<string, number[]>; failures: Map<string, string> }> {
@@ -318,6 +343,14 @@ async function main(): Promise<void> {
       missing.push({ name: 'runc', samples: [], note: 'bundle could not be prepared' });
       log(`bare runc unavailable: ${(e as Error).message}`);
     }
+    try {
+      const bundle = await prepareRuncBundle(image.layout, ['true'], { config: (dir) => hullConfig(hull, dir) });
+      cleanups.push(() => bundle.remove());
+      tools.push(runcTool(bundle, 'runc hull-spec'));
+    } catch (e) {
+      missing.push({ name: 'runc hull-spec', samples: [], note: 'bundle could not be prepared' });
+      log(`bare runc with hull's config unavailable: ${(e as Error).message}`);
+    }
 
     const versions = await Promise.all([
       run('git', ['-C', HULL_BIN.replace(/\/dist\/src\/cli\/main\.js$/, ''), 'rev-parse', '--short', 'HEAD']).then((r) => `hull ${r.stdout.trim() || '?'}`),
@@ -360,6 +393,10 @@ async function main(): Promise<void> {
     process.stdout.write(`budget: hull <= ${BUDGET_VS_DOCKER}x docker -> ${verdict(r <= BUDGET_VS_DOCKER, Number.isFinite(r))} (${fmtRatio(r)})\n`);
     process.stdout.write(
       `budget: hull within ${BUDGET_OVER_RUNC_MS} ms of bare runc -> ${verdict(overRunc <= BUDGET_OVER_RUNC_MS, Number.isFinite(overRunc))} (${Number.isFinite(overRunc) ? `+${overRunc.toFixed(0)} ms` : 'n/a'})\n`,
+    );
+    const overSame = h - med('runc hull-spec');
+    process.stdout.write(
+      `hull warm - runc hull-spec (bare runc run of hull's own config.json: seccomp, mounts, cgroups): ${Number.isFinite(overSame) ? `+${overSame.toFixed(0)} ms` : 'n/a'}\n`,
     );
     for (const [name, why] of failures) process.stdout.write(`${name} failed: ${why}\n`);
 

@@ -45,6 +45,8 @@ export async function buildBenchImage(): Promise<BenchImage> {
 
 /** One engine under test, as the benchmarks drive it: a CLI whose commands run to completion. */
 export interface Engine {
+  /** hull's state root (hull engines only). */
+  stateRoot?: string;
   /** 'hull', or a hull variant ('hull cold', 'hull warm'), 'docker' or 'podman'. */
   name: string;
   /** Runs the engine's CLI with `args` (the engine's own global flags are added). */
@@ -97,6 +99,7 @@ export async function hullEngine(image: BenchImage, variant: HullVariant = { nam
   };
   const engine: Engine = {
     name: variant.name,
+    stateRoot: root,
     cli,
     runFlags: ['--network', 'none'],
     image: BENCH_IMAGE,
