@@ -98,7 +98,11 @@ after(async () => {
   if (skip) return;
   // The supervisor leaves when its socket is gone (checked every few seconds) or idle; make it go now.
   const pid = supervisorPid();
-  if (pid) process.kill(pid, 'SIGTERM');
+  if (pid) {
+    process.kill(pid, 'SIGTERM');
+    // It removes its socket files as it goes: let it finish before the directory goes.
+    await until('the supervisor to exit', () => supervisorPid() === undefined || undefined, 30_000);
+  }
   await rm(work, { recursive: true, force: true });
 });
 

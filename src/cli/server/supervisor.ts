@@ -76,7 +76,10 @@ function publishReady(): void {
 
 function spawnWorker(): void {
   const [mine, theirs] = native.socketpair();
-  const child = spawn(process.execPath, ['--', WORKER_JS], {
+  // --no-lazy: V8 compiles every function while the worker loads (off the critical path)
+  // instead of at its first call, which for a worker is always during the user's command
+  // (measured: ~20 ms less CPU and markedly less wall time for a first `run --rm`).
+  const child = spawn(process.execPath, ['--no-lazy', '--', WORKER_JS], {
     // fd 3 is the worker's CTL_FD; fd 1 carries its one-byte "ready" until it takes the client's fds.
     stdio: ['ignore', 'pipe', 'inherit', theirs],
     env: { ...process.env, HULL_WORKER_BUILD: build, HULL_WORKER_NICE: String(getPriority()) },
