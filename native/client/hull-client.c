@@ -224,10 +224,18 @@ static int send_request(int fd, int argc, char **argv)
 static void forward(int sig)
 {
 	int e = errno;
-	if (worker_pid > 0) kill(worker_pid, sig);
+	/* The worker's process group is orphaned (the supervisor's session), where the kernel
+	 * discards SIGTSTP; SIGSTOP stops it as ctrl-z stopped plain node. */
+	if (worker_pid > 0) kill(worker_pid, sig == SIGTSTP ? SIGSTOP : sig);
 	if (sig == SIGTSTP) {
-		/* Stop ourselves too, so the shell sees the job stopped; SIGCONT resumes both. */
+		/* Stop ourselves too, so the shell sees the job stopped; SIGCONT resumes both. The
+		 * signal is blocked inside its own handler: unblock it, or raise() would only queue it
+		 * for when the handler (reinstalled by then) returns, and loop. */
 		signal(SIGTSTP, SIG_DFL);
+		sigset_t s;
+		sigemptyset(&s);
+		sigaddset(&s, SIGTSTP);
+		sigprocmask(SIG_UNBLOCK, &s, NULL);
 		raise(SIGTSTP);
 		signal(SIGTSTP, forward);
 	}

@@ -203,6 +203,29 @@ void describe('hull through the native client', { skip }, () => {
     });
   }
 
+  test('SIGTSTP stops the client and its worker; SIGCONT resumes both and the command completes', async () => {
+    const [file, argv] = hullCommand(['--root', root, 'run', '--rm', IMG, 'sh', '-c', 'echo ready; sleep 1; echo finished'], true);
+    const state = (pid: number): string => {
+      const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3);
+    };
+    await onWorker(async () => {
+      const before = traces().length;
+      const child = spawn(file, argv, { env: clientEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      const done = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+      await until('the container to start', () => out.includes('ready') || undefined, 30_000);
+      const how = traces()[before] ?? '';
+      child.kill('SIGTSTP');
+      await until('the client to stop', () => state(child.pid!) === 'T' || undefined);
+      if (how.startsWith('worker ')) await until('the worker to stop', () => state(Number(how.split(' ')[1])) === 'T' || undefined);
+      child.kill('SIGCONT');
+      assert.equal(await done, 0);
+      assert.equal(out, 'ready\nfinished\n');
+    });
+  });
+
   test('a command killed by a signal it does not handle: the client dies of the same signal', async () => {
     const name = `sig-${process.pid}`;
     const started = await run(['run', '-d', '--name', name, IMG, 'sleep', '60'], { viaClient: false });

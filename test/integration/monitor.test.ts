@@ -40,8 +40,16 @@ let ids: string[] = [];
 let monitors: number[] = [];
 
 /** Monitors on the host, by name, as `ps` would count them. */
+/** Live monitors of this test file (under its work directory): other processes on the machine run monitors too. */
 function monitorCount(): number {
-  return readdirSync('/proc').filter((p) => /^\d+$/.test(p) && isMonitorAlive(Number(p))).length;
+  return readdirSync('/proc').filter((p) => {
+    if (!/^\d+$/.test(p) || !isMonitorAlive(Number(p))) return false;
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, 'latin1').includes(`${work}/`);
+    } catch {
+      return false;
+    }
+  }).length;
 }
 
 async function runc(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
