@@ -65,6 +65,7 @@ function log(msg: string): void {
  * pool has refilled. Written only when the count changes, after the hand-over.
  */
 function publishReady(): void {
+  if (closing) return; // shutdown removed the file; killed idle workers must not bring it back
   let n = 0;
   for (const w of workers) if (w.ready) n++;
   try {
