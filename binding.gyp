@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "hull_native",
-      "sources": ["native/hull_native.c"],
+      "sources": ["native/hull_native.c", "native/fdpass.c"],
       "cflags": ["-Wall", "-Wextra"]
     }
   ]

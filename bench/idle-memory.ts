@@ -24,7 +24,8 @@
  *
  * A benchmark reports; it never fails: the exit status is 0 whatever the budget line says.
  */
-import { cleanupStack } from './lib/stats.js';
+import { cleanupStack, sumRollups } from './lib/stats.js';
+import type { Rollup } from './lib/stats.js';
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { availableParallelism, loadavg } from 'node:os';
@@ -40,38 +41,6 @@ const BUDGET_KIB = 0.4 * 1024;
 /** After the last start: lets lazily started work (shim goroutines, monitor first poll) settle before measuring. */
 const SETTLE_MS = 3000;
 
-interface Rollup {
-  pss: number;
-  pssAnon: number;
-  pssFile: number;
-  rss: number;
-}
-
-/** Pss, Pss_Anon, Pss_File and Rss in KiB from /proc/<pid>/smaps_rollup; undefined if the process is gone. */
-async function rollup(pid: number): Promise<Rollup | undefined> {
-  let text: string;
-  try {
-    text = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0);
-  return { pss: field('Pss'), pssAnon: field('Pss_Anon'), pssFile: field('Pss_File'), rss: field('Rss') };
-}
-
-async function sumRollups(pids: readonly number[]): Promise<Rollup & { processes: number }> {
-  const total = { pss: 0, pssAnon: 0, pssFile: 0, rss: 0, processes: 0 };
-  for (const pid of pids) {
-    const r = await rollup(pid);
-    if (!r) continue;
-    total.pss += r.pss;
-    total.pssAnon += r.pssAnon;
-    total.pssFile += r.pssFile;
-    total.rss += r.rss;
-    total.processes++;
-  }
-  return total;
-}
 
 interface Result {
   name: string;

@@ -2,7 +2,9 @@
  * Container start-up benchmark: wall time of running `true` in a fresh container and removing
  * it, one CLI command per tool, from the command's spawn to its exit:
  *
- *   hull run --rm IMAGE true                      (the real binary, fresh root)
+ *   hull run --rm IMAGE true                      (the native client `hull`, fresh root), twice:
+ *                                                   cold: HULL_NO_SERVER=1, the client execs node
+ *                                                   warm: served by a warm worker (src/cli/server/)
  *   docker run --rm --network none IMAGE true     (private dockerd 20.10 + containerd 1.6)
  *   podman run --rm --network none IMAGE true     (private store, cgroupfs, runc)
  *   runc run --bundle B ID                        (bare runc on an unpacked rootfs: the floor)
@@ -17,18 +19,28 @@
  * comparison, hull's time is broken down by timing its pieces as separate commands: node's own
  * start-up, the CLI's start-up (`hull --version`: node plus loading hull's modules), opening
  * the state (`hull ps -a`), then `hull create`, `hull start` and `hull rm` of one container.
+ * Then 20 warm runs back to back (no waiting for the pool to refill: some may run cold), and
+ * the CLI server's fixed memory cost (supervisor plus idle workers, PSS).
  *
  * A benchmark reports; it never fails: the exit status is 0 whatever the budget lines say.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { copyFile, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { HULL_BIN } from '../test/helpers/hull.js';
+import { HULL_BIN, HULL_CLIENT } from '../test/helpers/hull.js';
 import { PeerStartError, prepareRuncBundle, run, runOk } from './lib/peers.js';
 import type { RuncBundle } from './lib/peers.js';
-import { median, cleanupStack } from './lib/stats.js';
+import { median, cleanupStack, sumRollups } from './lib/stats.js';
 import { buildBenchImage, cliOk, containerIds, dockerEngine, hullEngine, log, msTable, podmanEngine } from './lib/containers.js';
 import type { BenchImage, Engine, MsSeries } from './lib/containers.js';
+
+/** Warm workers the supervisor keeps (its default). */
+const POOL = 2;
+/** Back-to-back warm runs, not waiting for the pool. */
+const LOOP_RUNS = 20;
 
 /** Budgets: hull at most this fraction of docker's time, and at most this many ms above bare runc. */
 const BUDGET_VS_DOCKER = 0.3;
@@ -45,7 +57,7 @@ interface Tool {
 }
 
 /** How long a tool's background work after a run may take before the next run starts anyway. */
-const SETTLE_LIMIT_MS = 5000;
+const SETTLE_LIMIT_MS = 15_000;
 
 /** Waits (bounded) until `engine` has nothing running in the background: no monitor, shim, conmon or exit command. */
 async function settle(engine: Engine): Promise<void> {
@@ -64,11 +76,11 @@ function engineTool(engine: Engine): Tool {
   };
 }
 
-function runcTool(bundle: RuncBundle): Tool {
+function runcTool(bundle: RuncBundle, name = 'runc'): Tool {
   let n = 0;
   let id = '';
   return {
-    name: 'runc',
+    name,
     once: async () => {
       id = `hull-bench-${process.pid}-${n++}`;
       const r = await bundle.run(id, { timeoutMs: RUN_TIMEOUT_MS });
@@ -77,6 +89,82 @@ function runcTool(bundle: RuncBundle): Tool {
     // `runc run` deletes the container when it exits; this only makes sure.
     after: () => bundle.delete(id),
   };
+}
+
+/** The CLI server of the warm variant: its private socket and the client's trace of how each command ran. */
+interface CliServer {
+  socket: string;
+  trace: string;
+  dir: string;
+}
+
+function readyWorkers(server: CliServer): number {
+  try {
+    return Number(readFileSync(`${server.socket}.ready`, 'utf8').trim()) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+function traceLines(server: CliServer): string[] {
+  try {
+    return readFileSync(server.trace, 'utf8').trim().split('\n').filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+/** The supervisor serving `server.socket` and its workers (its children). */
+async function serverPids(server: CliServer): Promise<{ supervisor?: number; workers: number[] }> {
+  const stats: { pid: number; ppid: number; cmd: string }[] = [];
+  for (const p of await readdir('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const st = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const ppid = Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]);
+      stats.push({ pid: Number(p), ppid, cmd: readFileSync(`/proc/${p}/cmdline`, 'utf8') });
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const supervisor = stats.find((s) => s.cmd.includes('supervisor.js') && s.cmd.includes(server.socket))?.pid;
+  return { supervisor, workers: stats.filter((s) => supervisor !== undefined && s.ppid === supervisor).map((s) => s.pid) };
+}
+
+/**
+ * hull through the client with its own CLI server. Its background work includes refilling the
+ * worker pool, so between timed runs the bench waits for that too (bounded, like all settling).
+ */
+async function warmHull(image: BenchImage, server: CliServer): Promise<Engine> {
+  const e = await hullEngine(image, { name: 'hull warm', viaClient: true, env: { HULL_CLI_SOCKET: server.socket, HULL_CLIENT_TRACE: server.trace } });
+  const background = e.background.bind(e);
+  e.background = async () => [...(await background()), ...(readyWorkers(server) < POOL ? [-1] : [])];
+  return e;
+}
+
+/**
+ * The config.json hull generates for `IMAGE true` (seccomp profile, mounts, cgroups, masked
+ * paths), taken from a container hull starts for the purpose, for a bare-runc bundle of the same
+ * container. The files hull bind-mounts (hosts, hostname, resolv.conf) are copied into the bundle.
+ */
+async function hullConfig(hull: Engine, bundleDir: string): Promise<Record<string, unknown>> {
+  const id = (await cliOk(hull, ['run', '-d', ...hull.runFlags, hull.image, 'sleep', '1000'])).trim();
+  try {
+    const spec = JSON.parse(readFileSync(join(hull.stateRoot!, 'containers', id, 'config.json'), 'utf8')) as {
+      mounts: { source: string }[];
+      linux: { cgroupsPath?: string };
+    };
+    for (const m of spec.mounts) {
+      if (!m.source.startsWith(join(hull.stateRoot!, 'containers', id))) continue;
+      const copy = join(bundleDir, `hull-${basename(m.source)}`);
+      await copyFile(m.source, copy);
+      m.source = copy;
+    }
+    spec.linux.cgroupsPath = `hull-bench-${process.pid}`;
+    return spec;
+  } finally {
+    await cliOk(hull, ['rm', '-f', id]);
+  }
 }
 
 async function measure(tools: Tool[], runs: number, label: string): Promise<{ samples: Map<string, number[]>; failures: Map<string, string> }> {
@@ -162,6 +250,36 @@ async function breakdown(hull: Engine, runs: number): Promise<string> {
   return `${lines.join('\n')}\n`;
 }
 
+/** LOOP_RUNS warm runs back to back: nothing waits for the pool, so it may drain. */
+async function loop(hull: Engine, server: CliServer): Promise<string> {
+  await settle(hull);
+  const traced = traceLines(server).length;
+  const ms: number[] = [];
+  const start = performance.now();
+  for (let i = 0; i < LOOP_RUNS; i++) {
+    const t = performance.now();
+    await cliOk(hull, ['run', '--rm', ...hull.runFlags, hull.image, 'true'], { timeoutMs: RUN_TIMEOUT_MS });
+    ms.push(performance.now() - t);
+  }
+  const total = performance.now() - start;
+  const served = traceLines(server).slice(traced).filter((l) => l.startsWith('worker ')).length;
+  return (
+    msTable(`${LOOP_RUNS} warm runs back to back (no waiting for the pool or the monitors)`, [{ name: 'hull loop', samples: ms }]) +
+    `loop: ${total.toFixed(0)} ms in all, ${(total / LOOP_RUNS).toFixed(0)} ms per run; ${served} of ${LOOP_RUNS} served by a warm worker\n`
+  );
+}
+
+/** The CLI server's fixed cost: supervisor plus its idle workers, PSS (not per container). */
+async function serverMemory(hull: Engine, server: CliServer): Promise<string> {
+  await settle(hull);
+  const { supervisor, workers } = await serverPids(server);
+  if (!supervisor) return 'CLI server memory: no supervisor running\n';
+  const sup = await sumRollups([supervisor]);
+  const w = await sumRollups(workers);
+  const mib = (kib: number): string => (kib / 1024).toFixed(1);
+  return `CLI server idle memory (fixed, not per container): supervisor ${mib(sup.pss)} MiB + ${w.processes} idle workers ${mib(w.pss)} MiB = ${mib(sup.pss + w.pss)} MiB PSS (RSS ${mib(sup.rss + w.rss)} MiB)\n`;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -180,11 +298,24 @@ async function main(): Promise<void> {
   try {
     const image: BenchImage = await buildBenchImage();
     cleanups.push(() => image.remove());
-    const hull = await hullEngine(image);
-    cleanups.push(() => hull.stop());
-    const tools: Tool[] = [engineTool(hull)];
+    if (!existsSync(HULL_CLIENT)) throw new Error(`${HULL_CLIENT} is missing: run npm run build first`);
+    const cold = await hullEngine(image, { name: 'hull cold', viaClient: true, env: { HULL_NO_SERVER: '1' } });
+    cleanups.push(() => cold.stop());
+    const dir = await mkdtemp(join(tmpdir(), 'hull-bench-cli-'));
+    const server: CliServer = { dir, socket: join(dir, 'cli.sock'), trace: join(dir, 'trace') };
+    const hull = await warmHull(image, server);
+    cleanups.push(async () => {
+      await hull.stop();
+      const { supervisor } = await serverPids(server);
+      if (supervisor) process.kill(supervisor, 'SIGTERM');
+      await rm(dir, { recursive: true, force: true });
+    });
+    // The first client command finds no server and starts one; wait for its pool.
+    await cliOk(hull, ['--version']);
+    await settle(hull);
+    const tools: Tool[] = [engineTool(cold), engineTool(hull)];
     const missing: MsSeries[] = [];
-    const engines: Engine[] = [hull];
+    const engines: Engine[] = [cold, hull];
 
     const peer = async (name: string, skip: boolean, start: () => Promise<Engine>): Promise<void> => {
       if (skip) {
@@ -212,11 +343,19 @@ async function main(): Promise<void> {
       missing.push({ name: 'runc', samples: [], note: 'bundle could not be prepared' });
       log(`bare runc unavailable: ${(e as Error).message}`);
     }
+    try {
+      const bundle = await prepareRuncBundle(image.layout, ['true'], { config: (dir) => hullConfig(hull, dir) });
+      cleanups.push(() => bundle.remove());
+      tools.push(runcTool(bundle, 'runc hull-spec'));
+    } catch (e) {
+      missing.push({ name: 'runc hull-spec', samples: [], note: 'bundle could not be prepared' });
+      log(`bare runc with hull's config unavailable: ${(e as Error).message}`);
+    }
 
     const versions = await Promise.all([
       run('git', ['-C', HULL_BIN.replace(/\/dist\/src\/cli\/main\.js$/, ''), 'rev-parse', '--short', 'HEAD']).then((r) => `hull ${r.stdout.trim() || '?'}`),
       ...engines
-        .filter((e) => e.name !== 'hull')
+        .filter((e) => !e.name.startsWith('hull'))
         .map((e) => e.cli(['version', '--format', e.name === 'docker' ? '{{.Server.Version}}' : '{{.Client.Version}}']).then((r) => `${e.name} ${r.stdout.trim()}`)),
       run('runc', ['--version']).then((r) => (r.stdout.split('\n')[0] ?? '').trim()),
     ]);
@@ -226,7 +365,9 @@ async function main(): Promise<void> {
       log(`note: load average ${load.toFixed(1)} on ${availableParallelism()} cores: other processes compete for the CPU, so wall times are noisy`);
     }
 
+    const traced = traceLines(server).length;
     const { samples, failures } = await measure(tools, runs, 'run');
+    const warmServed = traceLines(server).slice(traced).filter((l) => l.startsWith('worker ')).length;
     for (const e of engines) {
       const left = await containerIds(e);
       if (left.length > 0) log(`warning: ${e.name} still has ${left.length} containers after run --rm`);
@@ -236,22 +377,32 @@ async function main(): Promise<void> {
       ...tools.map((t) => ({ name: t.name, samples: samples.get(t.name)!, note: failures.has(t.name) ? 'FAILED' : '' })),
       ...missing,
     ];
+    const fmtRatio = (x: number): string => (Number.isFinite(x) ? `${x.toFixed(2)}x` : 'n/a');
     process.stdout.write('\n');
     process.stdout.write(msTable(`run --rm IMAGE true: wall time of the whole command, ${runs} runs interleaved (median, min, max)`, series, 'docker'));
     const med = (name: string): number => median(samples.get(name) ?? []);
-    const h = med('hull');
-    const fmtRatio = (x: number): string => (Number.isFinite(x) ? `${x.toFixed(2)}x` : 'n/a');
-    process.stdout.write(`hull / docker: ${fmtRatio(h / med('docker'))}\n`);
-    process.stdout.write(`hull / podman: ${fmtRatio(h / med('podman'))}\n`);
+    const h = med('hull warm');
+    process.stdout.write(`hull warm: ${warmServed} of ${runs + 1} runs served by a warm worker (the rest ran cold: pool not refilled in time)\n`);
+    process.stdout.write(`hull cold / docker: ${fmtRatio(med('hull cold') / med('docker'))}\n`);
+    process.stdout.write(`hull warm / docker: ${fmtRatio(h / med('docker'))}\n`);
+    process.stdout.write(`hull warm / podman: ${fmtRatio(h / med('podman'))}\n`);
     const overRunc = h - med('runc');
-    process.stdout.write(`hull - runc: ${Number.isFinite(overRunc) ? `${overRunc.toFixed(0)} ms` : 'n/a'}\n`);
+    process.stdout.write(`hull warm - runc: ${Number.isFinite(overRunc) ? `${overRunc.toFixed(0)} ms` : 'n/a'}\n`);
     const verdict = (ok: boolean, known: boolean): string => (known ? (ok ? 'PASS' : 'FAIL') : 'n/a');
     const r = h / med('docker');
     process.stdout.write(`budget: hull <= ${BUDGET_VS_DOCKER}x docker -> ${verdict(r <= BUDGET_VS_DOCKER, Number.isFinite(r))} (${fmtRatio(r)})\n`);
     process.stdout.write(
       `budget: hull within ${BUDGET_OVER_RUNC_MS} ms of bare runc -> ${verdict(overRunc <= BUDGET_OVER_RUNC_MS, Number.isFinite(overRunc))} (${Number.isFinite(overRunc) ? `+${overRunc.toFixed(0)} ms` : 'n/a'})\n`,
     );
+    const overSame = h - med('runc hull-spec');
+    process.stdout.write(
+      `hull warm - runc hull-spec (bare runc run of hull's own config.json: seccomp, mounts, cgroups): ${Number.isFinite(overSame) ? `+${overSame.toFixed(0)} ms` : 'n/a'}\n`,
+    );
     for (const [name, why] of failures) process.stdout.write(`${name} failed: ${why}\n`);
+
+    process.stdout.write('\n');
+    process.stdout.write(await loop(hull, server));
+    process.stdout.write(await serverMemory(hull, server));
 
     if (!values['no-breakdown']) {
       process.stdout.write('\n');

@@ -25,6 +25,8 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "fdpass.h"
+
 // Paths and xattr names are bounded by PATH_MAX (4096) and XATTR_NAME_MAX (255); anything
 // longer fails in the kernel anyway, so a fixed buffer plus an explicit ENAMETOOLONG suffices.
 #define PATH_BUF 4097
@@ -349,6 +351,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"umount2", NULL, js_umount2, NULL, NULL, NULL, napi_enumerable, NULL},
       {"openpty", NULL, js_openpty, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setWinsize", NULL, js_set_winsize, NULL, NULL, NULL, napi_enumerable, NULL},
+      FDPASS_PROPERTIES,
   };
   CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

@@ -31,7 +31,9 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 echo "hull: building"
 npm run --silent build >/dev/null
-ln -sf "$PWD/dist/src/cli/main.js" /usr/local/bin/hull
+# `hull` is the native client (build/hull-client): it hands each command to a warm worker, or runs
+# node on dist/src/cli/main.js when none is ready (docs/ARCHITECTURE.md, "CLI start-up").
+ln -sf "$PWD/build/hull-client" /usr/local/bin/hull
 
 [ "${1:-}" = "--no-demo" ] && exit 0
 

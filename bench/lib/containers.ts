@@ -11,7 +11,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildOciLayout, busyboxImage } from '../../test/helpers/images.js';
-import { HULL_BIN } from '../../test/helpers/hull.js';
+import { hullCommand } from '../../test/helpers/hull.js';
 import { median, spread } from './stats.js';
 import { processesMatching, run, runOk, startDockerd, startPodman, unmountAll } from './peers.js';
 import type { DockerdPeer, PodmanPeer, RunOptions, RunResult } from './peers.js';
@@ -45,7 +45,10 @@ export async function buildBenchImage(): Promise<BenchImage> {
 
 /** One engine under test, as the benchmarks drive it: a CLI whose commands run to completion. */
 export interface Engine {
-  name: 'hull' | 'docker' | 'podman';
+  /** hull's state root (hull engines only). */
+  stateRoot?: string;
+  /** 'hull', or a hull variant ('hull cold', 'hull warm'), 'docker' or 'podman'. */
+  name: string;
   /** Runs the engine's CLI with `args` (the engine's own global flags are added). */
   cli(args: readonly string[], opts?: Omit<RunOptions, 'env'>): Promise<RunResult>;
   /** Flags `run`/`create` get so no engine touches the network: `--network none`. */
@@ -75,14 +78,28 @@ export async function cliOk(engine: Engine, args: readonly string[], opts: Omit<
   return r.stdout;
 }
 
+/**
+ * How the bench starts hull: node on the compiled CLI (as the old `hull` shebang did), or the
+ * native client (`hull` on PATH) with extra environment, e.g. its own server socket.
+ */
+export interface HullVariant {
+  name: string;
+  viaClient: boolean;
+  env?: Record<string, string>;
+}
+
 /** A fresh hull root with the bench image loaded. */
-export async function hullEngine(image: BenchImage): Promise<Engine> {
+export async function hullEngine(image: BenchImage, variant: HullVariant = { name: 'hull', viaClient: false }): Promise<Engine> {
   const root = await mkdtemp(join(tmpdir(), 'hull-bench-root-'));
-  const cli = (args: readonly string[], opts: Omit<RunOptions, 'env'> = {}): Promise<RunResult> =>
-    // node + the compiled CLI, as the `hull` shebang runs it; no shell or env lookup in the way.
-    run(process.execPath, [HULL_BIN, '--root', root, ...args], opts);
+  const env = { ...process.env, ...variant.env };
+  const cli = (args: readonly string[], opts: Omit<RunOptions, 'env'> = {}): Promise<RunResult> => {
+    // No shell or env lookup in the way.
+    const [file, argv] = hullCommand(['--root', root, ...args], variant.viaClient);
+    return run(file, argv, { ...opts, env });
+  };
   const engine: Engine = {
-    name: 'hull',
+    name: variant.name,
+    stateRoot: root,
     cli,
     runFlags: ['--network', 'none'],
     image: BENCH_IMAGE,

@@ -606,9 +606,15 @@ async function applyLayer(rootfs: string, blob: string, gzip: boolean): Promise<
  * config.json from `runc spec`, changed only where a non-interactive run needs it: no
  * terminal, `args`, a writable root (as engines give). Namespaces stay runc's defaults (pid,
  * net — a new, empty network namespace —, ipc, uts, mount); no seccomp profile, no extra
- * mounts: this is the floor, not a Docker-equivalent container.
+ * mounts: this is the floor, not a Docker-equivalent container. With `config`, that config
+ * instead (e.g. the one hull generated: the same container as hull's, seccomp and all), with
+ * the same three changes.
  */
-export async function prepareRuncBundle(layoutDir: string, args: readonly string[], opts: { runcBin?: string } = {}): Promise<RuncBundle> {
+export async function prepareRuncBundle(
+  layoutDir: string,
+  args: readonly string[],
+  opts: { runcBin?: string; config?: (bundleDir: string) => Promise<Record<string, unknown>> } = {},
+): Promise<RuncBundle> {
   const runcBin = opts.runcBin ?? (await findOnPath('runc'));
   if (!runcBin) throw new PeerStartError('runc is not installed', '');
   const dir = await mkdtemp(join(tmpdir(), 'hull-peer-runc-'));
@@ -622,8 +628,8 @@ export async function prepareRuncBundle(layoutDir: string, args: readonly string
     if (!manifestDesc || index.manifests.length !== 1) throw new Error(`${layoutDir}: expected exactly one manifest`);
     const manifest = JSON.parse(await readFile(blob(manifestDesc.digest), 'utf8')) as { layers: OciDescriptor[] };
     for (const layer of manifest.layers) await applyLayer(rootfs, blob(layer.digest), layer.mediaType.endsWith('gzip'));
-    await runOk(runcBin, ['spec', '--bundle', dir], { timeoutMs: 30_000 });
-    const spec = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as {
+    if (!opts.config) await runOk(runcBin, ['spec', '--bundle', dir], { timeoutMs: 30_000 });
+    const spec = (opts.config ? await opts.config(dir) : JSON.parse(await readFile(join(dir, 'config.json'), 'utf8'))) as {
       process: { terminal: boolean; args: string[] };
       root: { path: string; readonly: boolean };
     };

@@ -4,6 +4,7 @@
  * min/max next to it show how noisy the runs were.
  */
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 
 export interface Timed<T> {
@@ -166,4 +167,39 @@ export function cleanupStack(log: (msg: string) => void): { cleanups: (() => Pro
     });
   }
   return { cleanups, cleanup };
+}
+
+/** Memory of one process in KiB, from /proc/<pid>/smaps_rollup. */
+export interface Rollup {
+  pss: number;
+  pssAnon: number;
+  pssFile: number;
+  rss: number;
+}
+
+/** Pss, Pss_Anon, Pss_File and Rss in KiB from /proc/<pid>/smaps_rollup; undefined if the process is gone. */
+export async function rollup(pid: number): Promise<Rollup | undefined> {
+  let text: string;
+  try {
+    text = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0);
+  return { pss: field('Pss'), pssAnon: field('Pss_Anon'), pssFile: field('Pss_File'), rss: field('Rss') };
+}
+
+/** Rollups summed over `pids` (those still alive), with how many were counted. */
+export async function sumRollups(pids: readonly number[]): Promise<Rollup & { processes: number }> {
+  const total = { pss: 0, pssAnon: 0, pssFile: 0, rss: 0, processes: 0 };
+  for (const pid of pids) {
+    const r = await rollup(pid);
+    if (!r) continue;
+    total.pss += r.pss;
+    total.pssAnon += r.pssAnon;
+    total.pssFile += r.pssFile;
+    total.rss += r.rss;
+    total.processes++;
+  }
+  return total;
 }

@@ -60,8 +60,11 @@
 #define DELETE_TIMEOUT_MS 30000
 /* How long a `runtime start` still in progress may delay the delete (see wait_start_done). */
 #define START_WAIT_MS 1000
+/* How long an attached CLI that announced it records the exit itself (frame 5) may take to
+ * claim it before the exit command runs anyway (see exit_claimed). */
+#define CLAIM_WAIT_MS 10000
 
-enum { F_STDIN = 0, F_STDOUT = 1, F_STDERR = 2, F_CLOSE_STDIN = 3, F_RESIZE = 4 };
+enum { F_STDIN = 0, F_STDOUT = 1, F_STDERR = 2, F_CLOSE_STDIN = 3, F_RESIZE = 4, F_CLAIM_EXIT = 5 };
 
 /* ---- options ----------------------------------------------------------------------------- */
 
@@ -81,7 +84,9 @@ static struct {
 
 /* On the heap, not PATH_MAX arrays: each static array would cost a resident page. */
 static char *pid_path, *attach_path, *console_path, *exit_path, *exit_tmp_path, *runtime_log_path;
-static char *oom_path;
+static char *oom_path, *claim_path;
+/* The attached CLI process that said it records the exit itself (frame 5); 0: none. */
+static pid_t claimant;
 
 /* ---- state ------------------------------------------------------------------------------- */
 
@@ -991,6 +996,13 @@ static void client_process(struct client *c)
 				ioctl(pty_fd, TIOCSWINSZ, &ws);
 			pos += 4;
 			c->remaining = 0;
+		} else if (c->type == F_CLAIM_EXIT && c->remaining == 4) {
+			if (avail < 4)
+				break;
+			const unsigned char *p = c->in + pos;
+			claimant = (pid_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]);
+			pos += 4;
+			c->remaining = 0;
 		} else if (c->remaining > 0) {
 			/* Unknown frame types are skipped, so newer clients can talk to older monitors. */
 			size_t n = avail < c->remaining ? avail : c->remaining;
@@ -1285,6 +1297,23 @@ static void apply_exit_status_file(void)
 		fclose(f);
 	if (!found && !WIFSIGNALED(init_status))
 		init_status = 255 << 8;
+ * Whether someone else already records this exit, so the exit command (a whole CLI process,
+ * hundreds of ms of CPU) would only find the exit claimed and quit. Someone has claimed it when
+ * STATE/exit-handled exists (the engine creates it exclusively), or when the state directory
+ * is gone (the container was removed). An attached `hull run` announces with frame 5 that it
+ * will claim the exit as soon as it sees EOF; for that claimant this waits, but only while it
+ * lives and CLAIM_WAIT_MS at most: a claimant that dies or hangs gets the exit command as before.
+ */
+static int exit_claimed(void)
+{
+	long long deadline = now_ms() + CLAIM_WAIT_MS;
+	for (;;) {
+		if (access(claim_path, F_OK) == 0 || access(opt.state_dir, F_OK) != 0)
+			return 1;
+		if (claimant <= 0 || (kill(claimant, 0) != 0 && errno == ESRCH) || now_ms() >= deadline)
+			return access(claim_path, F_OK) == 0;
+		usleep(2000);
+	}
 }
 
 static void finish(void)
@@ -1334,7 +1363,7 @@ static void finish(void)
 	run_delete();
 	unlink(pid_path);
 
-	if (opt.exit_command) {
+	if (opt.exit_command && !exit_claimed()) {
 		char **argv = calloc((size_t)opt.n_exit_args + 2, sizeof *argv);
 		if (argv) {
 			argv[0] = opt.exit_command;
@@ -1424,7 +1453,7 @@ int main(int argc, char **argv)
 	if (path_join(&pid_path, opt.state_dir, "pid") || path_join(&attach_path, opt.state_dir, "attach") ||
 	    path_join(&console_path, opt.state_dir, "console.sock") || path_join(&exit_path, opt.state_dir, "exit.json") ||
 	    path_join(&exit_tmp_path, opt.state_dir, ".exit.json.tmp") ||
-	    path_join(&runtime_log_path, opt.state_dir, "runtime.log"))
+	    path_join(&runtime_log_path, opt.state_dir, "runtime.log") || path_join(&claim_path, opt.state_dir, "exit-handled"))
 		usage_fail("out of memory");
 
 	/* Daemonize: the caller (the CLI) may exit as soon as it has read the sync line. */

@@ -17,6 +17,7 @@ import { registerVolumeCommands } from './commands/volumes.js';
 import { registerNetworkCommands } from './commands/networks.js';
 import { registerServeCommand } from './commands/serve.js';
 import { setRootFlag } from './context.js';
+import { isWarmWorker } from './server/worker-mode.js';
 
 export const ENGINE_ERROR_EXIT = 125;
 
@@ -50,7 +51,7 @@ function configureErrors(cmd: Command): void {
   for (const sub of cmd.commands) configureErrors(sub);
 }
 
-async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   configureErrors(program);
   try {
@@ -71,9 +72,14 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-// A closed pipe (`hull images | head -1`) is a normal end, not a crash.
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(0);
-});
+/** One CLI invocation in this process: the entry point below, or a warm worker (cli/server/worker.ts). */
+export async function runCli(argv: string[]): Promise<void> {
+  // A closed pipe (`hull images | head -1`) is a normal end, not a crash.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+  });
+  process.exitCode = await main(argv);
+}
 
-process.exitCode = await main(process.argv);
+// A warm worker imports this module ahead of its request and calls runCli itself.
+if (!isWarmWorker()) await runCli(process.argv);

@@ -18,7 +18,7 @@ import { HullError, messageOf } from '../util/errors.js';
 import { packageRoot } from '../util/package-root.js';
 
 /** Frame types on the attach socket (docs/monitor.md). */
-export const FRAME = { stdin: 0, stdout: 1, stderr: 2, closeStdin: 3, resize: 4 } as const;
+export const FRAME = { stdin: 0, stdout: 1, stderr: 2, closeStdin: 3, resize: 4, claimExit: 5 } as const;
 export const FRAME_HEADER = 5;
 
 /** Files the monitor keeps in its state directory. */
@@ -344,6 +344,11 @@ export interface AttachOptions {
    * may return an unsubscribe function, called when the attachment ends.
    */
   onResize?: (listener: (rows: number, cols: number) => void) => (() => void) | void;
+  /**
+   * This process records the exit itself once `done` resolves (engine `exited`): tell the
+   * monitor, which then skips its exit command when the claim appears (docs/monitor.md).
+   */
+  claimExit?: boolean;
 }
 
 export interface Attachment {
@@ -404,6 +409,11 @@ function wire(sock: Socket, stateDir: string, opts: AttachOptions): Attachment {
     send(encodeFrame(FRAME.closeStdin));
   };
 
+  if (opts.claimExit) {
+    const pid = Buffer.alloc(4);
+    pid.writeUInt32BE(process.pid);
+    send(encodeFrame(FRAME.claimExit, pid));
+  }
   if (opts.size) resize(opts.size.rows, opts.size.cols);
   if (opts.onResize) unsubscribe = opts.onResize(resize);
 

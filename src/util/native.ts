@@ -23,6 +23,17 @@ export interface NativeAddon {
   openpty(): [number, number];
   /** TIOCSWINSZ. */
   setWinsize(fd: number, rows: number, cols: number): void;
+  /** socketpair(AF_UNIX, SOCK_STREAM), both ends close-on-exec. */
+  socketpair(): [number, number];
+  /** Sends one length-prefixed message with `fds` attached (SCM_RIGHTS). */
+  sendFds(fd: number, payload: Buffer, fds: number[]): void;
+  /** Receives one sendFds message; null when the peer closed first; throws ETIMEDOUT after `timeoutMs` (< 0: never). */
+  recvFds(fd: number, timeoutMs: number): { data: Buffer; fds: number[] } | null;
+  dup2(oldfd: number, newfd: number): void;
+  /** close(2) of a raw fd no Node handle owns. */
+  closeFd(fd: number): void;
+  /** Non-blocking exclusive flock(2); false when another process holds the lock. */
+  flockExclusive(fd: number): boolean;
 }
 
 const ADDON = join('build', 'Release', 'hull_native.node');

@@ -10,6 +10,17 @@ import { packageRoot } from '../../src/util/package-root.js';
 /** The compiled CLI; tests run from dist/, so the build is always there. */
 export const HULL_BIN = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
 
+/** The native client (`hull` on PATH): hands commands to a warm worker (src/cli/server/). */
+export const HULL_CLIENT = join(packageRoot(), 'build', 'hull-client');
+
+/**
+ * How to start `hull ARGS`: node on the compiled CLI, or with HULL_TEST_VIA_CLIENT=1 the native
+ * client, so the whole suite can run through the warm-worker path too.
+ */
+export function hullCommand(args: string[], viaClient = process.env.HULL_TEST_VIA_CLIENT === '1'): [string, string[]] {
+  return viaClient ? [HULL_CLIENT, args] : [process.execPath, ['--', HULL_BIN, ...args]];
+}
+
 export interface HullResult {
   code: number;
   stdout: string;
@@ -25,7 +36,8 @@ export interface HullRunOptions {
 
 export function runHull(args: string[], opts: HullRunOptions): Promise<HullResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--', HULL_BIN, '--root', opts.root, ...args], {
+    const [file, argv] = hullCommand(['--root', opts.root, ...args]);
+    const child = spawn(file, argv, {
       env: { ...process.env, ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
       timeout: opts.timeoutMs ?? 120_000,

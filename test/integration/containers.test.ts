@@ -12,7 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { containerTestSkip, HULL_BIN, runHull, until } from '../helpers/hull.js';
+import { containerTestSkip, HULL_BIN, hullCommand, runHull, until } from '../helpers/hull.js';
+import { runOnPty } from '../helpers/pty.js';
+import type { PtyResult, PtyStep } from '../helpers/pty.js';
 import type { HullResult } from '../helpers/hull.js';
 import { BUSYBOX_PATH, buildOciLayout, busyboxImage } from '../helpers/images.js';
 import type { LayerSpec } from '../helpers/images.js';
@@ -551,61 +553,8 @@ function readMonitorPid(id: string): number | undefined {
   return p;
 }
 
-/** Drives `hull` on a real pty: python's pty module, commands on stdin as JSON lines. */
-const PTY_DRIVER = String.raw`
-import json, os, pty, select, struct, sys, termios, fcntl, time
-cfg = json.loads(sys.argv[1])
-pid, fd = pty.fork()
-if pid == 0:
-    os.execvp(cfg['argv'][0], cfg['argv'])
-fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', cfg['rows'], cfg['cols'], 0, 0))
-out = b''
-def pump(until, secs):
-    global out
-    end = time.time() + secs
-    while time.time() < end:
-        if until is not None and until.encode() in out:
-            return True
-        r, _, _ = select.select([fd], [], [], 0.05)
-        if r:
-            try:
-                d = os.read(fd, 4096)
-            except OSError:
-                return False
-            if not d:
-                return False
-            out += d
-    return until is None
-status = None
-for step in cfg['steps']:
-    if 'expect' in step and not pump(step['expect'], 10):
-        break
-    if 'send' in step:
-        os.write(fd, step['send'].encode())
-end = time.time() + 10
-while time.time() < end:
-    p, st = os.waitpid(pid, os.WNOHANG)
-    if p:
-        status = os.waitstatus_to_exitcode(st)
-        break
-    pump(None, 0.1)
-if status is None:
-    os.kill(pid, 9)
-    os.waitpid(pid, 0)
-print(json.dumps({'status': status, 'out': out.decode('utf8', 'replace')}))
-`;
-
-interface PtyStep {
-  expect?: string;
-  send?: string;
-}
-
-async function onPty(args: string[], steps: PtyStep[], size = { rows: 33, cols: 101 }): Promise<{ status: number | null; out: string }> {
-  const driver = join(work, 'pty_driver.py');
-  if (!existsSync(driver)) await writeFile(driver, PTY_DRIVER);
-  const cfg = { argv: [process.execPath, HULL_BIN, '--root', root, ...args], steps, ...size };
-  const { stdout } = await execFileP('python3', [driver, JSON.stringify(cfg)], { timeout: 60_000 });
-  return JSON.parse(stdout) as { status: number | null; out: string };
+async function onPty(args: string[], steps: PtyStep[], size = { rows: 33, cols: 101 }): Promise<PtyResult> {
+  return runOnPty(hullCommand(['--root', root, ...args]), steps, size);
 }
 
 void describe('terminal and stdin', { skip }, () => {

@@ -40,8 +40,16 @@ let ids: string[] = [];
 let monitors: number[] = [];
 
 /** Monitors on the host, by name, as `ps` would count them. */
+/** Live monitors of this test file (under its work directory): other processes on the machine run monitors too. */
 function monitorCount(): number {
-  return readdirSync('/proc').filter((p) => /^\d+$/.test(p) && isMonitorAlive(Number(p))).length;
+  return readdirSync('/proc').filter((p) => {
+    if (!/^\d+$/.test(p) || !isMonitorAlive(Number(p))) return false;
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, 'latin1').includes(`${work}/`);
+    } catch {
+      return false;
+    }
+  }).length;
 }
 
 async function runc(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -216,6 +224,40 @@ void describe('hull-monitor with runc', { skip }, () => {
     await assertGone(c.id, m.monitorPid, c.stateDir);
     await until('the exit command', () => existsSync(marker));
     assert.equal((await readFile(marker, 'utf8')).trim(), 'a b');
+  });
+
+  void it('an attached client that claims the exit (frame 5, then exit-handled): no exit command', async () => {
+    const c = await prepare({ args: ['true'] });
+    const marker = join(c.stateDir, 'exit-command-ran');
+    const m = await start(c, { exitCommand: ['/bin/sh', '-c', `touch ${marker}`] });
+    const a = await attach(c.stateDir, { stdout: new Collect(), stderr: new Collect(), tty: false, claimExit: true });
+    await runcStart(c.id);
+    assert.equal((await a.done)?.exitCode, 0);
+    // What the engine's `exited` does first.
+    await writeFile(join(c.stateDir, 'exit-handled'), '', { flag: 'wx' });
+    await assertGone(c.id, m.monitorPid, c.stateDir);
+    // The monitor spawns its exit command just before it exits; give a spawned one time to show.
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.ok(!existsSync(marker), 'the exit command ran although the exit was claimed');
+  });
+
+  void it('a client that announced the claim but died without claiming: the exit command still runs', async () => {
+    const c = await prepare({ args: ['true'] });
+    const marker = join(c.stateDir, 'exit-command-ran');
+    const m = await start(c, { exitCommand: ['/bin/sh', '-c', `touch ${marker}`] });
+    // Another process announces (frame 5 with its own pid) and exits at once.
+    const announce = String.raw`
+import os, socket, struct, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+s.sendall(struct.pack('>BII', 5, 4, os.getpid()))
+s.close()
+`;
+    await execFileP('python3', ['-c', announce, join(c.stateDir, 'attach')]);
+    await runcStart(c.id);
+    await waitExit(c.stateDir, undefined, m.monitorPid);
+    await assertGone(c.id, m.monitorPid, c.stateDir);
+    await until('the exit command', () => existsSync(marker));
   });
 
   void it("the container inherits none of the monitor's ignored or blocked signals", async () => {

@@ -68,6 +68,8 @@ async function startAttached(engine: Engine, c: Container, interactive: boolean,
       stderr: process.stderr,
       tty,
       ...terminalSizing(tty),
+      // run records the exit itself (engine.containers.exited below): the monitor need not start `_exited`.
+      claimExit: true,
     });
     detach = () => attachment!.detach();
     // Without a tty, signals to `hull run` go to the container (Docker's --sig-proxy).

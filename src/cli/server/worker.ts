@@ -1,0 +1,74 @@
+/**
+ * A warm CLI worker: started by the supervisor with all of hull's CLI modules imported ahead
+ * of time, it serves exactly ONE command and exits, so every command keeps plain process
+ * semantics (its own fds 0/1/2, env, cwd, exit code, signal handlers).
+ *
+ * Until the request arrives it must not touch process.stdin/stdout/stderr: Node creates those
+ * streams lazily from whatever fds 0/1/2 are at first use, and they must be the client's.
+ */
+import './warm.js';
+import { writeSync } from 'node:fs';
+import { setPriority } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../main.js';
+import { nativeAddon } from '../../util/native.js';
+import { packageRoot } from '../../util/package-root.js';
+import { buildId } from './build-id.js';
+import { CTL_FD, REQUEST_TIMEOUT_MS, exitLine, parseRequest } from './protocol.js';
+
+const native = nativeAddon();
+
+/** Exit status for "I was started for a build that is no longer current". */
+const EXIT_STALE = 75;
+
+function closeAll(fds: number[]): void {
+  for (const fd of fds) native.closeFd(fd);
+}
+
+async function serve(): Promise<void> {
+  if (buildId() !== process.env.HULL_WORKER_BUILD) process.exit(EXIT_STALE);
+  // Ready: fd 1 is still the pipe to the supervisor (fs.writeSync does not create process.stdout).
+  writeSync(1, 'R');
+  // Blocks until the supervisor hands over a client's connection; EOF when it went away.
+  const handoff = native.recvFds(CTL_FD, -1);
+  native.closeFd(CTL_FD);
+  if (!handoff || handoff.fds.length !== 1) process.exit(0);
+  const conn = handoff.fds[0]!;
+  writeSync(conn, `P ${process.pid}\n`);
+  const req = native.recvFds(conn, REQUEST_TIMEOUT_MS);
+  // The client gave up before sending its request (it then runs the command itself).
+  if (!req) process.exit(0);
+  // Report the status as soon as it is final, not after Node's teardown (tens of ms for a
+  // heap this size); a death by signal is reported by the supervisor, which sees it.
+  process.on('exit', (code) => {
+    try {
+      writeSync(conn, exitLine(code, undefined));
+    } catch {
+      // the client is gone
+    }
+  });
+  if (req.fds.length !== 3) {
+    closeAll(req.fds);
+    process.exit(0);
+  }
+  const { args, env, cwd } = parseRequest(req.data);
+  req.fds.forEach((fd, i) => {
+    native.dup2(fd, i);
+    native.closeFd(fd);
+  });
+  // Through process.env's own setters, so setenv/unsetenv reach the native environment too.
+  // Idle workers start niced (see supervisor.ts); the command runs at the caller's priority.
+  const nice = Number(process.env.HULL_WORKER_NICE);
+  if (Number.isInteger(nice)) setPriority(nice);
+  for (const k of Object.keys(process.env)) delete process.env[k];
+  Object.assign(process.env, env);
+  try {
+    process.chdir(cwd);
+  } catch {
+    // The client's cwd may be gone (deleted directory); plain node starts there anyway.
+  }
+  process.argv = [process.execPath, join(packageRoot(), 'dist', 'src', 'cli', 'main.js'), ...args];
+  await runCli(process.argv);
+}
+
+await serve();

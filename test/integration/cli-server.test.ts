@@ -1,0 +1,283 @@
+/**
+ * The native client and the warm workers (native/client/hull-client.c, src/cli/server/): the
+ * same commands through the client and through plain node give the same output and exit codes
+ * (125/126/127 included); stdin, a pty, and signals reach the container; the client falls back
+ * to node when no server runs (and starts one), refuses a server of an older build, and serves
+ * concurrent commands. Each test file runs its own supervisor on a private socket.
+ */
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { readdirSync, readFileSync, statSync, utimesSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { containerTestSkip, HULL_BIN, hullCommand, until } from '../helpers/hull.js';
+import type { HullResult } from '../helpers/hull.js';
+import { buildOciLayout, busyboxImage } from '../helpers/images.js';
+import { runOnPty } from '../helpers/pty.js';
+
+const execFileP = promisify(execFile);
+const skip = containerTestSkip(['runc', 'skopeo', 'python3']);
+const IMG = 'busybox:latest';
+
+let work: string;
+let root: string;
+let sock: string;
+let traceFile: string;
+
+/** Environment for the client: a private socket and a trace of how each command ran. */
+function clientEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { ...process.env, HULL_CLI_SOCKET: sock, HULL_CLIENT_TRACE: traceFile, HULL_SERVER_IDLE_SECONDS: '120', ...extra };
+}
+
+function traces(): string[] {
+  try {
+    return readFileSync(traceFile, 'utf8').trim().split('\n');
+  } catch {
+    return [];
+  }
+}
+
+/** Runs hull via the client (or node), returning output, status and the trace line it left. */
+function run(args: string[], opts: { viaClient: boolean; input?: string; env?: Record<string, string> }): Promise<HullResult & { how: string }> {
+  const before = traces().length;
+  const [file, argv] = hullCommand(['--root', root, ...args], opts.viaClient);
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, argv, { env: clientEnv(opts.env), timeout: 60_000 });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => err.push(d));
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      const how = opts.viaClient ? (traces()[before] ?? 'none') : 'node';
+      resolve({ code: code ?? -(signal ? 1 : 0), stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), how });
+    });
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+/**
+ * Runs `attempt` (which runs one client command and checks its behaviour) until that command
+ * was served by a warm worker rather than node: the pool refills in the background, so a
+ * command may find it empty. Returns the last attempt's result.
+ */
+async function onWorker<T>(attempt: () => Promise<T>): Promise<T> {
+  const end = Date.now() + 90_000;
+  for (;;) {
+    const before = traces().length;
+    const result = await attempt();
+    const how = traces()[before] ?? 'none';
+    if (how.startsWith('worker ')) return result;
+    if (Date.now() > end) throw new Error(`no command was served by a worker in 90 s (last: ${how})`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function workerReady(): Promise<void> {
+  await onWorker(() => run(['--version'], { viaClient: true }));
+}
+
+before(async () => {
+  if (skip) return;
+  work = await mkdtemp(join(tmpdir(), 'hull-clitest-'));
+  root = join(work, 'root');
+  sock = join(work, 'cli.sock');
+  traceFile = join(work, 'trace');
+  const layout = join(work, 'layout');
+  await buildOciLayout(layout, busyboxImage({ refName: 'latest' }));
+  const archive = join(work, 'busybox.tar');
+  await execFileP('skopeo', ['copy', '--quiet', `oci:${layout}`, `oci-archive:${archive}:busybox:latest`]);
+  const r = await run(['load', '-i', archive], { viaClient: false });
+  assert.equal(r.code, 0, r.stderr);
+});
+
+after(async () => {
+  if (skip) return;
+  // The supervisor leaves when its socket is gone (checked every few seconds) or idle; make it go now.
+  const pid = supervisorPid();
+  if (pid) {
+    process.kill(pid, 'SIGTERM');
+    // It removes its socket files as it goes: let it finish before the directory goes.
+    await until('the supervisor to exit', () => supervisorPid() === undefined || undefined, 30_000);
+  }
+  await rm(work, { recursive: true, force: true });
+});
+
+/** The supervisor serving our private socket, found by its command line. */
+function supervisorPid(): number | undefined {
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+      if (cmd.some((a) => a.endsWith('supervisor.js')) && cmd.includes(sock)) return Number(p);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return undefined;
+}
+
+/** `hull ARGS` through the client and through node: same stdout, stderr and status; the client's run was served by a worker. */
+async function same(args: string[], input?: string): Promise<HullResult> {
+  const viaClient = await onWorker(() => run(args, { viaClient: true, ...(input !== undefined ? { input } : {}) }));
+  const viaNode = await run(args, { viaClient: false, ...(input !== undefined ? { input } : {}) });
+  assert.match(viaClient.how, /^worker \d+$/, `not served by a worker: ${viaClient.how}`);
+  assert.equal(viaClient.code, viaNode.code, `status: client ${viaClient.code}, node ${viaNode.code}\n${viaClient.stderr}`);
+  assert.equal(viaClient.stdout, viaNode.stdout);
+  assert.equal(viaClient.stderr, viaNode.stderr);
+  return viaClient;
+}
+
+void describe('hull through the native client', { skip }, () => {
+  test('no server yet: the command runs on node and starts the supervisor for the next one', async () => {
+    const first = await run(['--version'], { viaClient: true });
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(first.stdout, '0.1.0\n');
+    assert.equal(first.how, 'node-no-server 0');
+    await workerReady();
+    assert.ok(supervisorPid(), 'a supervisor serves the socket');
+  });
+
+  test('HULL_NO_SERVER=1 always runs node', async () => {
+    await workerReady();
+    const r = await run(['--version'], { viaClient: true, env: { HULL_NO_SERVER: '1' } });
+    assert.equal(r.code, 0);
+    assert.equal(r.how, 'node-disabled 0');
+  });
+
+  test('output and exit codes are the same as plain node: 0, 3, 125, 126, 127', async () => {
+    assert.equal((await same(['--version'])).code, 0);
+    assert.equal((await same(['nosuch'])).code, 125);
+    assert.equal((await same(['run', '--rm', 'nosuch-image:1', 'true'])).code, 125);
+    const r = await same(['run', '--rm', IMG, 'sh', '-c', 'echo out; echo err >&2; exit 3']);
+    assert.equal(r.code, 3);
+    assert.equal(r.stdout, 'out\n');
+    assert.equal(r.stderr, 'err\n');
+    assert.equal((await same(['run', '--rm', IMG, '/etc'])).code, 126);
+    assert.equal((await same(['run', '--rm', IMG, 'no-such-command'])).code, 127);
+  });
+
+  test('the environment and working directory are the caller\'s', async () => {
+    const dir = await mkdtemp(join(work, 'cwd-'));
+    await writeFile(join(dir, 'env.list'), 'FROM_FILE=yes\n');
+    const [file, argv] = hullCommand(['--root', root, 'run', '--rm', '--env-file', 'env.list', '-e', 'CALLER', IMG, 'sh', '-c', 'echo $FROM_FILE $CALLER'], true);
+    await onWorker(async () => {
+      const { stdout } = await execFileP(file, argv, { cwd: dir, env: clientEnv({ CALLER: 'mine' }) });
+      assert.equal(stdout, 'yes mine\n');
+    });
+  });
+
+  test('stdin is piped to the container', async () => {
+    const r = await same(['run', '-i', '--rm', IMG, 'wc', '-l'], 'a\nb\nc\n');
+    assert.equal(r.stdout, '3\n');
+  });
+
+  test('run -it on a pty: the terminal, its size and the exit status come through', async () => {
+    const [file, argv] = hullCommand(['--root', root, 'run', '-it', '--rm', IMG, 'sh'], true);
+    // The pty driver passes its own environment on: the private socket must be in it.
+    Object.assign(process.env, { HULL_CLI_SOCKET: sock, HULL_CLIENT_TRACE: traceFile });
+    await onWorker(async () => {
+      const r = await runOnPty([file, argv], [{ expect: '# ', send: 'tty; stty size\n' }, { expect: '101', send: 'exit 5\n' }]);
+      assert.equal(r.status, 5, r.out);
+      assert.match(r.out, /\/dev\/pts\/0\r\n/);
+      assert.match(r.out, /33 101\r\n/);
+    });
+  });
+
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+    test(`${sig} to the client reaches the container`, async () => {
+      const [file, argv] = hullCommand(['--root', root, 'run', '--rm', IMG, 'sh', '-c', `trap 'echo got; exit 7' ${sig.slice(3)}; echo ready; while :; do sleep 0.1; done`], true);
+      await onWorker(async () => {
+        const child = spawn(file, argv, { env: clientEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        const done = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+        await until('the container to trap signals', () => out.includes('ready') || undefined, 30_000);
+        child.kill(sig);
+        assert.equal(await done, 7, out);
+        assert.equal(out, 'ready\ngot\n');
+      });
+    });
+  }
+
+  test('SIGTSTP stops the client and its worker; SIGCONT resumes both and the command completes', async () => {
+    const [file, argv] = hullCommand(['--root', root, 'run', '--rm', IMG, 'sh', '-c', 'echo ready; sleep 1; echo finished'], true);
+    const state = (pid: number): string => {
+      const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3);
+    };
+    await onWorker(async () => {
+      const before = traces().length;
+      const child = spawn(file, argv, { env: clientEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      const done = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+      await until('the container to start', () => out.includes('ready') || undefined, 30_000);
+      const how = traces()[before] ?? '';
+      child.kill('SIGTSTP');
+      await until('the client to stop', () => state(child.pid!) === 'T' || undefined);
+      if (how.startsWith('worker ')) await until('the worker to stop', () => state(Number(how.split(' ')[1])) === 'T' || undefined);
+      child.kill('SIGCONT');
+      assert.equal(await done, 0);
+      assert.equal(out, 'ready\nfinished\n');
+    });
+  });
+
+  test('a command killed by a signal it does not handle: the client dies of the same signal', async () => {
+    const name = `sig-${process.pid}`;
+    const started = await run(['run', '-d', '--name', name, IMG, 'sleep', '60'], { viaClient: false });
+    assert.equal(started.code, 0, started.stderr);
+    try {
+      const [file, argv] = hullCommand(['--root', root, 'logs', '-f', name], true);
+      await onWorker(async () => {
+        const before = traces().length;
+        const child = spawn(file, argv, { env: clientEnv(), stdio: 'ignore' });
+        const done = new Promise<NodeJS.Signals | null>((resolve) => child.on('close', (_code, signal) => resolve(signal)));
+        await until('the client to decide how to run', () => traces().length > before || undefined, 30_000);
+        // Give node (the fallback) time to start: a signal before that kills it the same way anyway.
+        await new Promise((r) => setTimeout(r, 300));
+        child.kill('SIGHUP');
+        assert.equal(await done, 'SIGHUP');
+      });
+    } finally {
+      await run(['rm', '-f', name], { viaClient: false });
+    }
+  });
+
+  test('a supervisor of an older build never serves: the command runs on node, a new supervisor takes over', async () => {
+    await workerReady();
+    const old = supervisorPid();
+    const main = HULL_BIN;
+    const st = statSync(main);
+    // A rebuild rewrites main.js: a new mtime is a new build id.
+    utimesSync(main, st.atime, new Date(st.mtimeMs + 1000));
+    const r = await run(['--version'], { viaClient: true });
+    assert.equal(r.code, 0);
+    assert.equal(r.how, 'node-stale-server 0');
+    await workerReady();
+    assert.notEqual(supervisorPid(), old);
+  });
+
+  test('concurrent commands each get a worker or run on node; none waits or fails', async () => {
+    const end = Date.now() + 90_000;
+    for (let served = false; !served; ) {
+      if (Date.now() > end) assert.fail('no batch had a command served by a worker in 90 s');
+      const before = traces().length;
+      const rs = await Promise.all(Array.from({ length: 6 }, (_, i) => run(['run', '--rm', IMG, 'echo', `n${i}`], { viaClient: true })));
+      rs.forEach((r, i) => {
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stdout, `n${i}\n`);
+      });
+      // One trace line per command, in no particular order.
+      const hows = traces().slice(before);
+      assert.equal(hows.length, 6, hows.join(','));
+      for (const h of hows) assert.match(h, /^(worker \d+|node-no-worker 0)$/);
+      assert.equal(new Set(hows.filter((h) => h.startsWith('worker '))).size, hows.filter((h) => h.startsWith('worker ')).length, 'a worker served twice');
+      served = hows.some((h) => h.startsWith('worker '));
+    }
+  });
+});
+
