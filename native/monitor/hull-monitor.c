@@ -1297,6 +1297,9 @@ static void apply_exit_status_file(void)
 		fclose(f);
 	if (!found && !WIFSIGNALED(init_status))
 		init_status = 255 << 8;
+}
+
+/*
  * Whether someone else already records this exit, so the exit command (a whole CLI process,
  * hundreds of ms of CPU) would only find the exit claimed and quit. Someone has claimed it when
  * STATE/exit-handled exists (the engine creates it exclusively), or when the state directory
