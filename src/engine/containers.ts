@@ -217,6 +217,8 @@ export class ContainerService {
           await rm(paths.dir, { recursive: true, force: true });
           throw e;
         }
+        this.events.container(created, 'create');
+        return created;
       } catch (e) {
         if (!(e instanceof Error) || !/UNIQUE constraint failed: containers.name/.test(e.message)) {
           await rm(paths.dir, { recursive: true, force: true });
