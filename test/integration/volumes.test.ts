@@ -170,6 +170,8 @@ describe('containers with volumes', { skip }, () => {
     await ok(['run', '--rm', '-v', `${v}:/vol`, IMG, 'sh', '-c', 'echo persisted > /vol/f']);
     assert.equal((await ok(['run', '--rm', '--mount', `type=volume,src=${v},dst=/other`, IMG, 'cat', '/other/f'])).trim(), 'persisted');
     assert.equal(readFileSync(join(root, 'volumes', v, '_data', 'f'), 'utf8'), 'persisted\n');
+    // A read-only root keeps its volumes writable.
+    assert.equal((await ok(['run', '--rm', '--read-only', '-v', `${v}:/vol`, IMG, 'sh', '-c', 'echo again >> /vol/f && cat /vol/f'])).trim(), 'persisted\nagain');
     await ok(['volume', 'rm', v]);
   });
 
