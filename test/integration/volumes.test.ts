@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import { containerTestSkip, HULL_BIN, runHull } from '../helpers/hull.js';
 import type { HullResult } from '../helpers/hull.js';
 import { buildOciLayout, busyboxImage } from '../helpers/images.js';
+import { nativeAddon } from '../../src/util/native.js';
 
 const execFileP = promisify(execFile);
 const skip = containerTestSkip(['runc', 'skopeo']);
@@ -169,6 +170,8 @@ describe('containers with volumes', { skip }, () => {
     await ok(['run', '--rm', '-v', `${v}:/vol`, IMG, 'sh', '-c', 'echo persisted > /vol/f']);
     assert.equal((await ok(['run', '--rm', '--mount', `type=volume,src=${v},dst=/other`, IMG, 'cat', '/other/f'])).trim(), 'persisted');
     assert.equal(readFileSync(join(root, 'volumes', v, '_data', 'f'), 'utf8'), 'persisted\n');
+    // A read-only root keeps its volumes writable.
+    assert.equal((await ok(['run', '--rm', '--read-only', '-v', `${v}:/vol`, IMG, 'sh', '-c', 'echo again >> /vol/f && cat /vol/f'])).trim(), 'persisted\nagain');
     await ok(['volume', 'rm', v]);
   });
 
@@ -207,7 +210,7 @@ describe('containers with volumes', { skip }, () => {
     assert.deepEqual(await containerIds(), ids);
   });
 
-  test('copy-up fills an empty named volume from the image (owners, modes), not a non-empty one, not with nocopy', async () => {
+  test('copy-up fills an empty named volume from the image (owners, modes, xattrs), not a non-empty one, not with nocopy', async () => {
     const v = uniq('seed');
     assert.equal((await ok(['run', '--rm', '-v', `${v}:/seed`, IMG, 'cat', '/seed/f.txt'])).trim(), 'seed');
     const data = join(root, 'volumes', v, '_data');
@@ -218,6 +221,15 @@ describe('containers with volumes', { skip }, () => {
     assert.equal(fileSt.mode & 0o7777, 0o640);
     assert.equal(fileSt.uid, 1000);
     assert.equal(fileSt.gid, 1000);
+
+    // xattrs too: one set on the image's file (in its stored layer) arrives in a new volume.
+    const layers = JSON.parse(await ok(['image', 'inspect', '-f', '{{json .RootFS.Layers}}', IMG])) as string[];
+    const seedFile = join(root, 'layers', 'sha256', layers.at(-1)!.slice('sha256:'.length), 'seed', 'f.txt');
+    nativeAddon().lsetxattr(seedFile, 'user.hull.test', Buffer.from('copied'));
+    const xv = uniq('xattr');
+    await ok(['run', '--rm', '-v', `${xv}:/seed`, IMG, 'true']);
+    assert.equal(nativeAddon().lgetxattr(join(root, 'volumes', xv, '_data', 'f.txt'), 'user.hull.test')?.toString(), 'copied');
+    await ok(['volume', 'rm', xv]);
 
     const full = uniq('full');
     await ok(['volume', 'create', full]);
