@@ -241,8 +241,8 @@ async function breakdown(hull: Engine, runs: number): Promise<string> {
   const fixed = m('hull --version');
   const lines = [
     msTable(`where hull's time goes: each piece as its own command, ${runs} rounds after one warm-up`, series),
-    `node start-up (node -e 0):                          ${m('node -e 0').toFixed(0)} ms`,
-    `loading hull's modules (--version − node -e 0):     ${(fixed - m('node -e 0')).toFixed(0)} ms`,
+    `node start-up (node -e 0, what a cold command pays): ${m('node -e 0').toFixed(0)} ms`,
+    `a warm command's fixed cost (hull --version):       ${fixed.toFixed(0)} ms`,
     `opening the state (ps -a − --version):              ${(m('hull ps -a') - fixed).toFixed(0)} ms`,
     `create, start, rm beyond CLI start-up:              ${(m('hull create') - fixed).toFixed(0)} + ${(m('hull start') - fixed).toFixed(0)} + ${(m('hull rm') - fixed).toFixed(0)} ms`,
     `run --rm beyond CLI start-up:                       ${(m('hull run --rm') - fixed).toFixed(0)} ms`,
