@@ -161,6 +161,9 @@ async function runWithTerminal(ctx: Ctx, e: ExecInstance, req: Omit<ExecRequest,
     e.exitCode = await execInContainer(ctx.engine.containers, e.containerId, {
       ...req,
       tty: true,
+      // In the process spec too: runc sizes the process's pty at creation, so the first thing
+      // it runs already sees it (runc's own first resize from our terminal races the process).
+      consoleSize: { rows: size?.rows || 24, cols: size?.cols || 80 },
       terminal: slave,
       onSpawn: (pid) => {
         runcPid = pid;
