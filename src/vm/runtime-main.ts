@@ -93,7 +93,7 @@ async function create(p: Parsed): Promise<void> {
   const qemu = spawn(QEMU_BINARY, qemuArgs(settings, { paused: true }), { cwd: dir, stdio: ['ignore', 'ignore', log, 1, 2, settings.stdin ? 0 : 'ignore'] });
   qemu.unref();
   writeFileSync(join(dir, VM_FILES.qemuPid), String(qemu.pid));
-  const up = await waitFor(async () => qemu.exitCode !== null || (await qmp(join(dir, VM_FILES.qmp), 'query-status').then(() => true, () => false)), 30_000);
+  const up = await waitFor(async () => qemu.exitCode !== null || (await qmpIn(dir, 'query-status').then(() => true, () => false)), 30_000);
   closeSync(ctl);
   closeSync(log);
   if (!up || qemu.exitCode !== null) {
@@ -102,6 +102,16 @@ async function create(p: Parsed): Promise<void> {
     throw new Error(`qemu did not start: ${tail(join(dir, VM_FILES.qemuLog))}`);
   }
   await writeFile(pidFile, String(qemu.pid));
+}
+
+/**
+ * QMP through a relative path from the VM directory: a unix socket path may not exceed 107
+ * bytes, and `<root>/runtime/<64-hex id>/qmp.sock` does under most roots. This process is
+ * one verb long, so changing its cwd is harmless.
+ */
+function qmpIn(dir: string, command: string): Promise<unknown> {
+  process.chdir(dir);
+  return qmp(VM_FILES.qmp, command);
 }
 
 function tail(path: string): string {
@@ -117,7 +127,7 @@ async function start(p: Parsed): Promise<void> {
   const dir = vmDir(p.root, id);
   const qemuPid = readPid(join(dir, VM_FILES.qemuPid));
   const settings = bundleSettings(dir);
-  await qmp(join(dir, VM_FILES.qmp), 'cont');
+  await qmpIn(dir, 'cont');
   await rm(join(dir, VM_FILES.created), { force: true });
   // Started means the workload runs (Docker's start returns then); a guest that hangs or dies
   // before that is a start failure, with the console's last lines as the reason.
@@ -183,7 +193,7 @@ function state(p: Parsed): void {
 
 async function pauseResume(p: Parsed, pause: boolean): Promise<void> {
   const dir = vmDir(p.root, p.rest[0]!);
-  await qmp(join(dir, VM_FILES.qmp), pause ? 'stop' : 'cont');
+  await qmpIn(dir, pause ? 'stop' : 'cont');
   if (pause) writeFileSync(join(dir, 'paused'), '');
   else await rm(join(dir, 'paused'), { force: true });
 }

@@ -115,7 +115,7 @@ describe('hull run --isolation vm', { skip, concurrency: 1 }, () => {
     assert.deepEqual(r.stdout.trim().split('\n').map((l) => l.trim()), ['3', 'done']);
   });
 
-  test('stop sends SIGTERM to the workload, kill SIGKILL; the VM goes away each time', async () => {
+  test('stop sends SIGTERM to the workload, kill SIGKILL, rm -f removes a running VM; nothing is left each time', async () => {
     const name = uniq('vm');
     await ok(['run', '-d', '--isolation', 'vm', '--name', name, 'busybox', 'sleep', '600']);
     assert.equal((await ok(['inspect', '-f', '{{.State.Status}}', name])).trim(), 'running');
@@ -127,7 +127,12 @@ describe('hull run --isolation vm', { skip, concurrency: 1 }, () => {
     await ok(['kill', name]);
     await until('the VM to exit after kill', async () => ((await ok(['inspect', '-f', '{{.State.Status}}', name])).trim() === 'exited' ? true : undefined), 30_000);
     assert.equal((await ok(['inspect', '-f', '{{.State.ExitCode}}', name])).trim(), '137');
-    await ok(['rm', name]);
+    // rm -f of a running VM takes QEMU, virtiofsd, the mount and the runtime state with it.
+    await ok(['start', name]);
+    const id = (await ok(['inspect', '-f', '{{.Id}}', name])).trim();
+    await ok(['rm', '-f', name]);
+    assert.deepEqual(leftovers(), []);
+    assert.ok(!existsSync(join(root, 'runtime', id)), 'the VM runtime directory is removed');
   });
 
   test('a command the image lacks exits 127 with Docker\'s message', async () => {

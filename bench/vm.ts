@@ -1,0 +1,82 @@
+/**
+ * VM start-up benchmark, in one run, tools taking turns each round:
+ *
+ *   hull run --rm --isolation vm IMAGE true   (the real binary)
+ *   floor: qemu-system-x86_64 booting the same kernel and hull's initramfs with hull.probe=1
+ *          (the guest init powers off as soon as it runs: no root, no workload)
+ *   hull run --rm IMAGE true                   (the same image as a container)
+ *
+ *   node dist/bench/vm.js [--runs 3]
+ *
+ * Budget (issue 7): hull's VM run ≤ 1.2× the floor. Acceleration as hull chooses it
+ * (HULL_VM_ACCEL forces). A benchmark reports; it never fails: exit status 0.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { promisify } from 'node:util';
+import { HULL_BIN } from '../test/helpers/hull.js';
+import { buildOciLayout, busyboxImage } from '../test/helpers/images.js';
+import { chooseAccel } from '../src/vm/accel.js';
+import { findKernel, guestInitramfs } from '../src/vm/guest-image.js';
+import { QEMU_BINARY, qemuArgs } from '../src/vm/qemu.js';
+import { median } from './lib/stats.js';
+
+const execFileP = promisify(execFile);
+
+function timed(cmd: string, args: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 300_000 });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`${cmd} ${args.slice(0, 6).join(' ')} exited ${code}: ${err.trim()}`));
+      resolve(Number(process.hrtime.bigint() - t0) / 1e6);
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' } } });
+  const runs = Math.max(1, Number(values.runs));
+  const work = await mkdtemp(join(tmpdir(), 'hull-bench-vm-'));
+  try {
+    const root = join(work, 'root');
+    await buildOciLayout(join(work, 'layout'), busyboxImage({ refName: 'latest' }));
+    await execFileP('skopeo', ['copy', '--quiet', `oci:${join(work, 'layout')}`, `oci-archive:${join(work, 'bb.tar')}:busybox:latest`]);
+    await execFileP(process.execPath, ['--', HULL_BIN, '--root', root, 'load', '-i', join(work, 'bb.tar')]);
+    const kernel = findKernel();
+    const initrd = await guestInitramfs(join(root, 'vm'), kernel);
+    const accel = await chooseAccel(join(root, 'vm'), kernel.path, initrd, (l) => console.error(l));
+    const floorArgs = qemuArgs({ kernel: kernel.path, initrd, accel, cpus: 1, memoryMiB: 512, consoleLog: join(work, 'floor.log'), bootTimeoutSeconds: 0, stdin: false }, { paused: false, probe: true });
+    const hull = (extra: string[]): string[] => ['--', HULL_BIN, '--root', root, 'run', '--rm', ...extra, 'busybox', 'true'];
+    const tools: [string, () => Promise<number>][] = [
+      ['hull vm', () => timed(process.execPath, hull(['--isolation', 'vm']))],
+      ['floor (qemu)', () => timed(QEMU_BINARY, floorArgs)],
+      ['hull container', () => timed(process.execPath, hull([]))],
+    ];
+    // One untimed round: caches (initramfs, page cache) warm for everyone.
+    for (const [, once] of tools) await once();
+    const times = new Map<string, number[]>(tools.map(([n]) => [n, []]));
+    for (let r = 0; r < runs; r++) {
+      for (let i = 0; i < tools.length; i++) {
+        const [name, once] = tools[(i + r) % tools.length]!;
+        times.get(name)!.push(await once());
+      }
+    }
+    console.log(`accel ${accel}, ${runs} runs, load average ${loadavg()[0]!.toFixed(1)}`);
+    for (const [name, t] of times) console.log(`${name.padEnd(16)} median ${median(t).toFixed(0).padStart(7)} ms   (${t.map((x) => x.toFixed(0)).join(', ')})`);
+    const ratio = median(times.get('hull vm')!) / median(times.get('floor (qemu)')!);
+    console.log(`budget: hull vm ≤ 1.2× floor: ${ratio.toFixed(2)}× ${ratio <= 1.2 ? 'PASS' : 'FAIL'}`);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.message : String(e));
+});
