@@ -16,13 +16,18 @@
  * The config on hull.ctl: "config LEN\n" then LEN bytes of NUL-terminated fields, each a
  * one-letter key and a value: a=argv element, e=env entry, c=cwd, u=uid, g=gid,
  * G=additional gid, h=hostname, H=/etc/hosts content, R=resolv.conf content, n=/etc/hostname,
- * i=1 when the guest has a hull.stdin port.
+ * i=1 when the guest has a hull.stdin port; N="name mac mtu" of a NIC (vm/network.ts), followed
+ * by its A=IPv4 address/prefix fields; W=the default IPv4 gateway.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <net/route.h>
+#include <sys/ioctl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -196,6 +201,14 @@ static struct {
 	gid_t groups[256];
 	int ngroups;
 	int stdin;
+	struct {
+		char name[IFNAMSIZ], mac[18];
+		int mtu;
+		const char *addrs[8];
+		int naddrs;
+	} nets[8];
+	int nnets;
+	const char *gateway;
 } cfg = { .cwd = "/" };
 
 static void read_config(void)
@@ -230,11 +243,136 @@ static void read_config(void)
 		case 'R': cfg.resolv = val; break;
 		case 'n': cfg.etc_hostname = val; break;
 		case 'i': cfg.stdin = val[0] == '1'; break;
+		case 'N':
+			if (cfg.nnets < 8 && sscanf(val, "%15s %17s %d", cfg.nets[cfg.nnets].name, cfg.nets[cfg.nnets].mac, &cfg.nets[cfg.nnets].mtu) == 3)
+				cfg.nnets++;
+			break;
+		case 'A':
+			if (cfg.nnets > 0 && cfg.nets[cfg.nnets - 1].naddrs < 8)
+				cfg.nets[cfg.nnets - 1].addrs[cfg.nets[cfg.nnets - 1].naddrs++] = val;
+			break;
+		case 'W': cfg.gateway = val; break;
 		default: break;
 		}
 	}
 	if (cfg.argc == 0)
 		fail("no command in the config");
+}
+
+/* The kernel's name of the NIC with MAC `mac`, waiting for virtio_net to probe it. */
+static int find_nic(const char *mac, char *name)
+{
+	for (int tries = 0; tries < 500; tries++) {
+		DIR *d = opendir("/sys/class/net");
+		struct dirent *e;
+		while (d && (e = readdir(d))) {
+			if (e->d_name[0] == '.' || strlen(e->d_name) >= IFNAMSIZ)
+				continue;
+			char path[300], got[32] = "";
+			snprintf(path, sizeof path, "/sys/class/net/%s/address", e->d_name);
+			int fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				continue;
+			ssize_t n = read(fd, got, sizeof got - 1);
+			close(fd);
+			got[n > 0 ? n : 0] = 0;
+			if (strncasecmp(got, mac, 17) == 0) {
+				strcpy(name, e->d_name);
+				closedir(d);
+				return 0;
+			}
+		}
+		if (d)
+			closedir(d);
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	return -1;
+}
+
+static void set_ipv4(struct sockaddr *sa, const char *ip)
+{
+	struct sockaddr_in *in = (struct sockaddr_in *)sa;
+	memset(in, 0, sizeof *in);
+	in->sin_family = AF_INET;
+	if (inet_pton(AF_INET, ip, &in->sin_addr) != 1)
+		fail("bad IPv4 address %s", ip);
+}
+
+static void if_up(int s, const char *name)
+{
+	struct ifreq ifr = { 0 };
+	strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		fail("get flags of %s: %s", name, strerror(errno));
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+		fail("bring up %s: %s", name, strerror(errno));
+}
+
+/* lo, then each NIC as netavark configured its veth: name, MTU, IPv4 addresses; the gateway.
+ * ioctls rather than netlink: IPv4 is all hull's networks give the guest (ARCHITECTURE.md). */
+static void setup_network(void)
+{
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		fail("socket: %s", strerror(errno));
+	if_up(s, "lo");
+	char kname[8][IFNAMSIZ];
+	/* Two passes of renames: a wanted name may be another NIC's kernel name. */
+	for (int i = 0; i < cfg.nnets; i++) {
+		if (find_nic(cfg.nets[i].mac, kname[i]) < 0)
+			fail("no network device with MAC %s appeared", cfg.nets[i].mac);
+		struct ifreq ifr = { 0 };
+		strncpy(ifr.ifr_name, kname[i], IFNAMSIZ - 1);
+		snprintf(ifr.ifr_newname, IFNAMSIZ, "hulln%d", i);
+		if (ioctl(s, SIOCSIFNAME, &ifr) < 0)
+			fail("rename %s: %s", kname[i], strerror(errno));
+	}
+	for (int i = 0; i < cfg.nnets; i++) {
+		struct ifreq ifr = { 0 };
+		snprintf(ifr.ifr_name, IFNAMSIZ, "hulln%d", i);
+		strncpy(ifr.ifr_newname, cfg.nets[i].name, IFNAMSIZ - 1);
+		if (ioctl(s, SIOCSIFNAME, &ifr) < 0)
+			fail("rename to %s: %s", cfg.nets[i].name, strerror(errno));
+		memset(&ifr, 0, sizeof ifr);
+		strncpy(ifr.ifr_name, cfg.nets[i].name, IFNAMSIZ - 1);
+		ifr.ifr_mtu = cfg.nets[i].mtu;
+		if (cfg.nets[i].mtu > 0 && ioctl(s, SIOCSIFMTU, &ifr) < 0)
+			msg("mtu %d on %s: %s", cfg.nets[i].mtu, cfg.nets[i].name, strerror(errno));
+		for (int a = 0; a < cfg.nets[i].naddrs; a++) {
+			char ip[64];
+			int prefix = 32;
+			if (sscanf(cfg.nets[i].addrs[a], "%63[^/]/%d", ip, &prefix) < 1 || prefix < 0 || prefix > 32)
+				fail("bad address %s", cfg.nets[i].addrs[a]);
+			memset(&ifr, 0, sizeof ifr);
+			/* Further addresses go on aliases (eth0:1), as the ioctl interface wants. */
+			if (a == 0)
+				strncpy(ifr.ifr_name, cfg.nets[i].name, IFNAMSIZ - 1);
+			else
+				snprintf(ifr.ifr_name, IFNAMSIZ, "%.10s:%d", cfg.nets[i].name, a);
+			set_ipv4(&ifr.ifr_addr, ip);
+			if (ioctl(s, SIOCSIFADDR, &ifr) < 0)
+				fail("address %s on %s: %s", ip, ifr.ifr_name, strerror(errno));
+			struct sockaddr_in *mask = (struct sockaddr_in *)&ifr.ifr_netmask;
+			mask->sin_family = AF_INET;
+			mask->sin_addr.s_addr = prefix ? htonl(~0u << (32 - prefix)) : 0;
+			if (ioctl(s, SIOCSIFNETMASK, &ifr) < 0)
+				fail("netmask /%d on %s: %s", prefix, ifr.ifr_name, strerror(errno));
+		}
+		if_up(s, cfg.nets[i].name);
+	}
+	if (cfg.gateway) {
+		struct rtentry rt;
+		memset(&rt, 0, sizeof rt);
+		set_ipv4(&rt.rt_dst, "0.0.0.0");
+		set_ipv4(&rt.rt_genmask, "0.0.0.0");
+		set_ipv4(&rt.rt_gateway, cfg.gateway);
+		rt.rt_flags = RTF_UP | RTF_GATEWAY;
+		if (ioctl(s, SIOCADDRT, &rt) < 0)
+			fail("default route via %s: %s", cfg.gateway, strerror(errno));
+	}
+	close(s);
 }
 
 /* Bind a file with `content` over `target` in the new root, as runc bind-mounts the engine's
@@ -343,6 +481,7 @@ int main(void)
 	int err = open_port("hull.stderr", O_WRONLY | O_CLOEXEC);
 	/* Without -i the workload's stdin is /dev/null, as in a container. */
 	int in = cfg.stdin ? open_port("hull.stdin", O_RDONLY | O_CLOEXEC) : open("/dev/null", O_RDONLY | O_CLOEXEC);
+	setup_network();
 	setup_root();
 
 	sigset_t mask;

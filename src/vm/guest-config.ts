@@ -28,7 +28,8 @@ function homeOf(rootfs: string, uid: number): string {
   return '/';
 }
 
-export function guestConfig(bundle: string, settings: VmSettings): Buffer {
+/** `extra`: the network and mount fields (vm/network.ts, vm/mounts.ts). */
+export function guestConfig(bundle: string, settings: VmSettings, extra: string[] = []): Buffer {
   const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as { process: OciProcess; hostname?: string };
   const proc = spec.process;
   const uid = proc.user?.uid ?? 0;
@@ -48,5 +49,6 @@ export function guestConfig(bundle: string, settings: VmSettings): Buffer {
     const path = join(bundle, file);
     if (existsSync(path)) fields.push(`${key}${readFileSync(path, 'utf8')}`);
   }
+  fields.push(...extra);
   return Buffer.concat(fields.map((f) => Buffer.from(`${f}\0`)));
 }

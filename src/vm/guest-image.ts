@@ -13,8 +13,8 @@ import { basename, join } from 'node:path';
 import { HullError } from '../util/errors.js';
 import { packageRoot } from '../util/package-root.js';
 
-/** The modules the guest needs: virtio over PCI, the serial ports for stdio, virtio-fs for the root. */
-export const GUEST_MODULES = ['virtio_pci', 'virtio_console', 'virtiofs'];
+/** The modules the guest needs: virtio over PCI, the serial ports for stdio, virtio-fs for the root, virtio-net. */
+export const GUEST_MODULES = ['virtio_pci', 'virtio_console', 'virtiofs', 'virtio_net'];
 
 export interface GuestKernel {
   path: string;

@@ -30,6 +30,8 @@ export function validateVmRequest(h: ContainerDoc['HostConfig'], tty: boolean): 
   if (h.Isolation !== 'vm') return;
   if (tty) throw new HullError('INVALID_ARGUMENT', 'a terminal (-t) is not supported with --isolation vm yet');
   if (h.NetworkMode === 'host') throw new HullError('INVALID_ARGUMENT', 'conflicting options: --network host and --isolation vm (a VM has its own kernel and network stack)');
+  // The guest takes over the namespace's interfaces (vm/network.ts): another container's would go dead.
+  if (h.NetworkMode?.startsWith('container:')) throw new HullError('INVALID_ARGUMENT', 'conflicting options: --network container:... and --isolation vm (the VM takes over the interfaces of its network namespace)');
   if (h.Memory && h.Memory < 64 * MIB) throw new HullError('INVALID_ARGUMENT', `a VM needs at least 64 MiB of memory (--memory ${h.Memory} bytes)`);
 }
 

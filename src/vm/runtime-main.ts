@@ -21,6 +21,7 @@ import { messageOf } from '../util/errors.js';
 import { guestConfig } from './guest-config.js';
 import { qmp } from './qmp.js';
 import { QEMU_BINARY, VIRTIOFSD_BINARY, VM_FILES, qemuArgs, virtiofsdArgs, vmDir, type VmSettings } from './qemu.js';
+import { netnsPath, networkFields, qemuNetArgs, readNetwork, wireTaps } from './network.js';
 import { aliveAs, readCtl, readPid, waitFor } from './proc.js';
 
 class UsageError extends Error {}
@@ -85,12 +86,17 @@ async function create(p: Parsed): Promise<void> {
 
   // The config goes into the FIFO before QEMU opens it; this process holds the FIFO open until
   // QEMU has it too, or the bytes would be dropped with the last open file.
+  const ns = netnsPath(bundle);
+  const net = ns ? readNetwork(ns) : { interfaces: [] };
   const ctl = openSync(join(dir, VM_FILES.ctlIn), fsc.O_RDWR);
-  const config = guestConfig(bundle, settings);
+  const config = guestConfig(bundle, settings, networkFields(net));
   writeFileSync(ctl, Buffer.concat([Buffer.from(`config ${config.length}\n`), config]));
 
   // fds 3, 4: the container's stdout and stderr, which the guest's ports write; 5: its stdin (-i).
-  const qemu = spawn(QEMU_BINARY, qemuArgs(settings, { paused: true }), { cwd: dir, stdio: ['ignore', 'ignore', log, 1, 2, settings.stdin ? 0 : 'ignore'] });
+  // In the container's network namespace (nsenter execs, so the pid is QEMU's): its taps are made there.
+  const qemuCmd = [QEMU_BINARY, ...qemuArgs(settings, { paused: true }), ...qemuNetArgs(net)];
+  const [cmd, ...args] = ns ? ['nsenter', `--net=${ns}`, '--', ...qemuCmd] : qemuCmd;
+  const qemu = spawn(cmd!, args, { cwd: dir, stdio: ['ignore', 'ignore', log, 1, 2, settings.stdin ? 0 : 'ignore'] });
   qemu.unref();
   writeFileSync(join(dir, VM_FILES.qemuPid), String(qemu.pid));
   const up = await waitFor(async () => qemu.exitCode !== null || (await qmpIn(dir, 'query-status').then(() => true, () => false)), 30_000);
@@ -100,6 +106,15 @@ async function create(p: Parsed): Promise<void> {
     if (qemu.exitCode === null) qemu.kill('SIGKILL');
     vfsd.kill('SIGKILL');
     throw new Error(`qemu did not start: ${tail(join(dir, VM_FILES.qemuLog))}`);
+  }
+  if (ns) {
+    try {
+      wireTaps(ns, net);
+    } catch (e) {
+      qemu.kill('SIGKILL');
+      vfsd.kill('SIGKILL');
+      throw new Error(`connecting the VM to its network: ${messageOf(e)}`);
+    }
   }
   await writeFile(pidFile, String(qemu.pid));
 }

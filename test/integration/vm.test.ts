@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createConnection } from 'node:net';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
@@ -30,7 +31,8 @@ function kernelSkip(): false | string {
 
 const skip = containerTestSkip(['skopeo', 'qemu-system-x86_64'], ['/bin/busybox', '/usr/lib/qemu/virtiofsd']) || kernelSkip();
 
-const ENV = { HULL_VM_ACCEL: 'tcg' };
+const netSkip = existsSync('/usr/lib/podman/netavark') && existsSync('/usr/lib/podman/aardvark-dns') ? false : 'netavark/aardvark-dns not installed';
+const ENV: Record<string, string> = { HULL_VM_ACCEL: 'tcg' };
 let work: string;
 let root: string;
 let seq = 0;
@@ -73,6 +75,10 @@ describe('hull run --isolation vm', { skip, concurrency: 1 }, () => {
     await buildOciLayout(layout, busyboxImage({ refName: 'latest' }));
     await execFileP('skopeo', ['copy', '--quiet', `oci:${layout}`, `oci-archive:${join(work, 'bb.tar')}:busybox:latest`]);
     await ok(['load', '-i', join(work, 'bb.tar')]);
+    // Names the network's DNS does not know go upstream: to a loopback address nobody serves,
+    // never to the host's resolver.
+    await writeFile(join(work, 'upstream-resolv.conf'), `nameserver 127.53.${process.pid % 250}.254\n`);
+    ENV.HULL_DNS_UPSTREAM_FILE = join(work, 'upstream-resolv.conf');
   });
 
   afterEach(async () => {
@@ -159,4 +165,44 @@ describe('hull run --isolation vm', { skip, concurrency: 1 }, () => {
     assert.equal(iso.code, 125);
     assert.match(iso.stderr, /invalid isolation "hyperv"/);
   });
+
+  test('a VM on a user network reaches a container by name and back, with its endpoint address; a published VM port answers on 127.0.0.1', { skip: netSkip }, async () => {
+    const net = uniq('vmnet');
+    const ctr = uniq('ctr');
+    const vm = uniq('vm');
+    const port = 40000 + (process.pid % 20000);
+    await ok(['network', 'create', net]);
+    const ids: string[] = [];
+    try {
+      ids.push((await ok(['run', '-d', '--name', ctr, '--network', net, 'busybox', 'sh', '-c', 'while true; do echo from-container | nc -l -p 5000; done'])).trim());
+      const script = `ip -4 -o addr show eth0; cat /sys/class/net/eth0/address; until nc ${ctr} 5000 </dev/null >/tmp/got && [ -s /tmp/got ]; do sleep 1; done; cat /tmp/got; while true; do echo from-vm | nc -l -p 5000; done`;
+      ids.push((await ok(['run', '-d', '--isolation', 'vm', '--name', vm, '--network', net, '-p', `127.0.0.1:${port}:5000`, 'busybox', 'sh', '-c', script])).trim());
+      const logs = await until('the VM to reach the container by name', async () => {
+        const out = (await ok(['logs', vm])).trim();
+        return out.includes('from-container') ? out : undefined;
+      }, 120_000);
+      const ip = (await ok(['inspect', '-f', `{{(index .NetworkSettings.Networks "${net}").IPAddress}} {{(index .NetworkSettings.Networks "${net}").MacAddress}}`, vm])).trim().split(' ');
+      assert.match(logs, new RegExp(`inet ${ip[0]!.replace(/\./g, '\\.')}/`), 'the guest has the endpoint address');
+      assert.match(logs, new RegExp(`^${ip[1]}$`, 'm'), 'the guest NIC has the endpoint MAC');
+      assert.equal((await ok(['run', '--rm', '--network', net, 'busybox', 'nc', vm, '5000'])).trim(), 'from-vm');
+      // The guest's `nc -l` loop is closed for a moment after each connection: refused then is no failure.
+      const published = await until('the published port to answer', () => tcpRead('127.0.0.1', port).catch(() => undefined), 60_000);
+      assert.equal(published.trim(), 'from-vm');
+    } finally {
+      await hull(['rm', '-f', ctr, vm]);
+      await ok(['network', 'rm', net]);
+    }
+    for (const id of ids) assert.equal(existsSync(`/run/netns/hull-${id}`), false, 'netns left behind');
+  });
 });
+
+function tcpRead(host: string, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = createConnection({ host, port, timeout: 10_000 });
+    let data = '';
+    s.on('data', (d) => (data += d.toString()));
+    s.on('end', () => resolve(data));
+    s.on('timeout', () => s.destroy(new Error('timeout')));
+    s.on('error', reject);
+  });
+}
