@@ -17,7 +17,9 @@
  * one-letter key and a value: a=argv element, e=env entry, c=cwd, u=uid, g=gid,
  * G=additional gid, h=hostname, H=/etc/hosts content, R=resolv.conf content, n=/etc/hostname,
  * i=1 when the guest has a hull.stdin port; N="name mac mtu" of a NIC (vm/network.ts), followed
- * by its A=IPv4 address/prefix fields; W=the default IPv4 gateway.
+ * by its A=IPv4 address/prefix fields; W=the default IPv4 gateway; V=virtio-fs tag of a volume
+ * or bind, or T=tmpfs mount data, each followed by D=destination, f=mount flags and, for a bind
+ * of a file, F=the file's name in the share (vm/mounts.ts).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -209,6 +211,11 @@ static struct {
 	} nets[8];
 	int nnets;
 	const char *gateway;
+	struct {
+		const char *tag, *tmpfs_data, *dest, *file;
+		unsigned long flags;
+	} mounts[64];
+	int nmounts;
 } cfg = { .cwd = "/" };
 
 static void read_config(void)
@@ -252,6 +259,17 @@ static void read_config(void)
 				cfg.nets[cfg.nnets - 1].addrs[cfg.nets[cfg.nnets - 1].naddrs++] = val;
 			break;
 		case 'W': cfg.gateway = val; break;
+		case 'V':
+		case 'T':
+			if (cfg.nmounts < 64) {
+				cfg.mounts[cfg.nmounts].tag = key == 'V' ? val : NULL;
+				cfg.mounts[cfg.nmounts].tmpfs_data = key == 'T' ? val : NULL;
+				cfg.nmounts++;
+			}
+			break;
+		case 'D': if (cfg.nmounts > 0) cfg.mounts[cfg.nmounts - 1].dest = val; break;
+		case 'F': if (cfg.nmounts > 0) cfg.mounts[cfg.nmounts - 1].file = val; break;
+		case 'f': if (cfg.nmounts > 0) cfg.mounts[cfg.nmounts - 1].flags = strtoul(val, NULL, 10); break;
 		default: break;
 		}
 	}
@@ -402,6 +420,58 @@ static void bind_file(const char *name, const char *content, const char *target)
 		msg("bind %s: %s", dst, strerror(errno));
 }
 
+/* mkdir -p of `path`; with `file`, its last component is made an empty file (a bind target). */
+static void make_target(char *path, int file)
+{
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		mkdir(path, 0755);
+		*p = '/';
+	}
+	if (!file) {
+		mkdir(path, 0755);
+	} else {
+		int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		if (fd >= 0)
+			close(fd);
+	}
+}
+
+/* The container's volumes, binds and tmpfs mounts, in config.json's order (parents first).
+ * A share is mounted under /hull-vol (in the initramfs, out of sight once the root is switched)
+ * and bind-mounted, whole or one file of it, at its destination. */
+static void setup_mounts(void)
+{
+	for (int i = 0; i < cfg.nmounts; i++) {
+		char target[4096];
+		if (!cfg.mounts[i].dest || cfg.mounts[i].dest[0] != '/')
+			fail("mount %d has no absolute destination", i);
+		snprintf(target, sizeof target, NEWROOT "%s", cfg.mounts[i].dest);
+		unsigned long flags = cfg.mounts[i].flags;
+		if (!cfg.mounts[i].tag) {
+			make_target(target, 0);
+			if (mount("tmpfs", target, "tmpfs", flags, cfg.mounts[i].tmpfs_data) < 0)
+				fail("tmpfs on %s: %s", cfg.mounts[i].dest, strerror(errno));
+			continue;
+		}
+		char share[300], src[4400];
+		snprintf(share, sizeof share, "/hull-vol/%s", cfg.mounts[i].tag);
+		mkdir("/hull-vol", 0755);
+		mount_or_fail(cfg.mounts[i].tag, share, "virtiofs", flags & MS_RDONLY, NULL);
+		if (cfg.mounts[i].file)
+			snprintf(src, sizeof src, "%s/%s", share, cfg.mounts[i].file);
+		else
+			snprintf(src, sizeof src, "%s", share);
+		make_target(target, cfg.mounts[i].file != NULL);
+		if (mount(src, target, NULL, MS_BIND, NULL) < 0)
+			fail("bind %s on %s: %s", cfg.mounts[i].tag, cfg.mounts[i].dest, strerror(errno));
+		if ((flags & MS_RDONLY) && mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+			fail("read-only %s: %s", cfg.mounts[i].dest, strerror(errno));
+	}
+}
+
 static void setup_root(void)
 {
 	mount_or_fail("hullroot", NEWROOT, "virtiofs", 0, NULL);
@@ -410,6 +480,7 @@ static void setup_root(void)
 	mount_or_fail("devtmpfs", NEWROOT "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
 	mount_or_fail("devpts", NEWROOT "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620");
 	mount_or_fail("shm", NEWROOT "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k");
+	setup_mounts();
 	bind_file("hosts", cfg.hosts, "/etc/hosts");
 	bind_file("resolv.conf", cfg.resolv, "/etc/resolv.conf");
 	bind_file("hostname", cfg.etc_hostname, "/etc/hostname");

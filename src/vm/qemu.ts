@@ -27,6 +27,9 @@ export const DEFAULT_BOOT_TIMEOUT_SECONDS = 90;
 export const QEMU_BINARY = 'qemu-system-x86_64';
 export const VIRTIOFSD_BINARY = '/usr/lib/qemu/virtiofsd';
 
+/** The pid file of a volume's virtiofsd is its tag (vm/mounts.ts) with this suffix. */
+export const VIRTIOFSD_PID_SUFFIX = '.virtiofsd.pid';
+
 /** File names inside the runtime's per-VM directory (the QEMU and virtiofsd cwd). */
 export const VM_FILES = {
   qmp: 'qmp.sock',
@@ -86,10 +89,22 @@ export function qemuArgs(s: VmSettings, opts: { paused: boolean; probe?: boolean
   return args;
 }
 
-export function virtiofsdArgs(rootfs: string): string[] {
+/**
+ * virtiofsd serving `source` on `socket` (relative to the VM directory). `readonly`: QEMU 7.2's
+ * virtiofsd has no read-only option, so it runs in a mount namespace of its own in which its
+ * source is a read-only bind mount of itself: writes fail on the host side whatever the guest
+ * does, and the mount goes with the process (`unshare` and `sh` exec, so the pid is virtiofsd's).
+ */
+export function virtiofsdCommand(source: string, socket: string, readonly = false): string[] {
+  const cmd = [VIRTIOFSD_BINARY, ...virtiofsdArgs(source, socket)];
+  if (!readonly) return cmd;
+  return ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount -o bind,ro -- "$0" "$0" && exec "$@"', source, ...cmd];
+}
+
+function virtiofsdArgs(source: string, socket: string): string[] {
   // chroot sandbox: hull already runs as root on the host; the namespace sandbox costs a clone
   // of three namespaces per VM for no gain here. xattr: the overlay root carries capabilities.
-  return [`--socket-path=${VM_FILES.virtiofs}`, '-o', `source=${rootfs}`, '-o', 'cache=auto', '-o', 'sandbox=chroot', '-o', 'xattr', '-o', 'log_level=err'];
+  return [`--socket-path=${socket}`, '-o', `source=${source}`, '-o', 'cache=auto', '-o', 'sandbox=chroot', '-o', 'xattr', '-o', 'log_level=err'];
 }
 
 export function vmDir(runtimeRoot: string, id: string): string {

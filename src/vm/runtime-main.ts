@@ -11,8 +11,8 @@
  *   hull-vm-runtime --root DIR kill [--all] ID SIGNAL
  *   hull-vm-runtime --root DIR delete [--force] ID
  */
-import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, writeFileSync, constants as fsc } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, writeFileSync, constants as fsc } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { constants as osc } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +20,8 @@ import { nativeAddon } from '../util/native.js';
 import { messageOf } from '../util/errors.js';
 import { guestConfig } from './guest-config.js';
 import { qmp } from './qmp.js';
-import { QEMU_BINARY, VIRTIOFSD_BINARY, VM_FILES, qemuArgs, virtiofsdArgs, vmDir, type VmSettings } from './qemu.js';
+import { QEMU_BINARY, VIRTIOFSD_PID_SUFFIX, VM_FILES, qemuArgs, virtiofsdCommand, vmDir, type VmSettings } from './qemu.js';
+import { guestMounts, mountFields, qemuShareArgs } from './mounts.js';
 import { netnsPath, networkFields, qemuNetArgs, readNetwork, wireTaps } from './network.js';
 import { aliveAs, readCtl, readPid, waitFor } from './proc.js';
 
@@ -78,23 +79,41 @@ async function create(p: Parsed): Promise<void> {
   writeFileSync(join(dir, VM_FILES.created), '');
   const log = openSync(join(dir, VM_FILES.qemuLog), 'a');
 
-  const vfsd = spawn(VIRTIOFSD_BINARY, virtiofsdArgs(join(bundle, 'rootfs')), { cwd: dir, stdio: ['ignore', log, log] });
-  vfsd.unref();
-  writeFileSync(join(dir, VM_FILES.virtiofsdPid), String(vfsd.pid));
-  const vfsdUp = await waitFor(() => existsSync(join(dir, VM_FILES.virtiofs)) || vfsd.exitCode !== null, 10_000);
-  if (!vfsdUp || vfsd.exitCode !== null) throw new Error(`virtiofsd did not start: ${tail(join(dir, VM_FILES.qemuLog))}`);
+  // The root, then one virtiofsd per volume or bind (vm/mounts.ts), each with its pid file.
+  const mounts = guestMounts(bundle);
+  const daemons: { source: string; socket: string; pidFile: string; readonly: boolean }[] = [
+    { source: join(bundle, 'rootfs'), socket: VM_FILES.virtiofs, pidFile: VM_FILES.virtiofsdPid, readonly: false },
+    ...mounts.shares.map((s) => ({ source: s.dir, socket: `${s.tag}.sock`, pidFile: `${s.tag}${VIRTIOFSD_PID_SUFFIX}`, readonly: s.readonly })),
+  ];
+  const vfsds: ChildProcess[] = [];
+  const killDaemons = (): void => vfsds.forEach((v) => v.kill('SIGKILL'));
+  for (const d of daemons) {
+    const [cmd, ...args] = virtiofsdCommand(d.source, d.socket, d.readonly);
+    const vfsd = spawn(cmd!, args, { cwd: dir, stdio: ['ignore', log, log] });
+    vfsd.unref();
+    vfsds.push(vfsd);
+    writeFileSync(join(dir, d.pidFile), String(vfsd.pid));
+  }
+  for (const [i, d] of daemons.entries()) {
+    const vfsd = vfsds[i]!;
+    const up = await waitFor(() => existsSync(join(dir, d.socket)) || vfsd.exitCode !== null, 10_000);
+    if (!up || vfsd.exitCode !== null) {
+      killDaemons();
+      throw new Error(`virtiofsd for ${d.source} did not start: ${tail(join(dir, VM_FILES.qemuLog))}`);
+    }
+  }
 
   // The config goes into the FIFO before QEMU opens it; this process holds the FIFO open until
   // QEMU has it too, or the bytes would be dropped with the last open file.
   const ns = netnsPath(bundle);
   const net = ns ? readNetwork(ns) : { interfaces: [] };
   const ctl = openSync(join(dir, VM_FILES.ctlIn), fsc.O_RDWR);
-  const config = guestConfig(bundle, settings, networkFields(net));
+  const config = guestConfig(bundle, settings, [...networkFields(net), ...mountFields(mounts)]);
   writeFileSync(ctl, Buffer.concat([Buffer.from(`config ${config.length}\n`), config]));
 
   // fds 3, 4: the container's stdout and stderr, which the guest's ports write; 5: its stdin (-i).
   // In the container's network namespace (nsenter execs, so the pid is QEMU's): its taps are made there.
-  const qemuCmd = [QEMU_BINARY, ...qemuArgs(settings, { paused: true }), ...qemuNetArgs(net)];
+  const qemuCmd = [QEMU_BINARY, ...qemuArgs(settings, { paused: true }), ...qemuShareArgs(mounts.shares), ...qemuNetArgs(net)];
   const [cmd, ...args] = ns ? ['nsenter', `--net=${ns}`, '--', ...qemuCmd] : qemuCmd;
   const qemu = spawn(cmd!, args, { cwd: dir, stdio: ['ignore', 'ignore', log, 1, 2, settings.stdin ? 0 : 'ignore'] });
   qemu.unref();
@@ -104,7 +123,7 @@ async function create(p: Parsed): Promise<void> {
   closeSync(log);
   if (!up || qemu.exitCode !== null) {
     if (qemu.exitCode === null) qemu.kill('SIGKILL');
-    vfsd.kill('SIGKILL');
+    killDaemons();
     throw new Error(`qemu did not start: ${tail(join(dir, VM_FILES.qemuLog))}`);
   }
   if (ns) {
@@ -112,7 +131,7 @@ async function create(p: Parsed): Promise<void> {
       wireTaps(ns, net);
     } catch (e) {
       qemu.kill('SIGKILL');
-      vfsd.kill('SIGKILL');
+      killDaemons();
       throw new Error(`connecting the VM to its network: ${messageOf(e)}`);
     }
   }
@@ -188,11 +207,12 @@ async function kill(p: Parsed): Promise<void> {
 
 async function del(p: Parsed): Promise<void> {
   const dir = vmDir(p.root, p.rest[0]!);
-  for (const [file, comm] of [[VM_FILES.qemuPid, 'qemu-system'], [VM_FILES.virtiofsdPid, 'virtiofsd']] as const) {
+  const daemons = existsSync(dir) ? readdirSync(dir).filter((f) => f === VM_FILES.virtiofsdPid || f.endsWith(VIRTIOFSD_PID_SUFFIX)) : [];
+  for (const [file, comm] of [[VM_FILES.qemuPid, 'qemu-system'] as const, ...daemons.map((f) => [f, 'virtiofsd'] as const)]) {
     const pid = readPid(join(dir, file));
     if (aliveAs(pid, comm)) process.kill(pid, 'SIGKILL');
   }
-  await waitFor(() => !aliveAs(readPid(join(dir, VM_FILES.virtiofsdPid)), 'virtiofsd'), 2_000);
+  await waitFor(() => daemons.every((f) => !aliveAs(readPid(join(dir, f)), 'virtiofsd')), 2_000);
   await rm(dir, { recursive: true, force: true });
 }
 

@@ -194,6 +194,34 @@ describe('hull run --isolation vm', { skip, concurrency: 1 }, () => {
     }
     for (const id of ids) assert.equal(existsSync(`/run/netns/hull-${id}`), false, 'netns left behind');
   });
+  test('volumes, binds (dir, file, :ro) and tmpfs reach the guest; a volume written by a VM is read by a container and back', async () => {
+    const vol = uniq('vol');
+    const host = await mkdtemp(join(work, 'bind-'));
+    await writeFile(join(host, 'host.txt'), 'from-host\n');
+    await ok(['run', '--rm', '-v', `${vol}:/data`, 'busybox', 'sh', '-c', 'echo from-container > /data/from-ctr']);
+    const script = [
+      'cat /data/from-ctr',
+      'echo from-vm > /data/from-vm',
+      'cat /bind/host.txt /etc/greeting',
+      'echo vm-bind > /bind/from-vm',
+      'echo x > /ro/denied && echo ro-writable || echo ro-refused',
+      // Even root in the guest cannot get around :ro: the share itself is read-only on the host.
+      'mount -o remount,rw /ro; echo x > /ro/denied2 && echo remount-writable || echo remount-refused',
+      'grep " /scratch " /proc/mounts | cut -d" " -f3,4',
+      'echo t > /scratch/t && cat /scratch/t',
+    ].join('; ');
+    const r = await hull(['run', '--rm', '--isolation', 'vm', '-v', `${vol}:/data`, '-v', `${vol}:/ro:ro`, '-v', `${host}:/bind`, '-v', `${join(host, 'host.txt')}:/etc/greeting:ro`, '--tmpfs', '/scratch:size=1m', 'busybox', 'sh', '-c', script]);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    assert.deepEqual(lines.slice(0, 3), ['from-container', 'from-host', 'from-host']);
+    assert.ok(lines.includes('ro-refused') && !lines.includes('ro-writable'), r.stdout);
+    assert.ok(lines.includes('remount-refused') && !lines.includes('remount-writable'), r.stdout);
+    assert.ok(lines.some((l) => /^tmpfs rw,.*size=1024k/.test(l)), r.stdout);
+    assert.equal(lines.at(-1), 't');
+    assert.equal(readFileSync(join(host, 'from-vm'), 'utf8'), 'vm-bind\n');
+    assert.equal((await ok(['run', '--rm', '-v', `${vol}:/data`, 'busybox', 'cat', '/data/from-vm'])).trim(), 'from-vm');
+    await ok(['volume', 'rm', vol]);
+  });
 });
 
 function tcpRead(host: string, port: number): Promise<string> {
