@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 # make and python3 build the native addon, better-sqlite3 and the monitor.
 # netavark + aardvark-dns: container networking (bridge, NAT, ports, DNS); iproute2: netns;
 # iptables: netavark's firewall backend; util-linux: flock/unshare around netavark.
-# qemu-system-x86 (QEMU, virtiofsd) and linux-image-cloud-amd64 (the guest kernel) run --isolation vm.
+# qemu-system-x86 (QEMU, virtiofsd) and linux-image-cloud-amd64 (the guest kernel) run --isolation vm
+# (a VM also uses iproute2: ip, tc; util-linux: nsenter, unshare).
 PACKAGES=(runc skopeo docker-registry busybox-static zstd openssl ca-certificates tini gcc g++ make python3 netavark aardvark-dns iproute2 iptables util-linux qemu-system-x86 linux-image-cloud-amd64)
 
 missing=()
