@@ -80,6 +80,8 @@ static struct {
 	int n_exit_args;
 	long timeout_create;
 	char *exit_status_file;
+	/* --resize-fifo: a VM's terminal size goes to its guest as a `winsize ROWS COLS` line here. */
+	char *resize_fifo;
 } opt = { .sync_fd = -1, .log_max_files = 1 };
 
 /* On the heap, not PATH_MAX arrays: each static array would cost a resident page. */
@@ -994,6 +996,14 @@ static void client_process(struct client *c)
 			struct winsize ws = { .ws_row = (unsigned short)(p[0] << 8 | p[1]), .ws_col = (unsigned short)(p[2] << 8 | p[3]) };
 			if (pty_fd >= 0)
 				ioctl(pty_fd, TIOCSWINSZ, &ws);
+			/* QEMU does not pass a host pty's size on; the guest init sets it on its own pty. */
+			if (opt.resize_fifo) {
+				int rf = open(opt.resize_fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+				if (rf >= 0) {
+					dprintf(rf, "winsize %u %u\n", ws.ws_row, ws.ws_col);
+					close(rf);
+				}
+			}
 			pos += 4;
 			c->remaining = 0;
 		} else if (c->type == F_CLAIM_EXIT && c->remaining == 4) {
@@ -1393,7 +1403,7 @@ static long long parse_num(const char *name, const char *v)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_ID = 1, OPT_BUNDLE, OPT_RUNTIME, OPT_ROOT, OPT_STATE, OPT_SYNC, OPT_TERM, OPT_STDIN, OPT_LOG, OPT_LOGSIZE, OPT_LOGFILES, OPT_EXITCMD, OPT_EXITARG, OPT_TIMEOUT, OPT_EXITFILE, OPT_STDINSOCK };
+	enum { OPT_ID = 1, OPT_BUNDLE, OPT_RUNTIME, OPT_ROOT, OPT_STATE, OPT_SYNC, OPT_TERM, OPT_STDIN, OPT_LOG, OPT_LOGSIZE, OPT_LOGFILES, OPT_EXITCMD, OPT_EXITARG, OPT_TIMEOUT, OPT_EXITFILE, OPT_STDINSOCK, OPT_RESIZEFIFO };
 	static const struct option longopts[] = {
 		{ "id", required_argument, NULL, OPT_ID },
 		{ "bundle", required_argument, NULL, OPT_BUNDLE },
@@ -1411,6 +1421,7 @@ int main(int argc, char **argv)
 		{ "timeout-create", required_argument, NULL, OPT_TIMEOUT },
 		{ "exit-status-file", required_argument, NULL, OPT_EXITFILE },
 		{ "stdin-socket", no_argument, NULL, OPT_STDINSOCK },
+		{ "resize-fifo", required_argument, NULL, OPT_RESIZEFIFO },
 		{ NULL, 0, NULL, 0 },
 	};
 	opt.exit_args = calloc((size_t)argc, sizeof *opt.exit_args);
@@ -1442,6 +1453,7 @@ int main(int argc, char **argv)
 		case OPT_TIMEOUT: opt.timeout_create = (long)parse_num("timeout-create", optarg); break;
 		case OPT_EXITFILE: opt.exit_status_file = absolute(optarg); break;
 		case OPT_STDINSOCK: opt.stdin_socket = 1; break;
+		case OPT_RESIZEFIFO: opt.resize_fifo = absolute(optarg); break;
 		default: usage_fail("unknown or incomplete option: %s", argv[optind - 1]);
 		}
 	}

@@ -202,7 +202,7 @@ static struct {
 	gid_t gid;
 	gid_t groups[256];
 	int ngroups;
-	int stdin;
+	int stdin, tty;
 	struct {
 		char name[IFNAMSIZ], mac[18];
 		int mtu;
@@ -250,6 +250,7 @@ static void read_config(void)
 		case 'R': cfg.resolv = val; break;
 		case 'n': cfg.etc_hostname = val; break;
 		case 'i': cfg.stdin = val[0] == '1'; break;
+		case 't': cfg.tty = val[0] == '1'; break;
 		case 'N':
 			if (cfg.nnets < 8 && sscanf(val, "%15s %17s %d", cfg.nets[cfg.nnets].name, cfg.nets[cfg.nnets].mac, &cfg.nets[cfg.nnets].mtu) == 3)
 				cfg.nnets++;
@@ -491,6 +492,69 @@ static void setup_root(void)
 		fail("switch to the container root: %s", strerror(errno));
 }
 
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(fd, buf, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		buf += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* One read from *from (ready by `revents`) written to `to`. At its end (EOF, EIO once the pty's
+ * last slave is closed, a hangup) *from is closed and set to -1 and the result is -1. */
+static int relay(int *from, int to, short revents)
+{
+	if (*from < 0 || !(revents & (POLLIN | POLLHUP | POLLERR)))
+		return 1;
+	char buf[16384];
+	ssize_t n = read(*from, buf, sizeof buf);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return 1;
+	if (n <= 0) {
+		close(*from);
+		*from = -1;
+		return -1;
+	}
+	if (to >= 0)
+		write_all(to, buf, (size_t)n);
+	return 0;
+}
+
+/* Reads what hull.ctl has and acts on its complete lines: `signal N` to the workload, `winsize
+ * ROWS COLS` on the terminal (-t). Called when poll says the port is readable. */
+static void ctl_lines(pid_t child, int master)
+{
+	static char line[256];
+	static size_t have;
+	ssize_t r = read(ctl_fd, line + have, sizeof line - 1 - have);
+	if (r <= 0)
+		return;
+	have += (size_t)r;
+	line[have] = 0;
+	char *nl;
+	while ((nl = strchr(line, '\n'))) {
+		*nl = 0;
+		int sig;
+		struct winsize ws = { 0 };
+		if (sscanf(line, "signal %d", &sig) == 1 && sig > 0 && sig < 65 && child > 0)
+			kill(child, sig);
+		else if (sscanf(line, "winsize %hu %hu", &ws.ws_row, &ws.ws_col) == 2 && master >= 0)
+			ioctl(master, TIOCSWINSZ, &ws);
+		size_t rest = have - (size_t)(nl + 1 - line);
+		memmove(line, nl + 1, rest);
+		have = rest;
+		line[have] = 0;
+	}
+	if (have >= sizeof line - 1)
+		have = 0;
+}
+
 /* In the child: become the workload. Reports why it could not on `errpipe`. */
 static __attribute__((noreturn)) void exec_workload(int in, int out, int err, int errpipe)
 {
@@ -499,6 +563,9 @@ static __attribute__((noreturn)) void exec_workload(int in, int out, int err, in
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	setsid();
 	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+		_exit(126);
+	/* -t: the pty is the workload's controlling terminal, as runc makes it. */
+	if (cfg.tty && ioctl(0, TIOCSCTTY, 0) < 0)
 		_exit(126);
 	char why[512];
 	int status = 126;
@@ -552,14 +619,38 @@ int main(void)
 	int err = open_port("hull.stderr", O_WRONLY | O_CLOEXEC);
 	/* Without -i the workload's stdin is /dev/null, as in a container. */
 	int in = cfg.stdin ? open_port("hull.stdin", O_RDONLY | O_CLOEXEC) : open("/dev/null", O_RDONLY | O_CLOEXEC);
+	int tty_port = cfg.tty ? open_port("hull.tty", O_RDWR | O_CLOEXEC) : -1;
 	setup_network();
 	setup_root();
+	/* -t: the workload's stdio is a pty of the guest; its master is relayed to hull.tty. */
+	int master = -1;
+	if (cfg.tty) {
+		char name[64];
+		master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+		if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0 || ptsname_r(master, name, sizeof name) != 0)
+			fail("pty: %s", strerror(errno));
+		int slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+		if (slave < 0)
+			fail("open %s: %s", name, strerror(errno));
+		close(in);
+		close(out);
+		close(err);
+		in = slave;
+		out = dup(slave);
+		err = dup(slave);
+	}
 
 	sigset_t mask;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+
+	/* A terminal size sent before the start (attach comes first) is set before the workload
+	 * runs, so it sees it from its first instruction. */
+	struct pollfd early = { .fd = ctl_fd, .events = POLLIN };
+	while (master >= 0 && poll(&early, 1, 0) > 0 && (early.revents & POLLIN))
+		ctl_lines(0, master);
 
 	int ep[2];
 	if (pipe2(ep, O_CLOEXEC) < 0)
@@ -587,12 +678,12 @@ int main(void)
 	close(err);
 
 	int status = 0;
-	char line[256];
-	size_t have = 0;
 	for (;;) {
-		struct pollfd p[2] = { { .fd = sfd, .events = POLLIN }, { .fd = ctl_fd, .events = POLLIN } };
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
+		struct pollfd p[4] = { { .fd = sfd, .events = POLLIN }, { .fd = ctl_fd, .events = POLLIN }, { .fd = master, .events = POLLIN }, { .fd = tty_port, .events = POLLIN } };
+		if (poll(p, 4, -1) < 0 && errno != EINTR)
 			break;
+		if (relay(&master, tty_port, p[2].revents) < 0 || relay(&tty_port, master, p[3].revents) < 0)
+			msg("terminal relay ended");
 		if (p[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			while (read(sfd, &si, sizeof si) > 0) {}
@@ -608,24 +699,7 @@ int main(void)
 				break;
 		}
 		if (p[1].revents & POLLIN) {
-			ssize_t r = read(ctl_fd, line + have, sizeof line - 1 - have);
-			if (r > 0) {
-				have += (size_t)r;
-				line[have] = 0;
-				char *nl;
-				while ((nl = strchr(line, '\n'))) {
-					*nl = 0;
-					int sig;
-					if (sscanf(line, "signal %d", &sig) == 1 && sig > 0 && sig < 65)
-						kill(child, sig);
-					size_t rest = have - (size_t)(nl + 1 - line);
-					memmove(line, nl + 1, rest);
-					have = rest;
-					line[have] = 0;
-				}
-				if (have >= sizeof line - 1)
-					have = 0;
-			}
+			ctl_lines(child, master);
 		} else if (p[1].revents & (POLLHUP | POLLERR)) {
 			/* Host side gone: nothing to forward; keep waiting for the workload. */
 			struct timespec ts = { 0, 100 * 1000 * 1000 };
@@ -634,6 +708,11 @@ int main(void)
 	}
 	/* The VM ends with its workload, as a container ends with its init. */
 	kill(-1, SIGKILL);
+	/* The terminal's last output (the pty keeps it after the workload is gone). */
+	if (master >= 0) {
+		fcntl(master, F_SETFL, O_NONBLOCK);
+		while (master >= 0 && relay(&master, tty_port, POLLIN) == 0) {}
+	}
 	if (WIFSIGNALED(status))
 		ctl_write("signal %d\n", WTERMSIG(status));
 	else

@@ -57,6 +57,8 @@ export interface MonitorOptions {
   exitStatusFile?: string;
   /** With `stdin`: a socket rather than a pipe (the VM runtime needs EOF to reach QEMU's chardev). */
   stdinSocket?: boolean;
+  /** With `terminal`: resizes are also written here as `winsize ROWS COLS` lines (a VM's ctl.in). */
+  resizeFifo?: string;
   /** The monitor binary; monitorPath() by default. */
   binary?: string;
 }
@@ -133,6 +135,7 @@ export function monitorArgs(opts: MonitorOptions): string[] {
   }
   if (opts.stdinSocket) args.push('--stdin-socket');
   if (opts.exitStatusFile) args.push('--exit-status-file', opts.exitStatusFile);
+  if (opts.resizeFifo) args.push('--resize-fifo', opts.resizeFifo);
   const timeout = opts.timeoutCreateSeconds ?? 120;
   if (timeout > 0) args.push('--timeout-create', String(Math.ceil(timeout)));
   return args;

@@ -141,7 +141,7 @@ export function buildContainerDoc(req: CreateRequest, image: ImageConfig, id: st
   if (h.Isolation && !['default', 'container', 'process', 'vm'].includes(h.Isolation)) {
     throw invalid(`invalid isolation "${h.Isolation}": this engine supports "default", "container" and "vm"`);
   }
-  validateVmRequest(h, c.Tty ?? false);
+  validateVmRequest(h);
   // The network mode (a network name, container:<id>...) is checked by engine/networks.ts.
   if (h.NetworkMode.startsWith('container:') && c.Hostname) throw invalid('conflicting options: hostname and the network mode');
   if (h.LogConfig.Type !== 'json-file' && h.LogConfig.Type !== 'none') {

@@ -26,7 +26,7 @@ import { createPlannedVolumes, planMounts, removeVolumes } from './container-mou
 import { VolumeStore } from '../volume/store.js';
 import type { EndpointRequest, NetworkService } from './networks.js';
 import { EngineEvents } from './events.js';
-import { isVm, prepareVm, vmExitStatusFile, vmRuntimePath } from '../vm/prepare.js';
+import { isVm, prepareVm, vmMonitorOptions, vmRuntimePath } from '../vm/prepare.js';
 
 export interface Container {
   id: string;
@@ -284,7 +284,7 @@ export class ContainerService {
         ...(log.Config['max-size'] ? { logMaxSize: parseLogSize(log.Config['max-size']) } : {}),
         ...(log.Config['max-file'] ? { logMaxFiles: Number(log.Config['max-file']) } : {}),
         exitCommand: [process.execPath, hullMain(), '--root', this.root, '_exited', c.id],
-        ...(vm ? { exitStatusFile: vmExitStatusFile(runtimeRoot(this.root), c.id), stdinSocket: true } : {}),
+        ...(vm ? vmMonitorOptions(runtimeRoot(this.root), c.id, c.doc.Config.Tty) : {}),
       });
     } catch (e) {
       unmountRootfs(paths.rootfs);

@@ -43,6 +43,7 @@ export function guestConfig(bundle: string, settings: VmSettings, extra: string[
     `g${proc.user?.gid ?? 0}`,
     ...(proc.user?.additionalGids ?? []).map((g) => `G${g}`),
     `i${settings.stdin ? 1 : 0}`,
+    `t${settings.tty ? 1 : 0}`,
   ];
   if (spec.hostname) fields.push(`h${spec.hostname}`);
   for (const [key, file] of [['H', 'hosts'], ['R', 'resolv.conf'], ['n', 'hostname']] as const) {

@@ -26,18 +26,22 @@ export function vmRuntimePath(): string {
 const MIB = 1024 * 1024;
 
 /** What the VM backend cannot do yet, refused at create with Docker-style wording. */
-export function validateVmRequest(h: ContainerDoc['HostConfig'], tty: boolean): void {
+export function validateVmRequest(h: ContainerDoc['HostConfig']): void {
   if (h.Isolation !== 'vm') return;
-  if (tty) throw new HullError('INVALID_ARGUMENT', 'a terminal (-t) is not supported with --isolation vm yet');
   if (h.NetworkMode === 'host') throw new HullError('INVALID_ARGUMENT', 'conflicting options: --network host and --isolation vm (a VM has its own kernel and network stack)');
   // The guest takes over the namespace's interfaces (vm/network.ts): another container's would go dead.
   if (h.NetworkMode?.startsWith('container:')) throw new HullError('INVALID_ARGUMENT', 'conflicting options: --network container:... and --isolation vm (the VM takes over the interfaces of its network namespace)');
   if (h.Memory && h.Memory < 64 * MIB) throw new HullError('INVALID_ARGUMENT', `a VM needs at least 64 MiB of memory (--memory ${h.Memory} bytes)`);
 }
 
-/** Where the guest's exit report lands (QEMU writes the guest's hull.ctl port into it). */
-export function vmExitStatusFile(runtimeRoot: string, id: string): string {
-  return join(vmDir(runtimeRoot, id), VM_FILES.ctlOut);
+/**
+ * The monitor's VM options: the exit status from the guest's report (QEMU writes the guest's
+ * hull.ctl port into ctl.out); stdin as a socket (QEMU's socket chardev passes its EOF on);
+ * with -t, resizes as lines on ctl.in, which the guest init applies to its pty.
+ */
+export function vmMonitorOptions(runtimeRoot: string, id: string, tty: boolean): { exitStatusFile: string; stdinSocket?: boolean; resizeFifo?: string } {
+  const dir = vmDir(runtimeRoot, id);
+  return { exitStatusFile: join(dir, VM_FILES.ctlOut), ...(tty ? { resizeFifo: join(dir, VM_FILES.ctlIn) } : { stdinSocket: true }) };
 }
 
 /** `--cpus` rounds up to whole vCPUs; `--memory` is the guest's RAM (at least 64 MiB). */
@@ -61,7 +65,9 @@ export async function prepareVm(root: string, doc: ContainerDoc, bundleDir: stri
     ...vmResources(doc),
     consoleLog: join(bundleDir, 'console.log'),
     bootTimeoutSeconds: timeout,
-    stdin: doc.Config.OpenStdin,
+    // With -t the workload's stdin is the terminal, which the monitor feeds.
+    stdin: doc.Config.OpenStdin && !doc.Config.Tty,
+    tty: doc.Config.Tty,
   };
   await writeFile(join(bundleDir, 'vm.json'), JSON.stringify(settings));
 }

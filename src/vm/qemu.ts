@@ -17,6 +17,8 @@ export interface VmSettings {
   bootTimeoutSeconds: number;
   /** `-i`: the guest's stdin is the container's stdin; otherwise /dev/null inside the guest. */
   stdin: boolean;
+  /** -t: the guest's workload gets a pty, relayed over the hull.tty port to the host pty on fd 6. */
+  tty?: boolean;
 }
 
 export const DEFAULT_CPUS = 1;
@@ -84,6 +86,8 @@ export function qemuArgs(s: VmSettings, opts: { paused: boolean; probe?: boolean
   );
   // fd 5: the container's stdin, a connected socket (the monitor's --stdin-socket): a socket
   // chardev reports its EOF to the guest as the port closing, a file or stdio chardev does not.
+  // fd 6 (-t): the slave of the pty whose master the monitor got over the console socket.
+  if (s.tty) args.push('-chardev', 'serial,id=tty,path=/dev/fd/6', '-device', 'virtserialport,chardev=tty,name=hull.tty');
   if (s.stdin) args.push('-chardev', 'socket,id=in,fd=5', '-device', 'virtserialport,chardev=in,name=hull.stdin');
   if (opts.paused) args.push('-S');
   return args;

@@ -12,6 +12,8 @@
  *   hull-vm-runtime --root DIR delete [--force] ID
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createConnection } from 'node:net';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, writeFileSync, constants as fsc } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { constants as osc } from 'node:os';
@@ -68,7 +70,6 @@ async function create(p: Parsed): Promise<void> {
   const bundle = p.flags.get('--bundle');
   const pidFile = p.flags.get('--pid-file');
   if (!id || typeof bundle !== 'string' || typeof pidFile !== 'string') throw new UsageError('create needs --bundle, --pid-file and an id');
-  if (p.flags.has('--console-socket')) throw new Error('a terminal (-t) is not supported for VMs yet');
   const settings = JSON.parse(readFileSync(join(bundle, 'vm.json'), 'utf8')) as VmSettings;
   const dir = vmDir(p.root, id);
   await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -115,7 +116,12 @@ async function create(p: Parsed): Promise<void> {
   // In the container's network namespace (nsenter execs, so the pid is QEMU's): its taps are made there.
   const qemuCmd = [QEMU_BINARY, ...qemuArgs(settings, { paused: true }), ...qemuShareArgs(mounts.shares), ...qemuNetArgs(net)];
   const [cmd, ...args] = ns ? ['nsenter', `--net=${ns}`, '--', ...qemuCmd] : qemuCmd;
-  const qemu = spawn(cmd!, args, { cwd: dir, stdio: ['ignore', 'ignore', log, 1, 2, settings.stdin ? 0 : 'ignore'] });
+  // fd 6 (-t): a pty's slave for QEMU, its master for the monitor, as runc hands one over.
+  const consoleSocket = p.flags.get('--console-socket');
+  const pty = typeof consoleSocket === 'string' ? nativeAddon().openpty() : undefined;
+  if (pty) await sendConsole(consoleSocket as string, pty[0]);
+  const qemu = spawn(cmd!, args, { cwd: dir, stdio: ['ignore', 'ignore', log, 1, 2, settings.stdin ? 0 : 'ignore', pty ? pty[1] : 'ignore'] });
+  pty?.forEach((fd) => nativeAddon().closeFd(fd));
   qemu.unref();
   writeFileSync(join(dir, VM_FILES.qemuPid), String(qemu.pid));
   const up = await waitFor(async () => qemu.exitCode !== null || (await qmpIn(dir, 'query-status').then(() => true, () => false)), 30_000);
@@ -136,6 +142,16 @@ async function create(p: Parsed): Promise<void> {
     }
   }
   await writeFile(pidFile, String(qemu.pid));
+}
+
+/** The pty master to the monitor over its console socket (SCM_RIGHTS), runc's console protocol. */
+async function sendConsole(path: string, master: number): Promise<void> {
+  const sock = createConnection(path);
+  await once(sock, 'connect');
+  // node exposes no fd-passing API; the connected socket's own fd is what sendmsg needs.
+  const fd = (sock as unknown as { _handle: { fd: number } })._handle.fd;
+  nativeAddon().sendFds(fd, Buffer.from('hull-vm'), [master]);
+  sock.destroy();
 }
 
 /**

@@ -5,7 +5,8 @@
  * one VM. After every test no QEMU, virtiofsd or mount of this root is left.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
@@ -13,7 +14,7 @@ import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { containerTestSkip, runHull, until } from '../helpers/hull.js';
+import { containerTestSkip, hullCommand, runHull, until } from '../helpers/hull.js';
 import type { HullResult } from '../helpers/hull.js';
 import { buildOciLayout, busyboxImage } from '../helpers/images.js';
 import { findKernel } from '../../src/vm/guest-image.js';
@@ -158,9 +159,9 @@ describe('hull run --isolation vm', { skip, concurrency: 1 }, () => {
   });
 
   test('bad requests are refused before anything boots', async () => {
-    const tty = await hull(['run', '-t', '--isolation', 'vm', 'busybox', 'true']);
-    assert.equal(tty.code, 125);
-    assert.match(tty.stderr, /a terminal \(-t\) is not supported with --isolation vm/);
+    const shared = await hull(['run', '--network', 'container:x', '--isolation', 'vm', 'busybox', 'true']);
+    assert.equal(shared.code, 125);
+    assert.match(shared.stderr, /conflicting options: --network container:\.\.\. and --isolation vm/);
     const iso = await hull(['run', '--isolation', 'hyperv', 'busybox', 'true']);
     assert.equal(iso.code, 125);
     assert.match(iso.stderr, /invalid isolation "hyperv"/);
@@ -221,6 +222,23 @@ describe('hull run --isolation vm', { skip, concurrency: 1 }, () => {
     assert.equal(readFileSync(join(host, 'from-vm'), 'utf8'), 'vm-bind\n');
     assert.equal((await ok(['run', '--rm', '-v', `${vol}:/data`, 'busybox', 'cat', '/data/from-vm'])).trim(), 'from-vm');
     await ok(['volume', 'rm', vol]);
+  });
+  test('-t gives the workload a terminal in the guest with the caller\'s size; input reaches it', async () => {
+    // script(1) gives hull a terminal of a known size, as a user's shell would.
+    const [file, argv] = hullCommand(['--root', root, 'run', '--rm', '-it', '--isolation', 'vm', 'busybox', 'sh', '-c', 'tty; stty size; read line; echo "got $line"']);
+    const quote = (a: string): string => `'${a.replace(/'/g, "'\\''")}'`;
+    const cmd = `stty rows 33 cols 77; ${[file, ...argv].map(quote).join(' ')}`;
+    const child = spawn('script', ['-qefc', cmd, '/dev/null'], { env: { ...process.env, ...ENV }, timeout: 240_000 });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    // Typed once the workload is waiting for it: the size line shows it runs.
+    await until('the workload to print its terminal size', () => (/\d+ \d+\r\n/.test(out) ? true : undefined), 200_000);
+    child.stdin.write('typed\r');
+    const [code] = (await once(child, 'exit')) as [number];
+    const r = { stdout: out };
+    assert.equal(code, 0, out);
+    assert.match(r.stdout, /\/dev\/pts\/\d+\r\n33 77\r\n/);
+    assert.match(r.stdout, /got typed\r\n/);
   });
 });
 
