@@ -80,6 +80,9 @@ async function create(p: Parsed): Promise<void> {
   writeFileSync(join(dir, VM_FILES.created), '');
   const log = openSync(join(dir, VM_FILES.qemuLog), 'a');
 
+  // What netavark made in the container's namespace (vm/network.ts), read before anything runs.
+  const ns = netnsPath(bundle);
+  const net = ns ? readNetwork(ns) : { interfaces: [] };
   // The root, then one virtiofsd per volume or bind (vm/mounts.ts), each with its pid file.
   const mounts = guestMounts(bundle);
   const daemons: { source: string; socket: string; pidFile: string; readonly: boolean }[] = [
@@ -106,8 +109,6 @@ async function create(p: Parsed): Promise<void> {
 
   // The config goes into the FIFO before QEMU opens it; this process holds the FIFO open until
   // QEMU has it too, or the bytes would be dropped with the last open file.
-  const ns = netnsPath(bundle);
-  const net = ns ? readNetwork(ns) : { interfaces: [] };
   const ctl = openSync(join(dir, VM_FILES.ctlIn), fsc.O_RDWR);
   const config = guestConfig(bundle, settings, [...networkFields(net), ...mountFields(mounts)]);
   writeFileSync(ctl, Buffer.concat([Buffer.from(`config ${config.length}\n`), config]));
