@@ -217,6 +217,9 @@ export class ContainerService {
           await rm(paths.dir, { recursive: true, force: true });
           throw e;
         }
+        // After its endpoints, so an API client that sees the event finds them (the merge had dropped both lines).
+        this.events.container(created, 'create');
+        return created;
       } catch (e) {
         if (!(e instanceof Error) || !/UNIQUE constraint failed: containers.name/.test(e.message)) {
           await rm(paths.dir, { recursive: true, force: true });
