@@ -86,10 +86,20 @@ export function qemuArgs(s: VmSettings, opts: { paused: boolean; probe?: boolean
   return args;
 }
 
-export function virtiofsdArgs(rootfs: string): string[] {
+/**
+ * virtiofsd locks a pid file named after its socket path (/run/virtiofsd/<path, / → .>.pid), so
+ * the bare relative name would make every VM's virtiofsd fight over one lock ("Cannot lock pid
+ * file") when two start at once. `../<id>/vfsd.sock` from the VM directory is the same socket,
+ * still short, and unique per VM.
+ */
+export function virtiofsdSocketArg(id: string): string {
+  return `../${id}/${VM_FILES.virtiofs}`;
+}
+
+export function virtiofsdArgs(rootfs: string, socketPath: string = VM_FILES.virtiofs): string[] {
   // chroot sandbox: hull already runs as root on the host; the namespace sandbox costs a clone
   // of three namespaces per VM for no gain here. xattr: the overlay root carries capabilities.
-  return [`--socket-path=${VM_FILES.virtiofs}`, '-o', `source=${rootfs}`, '-o', 'cache=auto', '-o', 'sandbox=chroot', '-o', 'xattr', '-o', 'log_level=err'];
+  return [`--socket-path=${socketPath}`, '-o', `source=${rootfs}`, '-o', 'cache=auto', '-o', 'sandbox=chroot', '-o', 'xattr', '-o', 'log_level=err'];
 }
 
 export function vmDir(runtimeRoot: string, id: string): string {

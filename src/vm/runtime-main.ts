@@ -20,7 +20,7 @@ import { nativeAddon } from '../util/native.js';
 import { messageOf } from '../util/errors.js';
 import { guestConfig } from './guest-config.js';
 import { qmp } from './qmp.js';
-import { QEMU_BINARY, VIRTIOFSD_BINARY, VM_FILES, qemuArgs, virtiofsdArgs, vmDir, type VmSettings } from './qemu.js';
+import { QEMU_BINARY, VIRTIOFSD_BINARY, VM_FILES, qemuArgs, virtiofsdArgs, virtiofsdSocketArg, vmDir, type VmSettings } from './qemu.js';
 import { aliveAs, readCtl, readPid, waitFor } from './proc.js';
 
 class UsageError extends Error {}
@@ -77,7 +77,7 @@ async function create(p: Parsed): Promise<void> {
   writeFileSync(join(dir, VM_FILES.created), '');
   const log = openSync(join(dir, VM_FILES.qemuLog), 'a');
 
-  const vfsd = spawn(VIRTIOFSD_BINARY, virtiofsdArgs(join(bundle, 'rootfs')), { cwd: dir, stdio: ['ignore', log, log] });
+  const vfsd = spawn(VIRTIOFSD_BINARY, virtiofsdArgs(join(bundle, 'rootfs'), virtiofsdSocketArg(id)), { cwd: dir, stdio: ['ignore', log, log] });
   vfsd.unref();
   writeFileSync(join(dir, VM_FILES.virtiofsdPid), String(vfsd.pid));
   const vfsdUp = await waitFor(() => existsSync(join(dir, VM_FILES.virtiofs)) || vfsd.exitCode !== null, 10_000);
