@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # hull's main job, for a newcomer: build a busybox root filesystem offline, import it as an
-# image, and list it.
+# image, list it, run it; then build examples/hello from it, run that as a container and as a
+# VM, and compare the two with `hull compare`.
 set -euo pipefail
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
