@@ -77,15 +77,34 @@ function summarize(xs: number[]): Summary {
   return { median: median(xs), min: s.min, max: s.max, samples: xs };
 }
 
-/** A sink that notes when the first byte arrived and keeps the start of the output. */
-class FirstOutput extends Writable {
+/**
+ * The instance's stdout and stderr: notes when the first byte of either arrived, and keeps the
+ * start of stdout (the idle instance's `uname -r`; an error on stderr is not a kernel name).
+ */
+class Output {
   at: number | undefined;
   text = '';
-  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
-    this.at ??= performance.now();
-    if (this.text.length < MAX_OUTPUT_KEPT) this.text += chunk.toString('utf8');
-    done();
+  readonly stdout = this.sink(true);
+  readonly stderr = this.sink(false);
+
+  private sink(keep: boolean): Writable {
+    return new Writable({
+      write: (chunk: Buffer, _enc, done) => {
+        this.at ??= performance.now();
+        if (keep && this.text.length < MAX_OUTPUT_KEPT) this.text += chunk.toString('utf8');
+        done();
+      },
+    });
   }
+}
+
+interface Instance {
+  id: string;
+  /** The exit status once the instance has exited (undefined: the monitor connection was lost). */
+  exit: Promise<number | undefined>;
+  out: Output;
+  /** performance.now() just before create. */
+  t0: number;
 }
 
 class Comparison {
@@ -108,9 +127,9 @@ class Comparison {
 
   /**
    * One instance, attached from before it starts, as `hull run` does; resolves when it has
-   * exited. Its output (stdout and stderr) goes to `out`, which notes when the first byte came.
+   * exited. Its output goes to `out`, which notes when the first byte came.
    */
-  private async instance(mode: CompareMode, command: string[], entrypoint?: string[]): Promise<{ id: string; exit: Promise<number | undefined>; out: FirstOutput; t0: number }> {
+  private async instance(mode: CompareMode, command: string[], entrypoint?: string[]): Promise<Instance> {
     this.checkAborted();
     const t0 = performance.now();
     const c = await this.engine.containers.create({
@@ -119,8 +138,8 @@ class Comparison {
     });
     this.live.add(c.id);
     this.checkAborted();
-    const out = new FirstOutput();
-    const { attachment } = await this.engine.containers.start(c.id, { stdout: out, stderr: out, tty: false, claimExit: true });
+    const out = new Output();
+    const { attachment } = await this.engine.containers.start(c.id, { stdout: out.stdout, stderr: out.stderr, tty: false, claimExit: true });
     this.checkAborted();
     const exit = attachment!.done.then(async (info) => {
       await this.engine.containers.exited(c.id);
@@ -166,7 +185,18 @@ class Comparison {
   /** An instance that prints its kernel and sleeps: Pss of everything holding it, then removed. */
   private async idle(mode: CompareMode): Promise<{ kernel: string | null; pssBytes: number; processes: number }> {
     this.opts.progress(`compare: ${mode} idle instance (kernel and memory)`);
-    const inst = await this.instance(mode, IDLE_COMMAND.slice(1), IDLE_COMMAND.slice(0, 1));
+    const unknown = (): { kernel: null; pssBytes: number; processes: number } => {
+      this.opts.progress(`compare: ${mode}: the image cannot run "${IDLE_COMMAND.join(' ')}" (no sh?): kernel and idle memory unknown`);
+      return { kernel: null, pssBytes: 0, processes: 0 };
+    };
+    let inst: Instance;
+    try {
+      inst = await this.instance(mode, IDLE_COMMAND.slice(1), IDLE_COMMAND.slice(0, 1));
+    } catch (e) {
+      // runc refuses to start a missing sh (ContainerStartError, 127); the instance is removed at the end.
+      if (this.opts.signal?.aborted || typeof (e as { exitStatus?: unknown }).exitStatus !== 'number') throw e;
+      return unknown();
+    }
     const printed = await Promise.race([
       (async () => {
         while (!inst.out.text.includes('\n')) {
@@ -186,12 +216,10 @@ class Comparison {
       this.checkAborted();
       const monitorPid = this.engine.containers.get(inst.id).state.MonitorPid;
       pss = await sumRollups(processTree(monitorPid));
-    } else {
-      this.opts.progress(`compare: ${mode}: the image cannot run "${IDLE_COMMAND.join(' ')}" (no sh?): kernel and idle memory unknown`);
     }
     await this.remove(inst.id);
     await inst.exit.catch(() => undefined);
-    return { kernel, pssBytes: pss.pss * 1024, processes: pss.processes };
+    return printed ? { kernel, pssBytes: pss.pss * 1024, processes: pss.processes } : unknown();
   }
 
   async run(): Promise<CompareResult> {
