@@ -4,8 +4,12 @@
  * min/max next to it show how noisy the runs were.
  */
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
+import { median, spread } from '../../src/util/samples.js';
+
+// Medians and PSS live in src/ (hull compare uses them too).
+export { median, spread, type Spread } from '../../src/util/samples.js';
+export { rollup, sumRollups, type Rollup } from '../../src/util/pss.js';
 
 export interface Timed<T> {
   /** Wall-clock milliseconds, monotonic clock. */
@@ -45,28 +49,6 @@ export function processCpu(pid: number): number {
   const f = statFields(pid);
   // utime and stime are fields 14 and 15 of stat(5).
   return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
-}
-
-export function median(xs: readonly number[]): number {
-  if (xs.length === 0) return Number.NaN;
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-export interface Spread {
-  min: number;
-  max: number;
-  /** (max - min) / median: how far apart the runs were, relative to the headline number. */
-  relative: number;
-}
-
-export function spread(xs: readonly number[]): Spread {
-  if (xs.length === 0) return { min: Number.NaN, max: Number.NaN, relative: Number.NaN };
-  const min = Math.min(...xs);
-  const max = Math.max(...xs);
-  const m = median(xs);
-  return { min, max, relative: m > 0 ? (max - min) / m : 0 };
 }
 
 /** `a / b` of two medians; NaN when either side has no samples. */
@@ -167,39 +149,4 @@ export function cleanupStack(log: (msg: string) => void): { cleanups: (() => Pro
     });
   }
   return { cleanups, cleanup };
-}
-
-/** Memory of one process in KiB, from /proc/<pid>/smaps_rollup. */
-export interface Rollup {
-  pss: number;
-  pssAnon: number;
-  pssFile: number;
-  rss: number;
-}
-
-/** Pss, Pss_Anon, Pss_File and Rss in KiB from /proc/<pid>/smaps_rollup; undefined if the process is gone. */
-export async function rollup(pid: number): Promise<Rollup | undefined> {
-  let text: string;
-  try {
-    text = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0);
-  return { pss: field('Pss'), pssAnon: field('Pss_Anon'), pssFile: field('Pss_File'), rss: field('Rss') };
-}
-
-/** Rollups summed over `pids` (those still alive), with how many were counted. */
-export async function sumRollups(pids: readonly number[]): Promise<Rollup & { processes: number }> {
-  const total = { pss: 0, pssAnon: 0, pssFile: 0, rss: 0, processes: 0 };
-  for (const pid of pids) {
-    const r = await rollup(pid);
-    if (!r) continue;
-    total.pss += r.pss;
-    total.pssAnon += r.pssAnon;
-    total.pssFile += r.pssFile;
-    total.rss += r.rss;
-    total.processes++;
-  }
-  return total;
 }

@@ -16,6 +16,7 @@ import { registerLoginCommands } from './commands/login.js';
 import { registerVolumeCommands } from './commands/volumes.js';
 import { registerNetworkCommands } from './commands/networks.js';
 import { registerServeCommand } from './commands/serve.js';
+import { registerCompareCommand } from './commands/compare.js';
 import { setRootFlag } from './context.js';
 import { isWarmWorker } from './server/worker-mode.js';
 
@@ -40,6 +41,7 @@ function buildProgram(): Command {
   registerNetworkCommands(program);
   registerServeCommand(program);
   registerBuildCommands(program);
+  registerCompareCommand(program);
   return program;
 }
 

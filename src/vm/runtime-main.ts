@@ -22,7 +22,7 @@ import { nativeAddon } from '../util/native.js';
 import { messageOf } from '../util/errors.js';
 import { guestConfig } from './guest-config.js';
 import { qmp } from './qmp.js';
-import { QEMU_BINARY, VIRTIOFSD_PID_SUFFIX, VM_FILES, qemuArgs, virtiofsdCommand, vmDir, type VmSettings } from './qemu.js';
+import { QEMU_BINARY, VIRTIOFSD_PID_SUFFIX, VM_FILES, qemuArgs, virtiofsdCommand, virtiofsdLockFile, virtiofsdSocketArg, vmDir, type VmSettings } from './qemu.js';
 import { guestMounts, mountFields, qemuShareArgs } from './mounts.js';
 import { netnsPath, networkFields, qemuNetArgs, readNetwork, wireTaps } from './network.js';
 import { aliveAs, readCtl, readPid, waitFor } from './proc.js';
@@ -92,7 +92,7 @@ async function create(p: Parsed): Promise<void> {
   const vfsds: ChildProcess[] = [];
   const killDaemons = (): void => vfsds.forEach((v) => v.kill('SIGKILL'));
   for (const d of daemons) {
-    const [cmd, ...args] = virtiofsdCommand(d.source, d.socket, d.readonly);
+    const [cmd, ...args] = virtiofsdCommand(d.source, virtiofsdSocketArg(id, d.socket), d.readonly);
     const vfsd = spawn(cmd!, args, { cwd: dir, stdio: ['ignore', log, log] });
     vfsd.unref();
     vfsds.push(vfsd);
@@ -230,6 +230,8 @@ async function del(p: Parsed): Promise<void> {
     if (aliveAs(pid, comm)) process.kill(pid, 'SIGKILL');
   }
   await waitFor(() => daemons.every((f) => !aliveAs(readPid(join(dir, f)), 'virtiofsd')), 2_000);
+  const sockets = daemons.map((f) => (f === VM_FILES.virtiofsdPid ? VM_FILES.virtiofs : `${f.slice(0, -VIRTIOFSD_PID_SUFFIX.length)}.sock`));
+  await Promise.all(sockets.map((s) => rm(virtiofsdLockFile(p.rest[0]!, s), { force: true })));
   await rm(dir, { recursive: true, force: true });
 }
 
