@@ -2,8 +2,8 @@
 import type { Command } from 'commander';
 import type { Engine } from '../../engine/engine.js';
 import type { Container } from '../../engine/containers.js';
-import { containerInspect, containerSummary, commandLine, statusText } from '../../engine/container-views.js';
-import { networkNames, networkSettings, portsText, portSummary } from '../../engine/network-views.js';
+import { containerInspect, commandLine, statusText } from '../../engine/container-views.js';
+import { networkNames, portsText, portSummary } from '../../engine/network-views.js';
 import { containerPaths } from '../../container/paths.js';
 import { followLogs, readLogs, type LogLine } from '../../container/logs.js';
 import type { ExitInfo } from '../../container/monitor.js';
@@ -162,7 +162,6 @@ async function ps(flags: PsFlags): Promise<void> {
   }
   const rows = list.map((c) => {
     const cmd = commandLine(c);
-    const s = containerSummary(c, humanDuration);
     return {
       ID: noTrunc ? c.id : c.id.slice(0, 12),
       Image: c.doc.Config.Image,
@@ -170,7 +169,7 @@ async function ps(flags: PsFlags): Promise<void> {
       CreatedAt: c.createdAt,
       RunningFor: timeAgo(Date.parse(c.createdAt)),
       Status: statusText(c, humanDuration),
-      State: s.State,
+      State: c.state.Status,
       Ports: net.get(c.id)?.ports ?? '',
       Names: c.name,
       Labels: Object.entries(c.doc.Config.Labels).map(([k, v]) => `${k}=${v}`).join(','),
@@ -376,7 +375,7 @@ export function registerContainerCommands(program: Command): void {
           for (const n of names) {
             const c = engine.containers.find(n);
             if (c) {
-              results.push({ ...containerInspect(engine.root, engine.images, c), NetworkSettings: networkSettings(engine.networks, c) });
+              results.push(containerInspect(engine.root, engine.images, engine.networks, c));
               continue;
             }
             if (kind === 'any' && engine.images.find(n)) {
