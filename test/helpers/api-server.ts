@@ -23,13 +23,14 @@ export interface ApiServer {
   stop(): Promise<number | null>;
 }
 
-export async function startApiServer(): Promise<ApiServer> {
+/** `env`: extra environment for the server (e.g. HULL_DNS_UPSTREAM_FILE for tests on networks). */
+export async function startApiServer(env: Record<string, string> = {}): Promise<ApiServer> {
   const dir = await mkdtemp(join(tmpdir(), 'hull-api-'));
   const root = join(dir, 'root');
   const socket = join(dir, 'docker.sock');
   const child: ChildProcess = spawn(process.execPath, ['--', HULL_BIN, '--root', root, 'serve', '-H', `unix://${socket}`], {
     // The server's own docker config: empty, so registry credentials come only from the clients.
-    env: { ...process.env, DOCKER_CONFIG: join(dir, 'server-docker-config') },
+    env: { ...process.env, DOCKER_CONFIG: join(dir, 'server-docker-config'), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
