@@ -213,7 +213,7 @@ describe('networks and volumes through hull serve', { skip, timeout: 600_000 }, 
     await client.createNetwork({ Name: spare, Labels: { prune: 'me' } });
     const keep = uniq('dkeep');
     await client.createNetwork({ Name: keep });
-    const pruned = (await client.pruneNetworks({ filters: { label: ['prune=me'] } })) as { NetworksDeleted: string[] };
+    const pruned = (await client.pruneNetworks({ filters: { label: ['prune=me'] } }));
     assert.deepEqual(pruned.NetworksDeleted, [spare]);
     await client.getNetwork(keep).remove();
   });

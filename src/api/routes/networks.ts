@@ -19,7 +19,8 @@ export function networkCreateOptions(body: Record<string, unknown>): NetworkCrea
   if (name === '') throw invalid('network name must not be empty');
   if (body.EnableIPv6 === true) throw invalid('hull networks are IPv4 only: EnableIPv6 is not supported');
   const ipam = (body.IPAM ?? {}) as { Driver?: unknown; Config?: unknown };
-  if (ipam.Driver !== undefined && ipam.Driver !== '' && ipam.Driver !== 'default') throw new HullError('NOT_FOUND', `plugin "${String(ipam.Driver)}" not found`);
+  expectType(ipam.Driver, 'string', 'IPAM.Driver');
+  if (ipam.Driver && ipam.Driver !== 'default') throw new HullError('NOT_FOUND', `plugin "${ipam.Driver as string}" not found`);
   expectType(ipam.Config, 'array', 'IPAM.Config');
   const pools = (ipam.Config ?? []) as unknown[];
   if (pools.length > 1) throw invalid('hull networks have one IPv4 subnet: give IPAM.Config at most one entry');
