@@ -82,10 +82,10 @@ export interface DockerResult {
 }
 
 /** Run the real docker CLI against the server. */
-export function dockerCli(server: ApiServer, args: string[], opts: { input?: string | Buffer; timeoutMs?: number } = {}): Promise<DockerResult> {
+export function dockerCli(server: ApiServer, args: string[], opts: { input?: string | Buffer; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<DockerResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(DOCKER_CLI, args, {
-      env: { ...process.env, DOCKER_HOST: server.host, DOCKER_CONFIG: server.dockerConfig },
+      env: { ...process.env, DOCKER_HOST: server.host, DOCKER_CONFIG: server.dockerConfig, ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
       timeout: opts.timeoutMs ?? 60_000,
     });
