@@ -150,6 +150,8 @@ describe('networks and volumes through hull serve', { skip, timeout: 600_000 }, 
     const mounts = JSON.parse(await docker(['inspect', '-f', '{{json .Mounts}}', srv])) as { Type: string; Name: string; Destination: string; RW: boolean }[];
     assert.deepEqual(mounts.map((m) => [m.Type, m.Name, m.Destination, m.RW]), [['volume', vol, '/www', false]]);
     assert.match(await docker(['ps', '--filter', `name=${srv}`, '--format', '{{.Networks}} {{.Mounts}}']), new RegExp(`${net} ${vol.slice(0, 15)}`));
+    assert.equal((await docker(['ps', '--filter', `network=${net}`, '--format', '{{.Names}}'])).trim(), srv);
+    assert.equal((await docker(['ps', '-a', '--filter', 'network=none', '-q'])).trim(), '');
     await docker(['rm', '-f', srv]);
     await docker(['network', 'rm', net]);
     await docker(['volume', 'rm', vol]);

@@ -29,7 +29,7 @@ function list(ctx: Ctx): void {
   const filters = filterParam(ctx.query);
   const all = boolParam(ctx.query, 'all');
   const limit = intParam(ctx.query, 'limit') ?? -1;
-  const keep = psFilter(filters);
+  const keep = psFilter(filters, ctx.engine.networks);
   // Newest first, as Docker lists them.
   let cs = ctx.engine.containers.list().sort((a, b) => b.createdAt.localeCompare(a.createdAt));
   if (!all && limit <= 0) cs = cs.filter(isLive);

@@ -142,19 +142,19 @@ interface PsFlags {
 }
 
 async function ps(flags: PsFlags): Promise<void> {
-  const filter = psFilter(flags.filter ?? []);
   const noTrunc = flags.trunc === false;
   const net = new Map<string, { ports: string; networks: string }>();
-  let list = await withEngine((e) =>
-    e.containers.list().map((c) => {
+  let list = await withEngine((e) => {
+    // Filters that look at networks need the engine open.
+    const filter = psFilter(flags.filter ?? [], e.networks);
+    return e.containers.list().filter(filter).map((c) => {
       net.set(c.id, { ports: portsText(portSummary(e.networks, c)), networks: networkNames(e.networks, c) });
       return c;
-    }),
-  );
+    });
+  });
   const limit = flags.latest ? 1 : flags.last !== undefined ? Number(flags.last) : -1;
   const showAll = flags.all || limit > 0 || (flags.filter ?? []).length > 0;
   if (!showAll) list = list.filter((c) => c.state.Status === 'running' || c.state.Status === 'paused' || c.state.Status === 'restarting');
-  list = list.filter(filter);
   if (limit > 0) list = list.slice(0, limit);
   if (flags.quiet) {
     list.forEach((c) => out(noTrunc ? c.id : c.id.slice(0, 12)));
