@@ -6,7 +6,9 @@
  */
 import { defaultHostConfig, type CreateRequest } from '../engine/container-create.js';
 import type { ContainerConfig, HostConfig } from '../container/model.js';
+import type { EndpointRequest } from '../engine/networks.js';
 import { HullError } from '../util/errors.js';
+import { endpointRequest } from './routes/networks.js';
 
 type Kind = 'string' | 'number' | 'boolean' | 'strings' | 'object';
 
@@ -57,13 +59,39 @@ function hostKind(dflt: unknown): Kind | undefined {
   return undefined; // null default: a list, or a nullable number (PidsLimit, Init)
 }
 
+/** HostConfig fields the engine takes that have no entry in its defaults (absent = none). */
+const OPTIONAL_HOST_FIELDS: Record<string, Kind | 'array'> = {
+  PortBindings: 'object',
+  PublishAllPorts: 'boolean',
+  Mounts: 'array',
+};
+
+/** HostConfig.Mounts: a list of objects whose text fields are strings (the engine checks the rest). */
+function checkMounts(list: unknown[]): void {
+  for (const m of list) {
+    if (m === null || typeof m !== 'object' || Array.isArray(m)) throw typeError('HostConfig.Mounts', m, 'object');
+    for (const f of ['Type', 'Source', 'Target']) {
+      const v = (m as Record<string, unknown>)[f];
+      if (v !== undefined && v !== null && typeof v !== 'string') throw typeError(`HostConfig.Mounts.${f}`, v, 'string');
+    }
+  }
+}
+
 function hostConfig(raw: unknown): Partial<HostConfig> {
   if (raw === undefined || raw === null) return {};
   if (typeof raw !== 'object' || Array.isArray(raw)) throw typeError('HostConfig', raw, 'object');
   const defaults = defaultHostConfig() as unknown as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
-    if (!(k in defaults) || v === null || v === undefined) continue;
+    if (v === null || v === undefined) continue;
+    const optional = OPTIONAL_HOST_FIELDS[k];
+    if (optional) {
+      if (optional === 'array' ? !Array.isArray(v) : kindOf(v) !== optional) throw typeError(`HostConfig.${k}`, v, optional === 'array' ? 'strings' : optional);
+      if (k === 'Mounts') checkMounts(v as unknown[]);
+      out[k] = v;
+      continue;
+    }
+    if (!(k in defaults)) continue;
     const kind = hostKind(defaults[k]);
     if (kind) {
       if (kindOf(v) !== kind) throw typeError(`HostConfig.${k}`, v, kind);
@@ -85,6 +113,18 @@ function hostConfig(raw: unknown): Partial<HostConfig> {
   return out;
 }
 
+/** NetworkingConfig.EndpointsConfig: per network, the static IP and aliases (engine/networks.ts checks them). */
+function networkingConfig(raw: unknown): CreateRequest['NetworkingConfig'] {
+  if (raw === undefined || raw === null) return undefined;
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw typeError('NetworkingConfig', raw, 'object');
+  const eps = (raw as { EndpointsConfig?: unknown }).EndpointsConfig;
+  if (eps === undefined || eps === null) return undefined;
+  if (typeof eps !== 'object' || Array.isArray(eps)) throw typeError('NetworkingConfig.EndpointsConfig', eps, 'object');
+  const out: Record<string, EndpointRequest> = {};
+  for (const [name, ep] of Object.entries(eps as Record<string, unknown>)) out[name] = endpointRequest(ep, `NetworkingConfig.EndpointsConfig.${name}`);
+  return { EndpointsConfig: out };
+}
+
 export function toCreateRequest(body: Record<string, unknown>): CreateRequest {
   const config: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(body)) {
@@ -93,5 +133,6 @@ export function toCreateRequest(body: Record<string, unknown>): CreateRequest {
     config[k] = coerce(k, v, want);
   }
   if (typeof config.Image !== 'string' || config.Image === '') throw new HullError('INVALID_ARGUMENT', 'Config cannot be empty in order to create a container');
-  return { Config: config as CreateRequest['Config'], HostConfig: hostConfig(body.HostConfig) };
+  const networking = networkingConfig(body.NetworkingConfig);
+  return { Config: config as CreateRequest['Config'], HostConfig: hostConfig(body.HostConfig), ...(networking ? { NetworkingConfig: networking } : {}) };
 }

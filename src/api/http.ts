@@ -141,6 +141,17 @@ export function expectType(value: unknown, type: 'string' | 'number' | 'boolean'
   if (!ok) throw new HullError('INVALID_ARGUMENT', `json: cannot unmarshal ${Array.isArray(value) ? 'array' : typeof value} into Go struct field ${field} of type ${type}`);
 }
 
+/** A JSON string → string map (Labels, Options, DriverOpts); null or absent is empty. */
+export function stringMap(v: unknown, field: string): Record<string, string> {
+  expectType(v, 'object', field);
+  const out: Record<string, string> = {};
+  for (const [k, x] of Object.entries((v ?? {}) as Record<string, unknown>)) {
+    expectType(x, 'string', field);
+    if (typeof x === 'string') out[k] = x;
+  }
+  return out;
+}
+
 const RAW_STREAM = 'application/vnd.docker.raw-stream';
 const MULTIPLEXED_STREAM = 'application/vnd.docker.multiplexed-stream';
 

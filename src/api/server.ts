@@ -13,12 +13,15 @@ import { HullError, messageOf } from '../util/errors.js';
 import { sendError, type Ctx } from './http.js';
 import { API_VERSION, Router } from './router.js';
 import { ApiState } from './state.js';
+import { buildRoutes } from './routes/build.js';
 import { containerRoutes } from './routes/containers.js';
 import { containerStreamRoutes } from './routes/container-streams.js';
 import { execRoutes } from './routes/exec.js';
 import { imageRoutes } from './routes/images.js';
+import { networkRoutes } from './routes/networks.js';
 import { systemRoutes } from './routes/system.js';
 import { unsupportedRoutes } from './routes/unsupported.js';
+import { volumeRoutes } from './routes/volumes.js';
 
 export const DEFAULT_HOST = 'unix:///run/hull/docker.sock';
 
@@ -41,7 +44,7 @@ export function parseHost(h: string): Listen {
 }
 
 export function buildRouter(): Router {
-  return new Router().add(systemRoutes).add(containerRoutes).add(containerStreamRoutes).add(execRoutes).add(imageRoutes).add(unsupportedRoutes);
+  return new Router().add(systemRoutes).add(containerRoutes).add(containerStreamRoutes).add(execRoutes).add(imageRoutes).add(networkRoutes).add(volumeRoutes).add(buildRoutes).add(unsupportedRoutes);
 }
 
 export class ApiServer {

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extractTar, resolveInScope } from '../engine/container-fs.js';
 import { sniffingDecompressor } from '../image/compression.js';
@@ -29,6 +29,26 @@ export interface ContextSource {
   isDir: boolean;
 }
 
+/**
+ * Completes a tar that ends early: the docker CLI's context with `-f` outside the context dir
+ * (its Dockerfile appended as `.dockerfile.<random>`) stops right after the last file's bytes,
+ * with neither block padding nor the end-of-archive blocks; Go's tar reader (dockerd) accepts
+ * that. Zero padding to the block size plus two zero blocks make it a whole archive; on a
+ * complete one they are ignored trailing zeros.
+ */
+function completeTar(): Transform {
+  let total = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      total += chunk.length;
+      cb(null, chunk);
+    },
+    flush(cb) {
+      cb(null, Buffer.alloc((512 - (total % 512)) % 512 + 1024));
+    },
+  });
+}
+
 export async function openContext(source: string | Readable, workRoot: string): Promise<BuildContext> {
   let dir: string;
   let owned = false;
@@ -42,8 +62,8 @@ export async function openContext(source: string | Readable, workRoot: string): 
     owned = true;
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const input = typeof source === 'string' ? createReadStream(source) : source;
-    const plain = sniffingDecompressor();
-    const piping = pipeline(input, plain);
+    const plain = completeTar();
+    const piping = pipeline(input, sniffingDecompressor(), plain);
     piping.catch(() => undefined);
     try {
       await extractTar(plain, dir, { chown: false, noOverwriteDirNonDir: false, displayRoot: '/' });

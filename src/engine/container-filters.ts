@@ -3,9 +3,18 @@
  * `key=value` strings; the API turns its JSON map into the same strings.
  */
 import type { Container } from './containers.js';
+import { networkModeName, type NetworkService } from './networks.js';
 import { HullError } from '../util/errors.js';
 
-export function psFilter(filters: string[]): (c: Container) => boolean {
+/** `network=NAME|ID`: the container has an endpoint there (exact name, or id prefix), or it is its mode (host, none). */
+function onNetwork(ns: NetworkService, c: Container, v: string): boolean {
+  const nets = ns.endpointsFor(c.id).map((e) => ns.networkById(e.networkId)).filter((n) => n !== undefined);
+  if (nets.some((n) => n.name === v || n.id.startsWith(v))) return true;
+  const mode = networkModeName(c.doc.HostConfig.NetworkMode);
+  return (mode === 'host' || mode === 'none') && (mode === v || ns.find(mode)?.id.startsWith(v) === true);
+}
+
+export function psFilter(filters: string[], ns: NetworkService): (c: Container) => boolean {
   const tests: ((c: Container) => boolean)[] = [];
   for (const f of filters) {
     const i = f.indexOf('=');
@@ -36,6 +45,9 @@ export function psFilter(filters: string[]): (c: Container) => boolean {
       case 'volume':
         // Docker matches a volume's name, a bind's source, or either's destination.
         tests.push((c) => (c.doc.MountPoints ?? []).some((m) => (m.Name ?? m.Source) === v || m.Destination === v.replace(/(.)\/+$/, '$1')));
+        break;
+      case 'network':
+        tests.push((c) => onNetwork(ns, c, v));
         break;
       case 'ancestor':
         tests.push((c) => c.doc.Config.Image === v || c.imageId.startsWith(v) || c.imageId.slice(7).startsWith(v));

@@ -5,6 +5,8 @@ import { containerPaths } from '../container/paths.js';
 import type { ImageStore } from '../image/store.js';
 import type { Digest } from '../image/digest.js';
 import { mountView } from '../volume/model.js';
+import { networkSettings, portSummary } from './network-views.js';
+import type { NetworkService } from './networks.js';
 
 export interface ContainerSummary {
   Id: string;
@@ -20,6 +22,7 @@ export interface ContainerSummary {
   SizeRw?: number;
   SizeRootFs?: number;
   HostConfig: { NetworkMode: string };
+  NetworkSettings: { Networks: Record<string, unknown> };
   Mounts: unknown[];
 }
 
@@ -49,7 +52,7 @@ export function statusText(c: Container, humanDuration: (ms: number) => string, 
   }
 }
 
-export function containerSummary(c: Container, humanDuration: (ms: number) => string): ContainerSummary {
+export function containerSummary(c: Container, humanDuration: (ms: number) => string, ns: NetworkService): ContainerSummary {
   return {
     Id: c.id,
     Names: [`/${c.name}`],
@@ -59,15 +62,16 @@ export function containerSummary(c: Container, humanDuration: (ms: number) => st
     Created: Math.floor(Date.parse(c.createdAt) / 1000),
     State: c.state.Status,
     Status: statusText(c, humanDuration),
-    Ports: [],
+    Ports: portSummary(ns, c),
     Labels: c.doc.Config.Labels,
     HostConfig: { NetworkMode: c.doc.HostConfig.NetworkMode },
+    NetworkSettings: { Networks: networkSettings(ns, c).Networks as Record<string, unknown> },
     Mounts: (c.doc.MountPoints ?? []).map(mountView),
   };
 }
 
 /** GET /containers/{id}/json. */
-export function containerInspect(root: string, images: ImageStore, c: Container): Record<string, unknown> {
+export function containerInspect(root: string, images: ImageStore, ns: NetworkService, c: Container): Record<string, unknown> {
   const paths = containerPaths(root, c.id);
   const image = images.load(c.imageId);
   const lowers = (image?.config.rootfs.diff_ids ?? []).map((d) => images.layers.path(d as Digest)).reverse();
@@ -110,7 +114,7 @@ export function containerInspect(root: string, images: ImageStore, c: Container)
     },
     Mounts: (c.doc.MountPoints ?? []).map(mountView),
     Config: c.doc.Config,
-    NetworkSettings: { Networks: {}, Ports: {}, SandboxKey: '', IPAddress: '', Gateway: '', MacAddress: '' },
+    NetworkSettings: networkSettings(ns, c),
     // hull's own: which backend runs it.
     Isolation: isVm(c.doc) ? 'vm' : 'container',
   };

@@ -4,12 +4,12 @@ import { netnsPath } from '../network/netns.js';
 import type { NetworkRow } from '../state/networks.js';
 import { networkModeName, type NetContainer, type NetworkService } from './networks.js';
 
-export function networkInspect(ns: NetworkService, n: NetworkRow, containerName: (id: string) => string): Record<string, unknown> {
+export function networkInspect(ns: NetworkService, n: NetworkRow): Record<string, unknown> {
   const containers: Record<string, unknown> = {};
   if (n.driver === 'bridge') {
     for (const e of ns.endpoints(n)) {
       containers[e.containerId] = {
-        Name: containerName(e.containerId),
+        Name: ns.containerName(e.containerId),
         EndpointID: e.endpointId,
         MacAddress: e.mac,
         IPv4Address: `${e.ip}/${parseCidr(n.subnet!).prefix}`,

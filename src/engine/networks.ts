@@ -173,6 +173,11 @@ export class NetworkService {
     });
   }
 
+  /** A connected container's name, for network inspect ('' once it is gone). */
+  containerName(id: string): string {
+    return this.findContainer(id)?.name ?? '';
+  }
+
   /** Containers connected to a network, by endpoint. */
   endpoints(n: NetworkRow): EndpointRow[] {
     this.records.sweepOrphans();

@@ -23,13 +23,14 @@ export interface ApiServer {
   stop(): Promise<number | null>;
 }
 
-export async function startApiServer(): Promise<ApiServer> {
+/** `env`: extra environment for the server (e.g. HULL_DNS_UPSTREAM_FILE for tests on networks). */
+export async function startApiServer(env: Record<string, string> = {}): Promise<ApiServer> {
   const dir = await mkdtemp(join(tmpdir(), 'hull-api-'));
   const root = join(dir, 'root');
   const socket = join(dir, 'docker.sock');
   const child: ChildProcess = spawn(process.execPath, ['--', HULL_BIN, '--root', root, 'serve', '-H', `unix://${socket}`], {
     // The server's own docker config: empty, so registry credentials come only from the clients.
-    env: { ...process.env, DOCKER_CONFIG: join(dir, 'server-docker-config') },
+    env: { ...process.env, DOCKER_CONFIG: join(dir, 'server-docker-config'), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -81,10 +82,10 @@ export interface DockerResult {
 }
 
 /** Run the real docker CLI against the server. */
-export function dockerCli(server: ApiServer, args: string[], opts: { input?: string | Buffer; timeoutMs?: number } = {}): Promise<DockerResult> {
+export function dockerCli(server: ApiServer, args: string[], opts: { input?: string | Buffer; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<DockerResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(DOCKER_CLI, args, {
-      env: { ...process.env, DOCKER_HOST: server.host, DOCKER_CONFIG: server.dockerConfig },
+      env: { ...process.env, DOCKER_HOST: server.host, DOCKER_CONFIG: server.dockerConfig, ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
       timeout: opts.timeoutMs ?? 60_000,
     });

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import Docker from 'dockerode';
 import { loadBusybox, startApiServer, type ApiServer } from '../helpers/api-server.js';
@@ -217,7 +218,7 @@ describe('hull serve with dockerode', { skip, timeout: 600_000 }, () => {
     }
   });
 
-  test('events stream with filters; build answers 501 with a message', async () => {
+  test('events stream with filters', async () => {
     const stream = (await docker.getEvents({ filters: { type: ['container'], event: ['create'] } })) as unknown as Readable;
     const first = new Promise<string>((resolve) => stream.once('data', (d: Buffer) => resolve(d.toString())));
     const name = uniq('ev');
@@ -230,6 +231,5 @@ describe('hull serve with dockerode', { skip, timeout: 600_000 }, () => {
     assert.equal(ev.Actor.ID, c.id);
     assert.equal(ev.Actor.Attributes.name, name);
     await c.remove();
-    await assert.rejects(docker.buildImage(Readable.from([]) as never, { t: 'x' }).then((s) => collect(s as unknown as Readable)), (e: { statusCode?: number }) => e.statusCode === 501);
   });
 });

@@ -29,18 +29,18 @@ function list(ctx: Ctx): void {
   const filters = filterParam(ctx.query);
   const all = boolParam(ctx.query, 'all');
   const limit = intParam(ctx.query, 'limit') ?? -1;
-  const keep = psFilter(filters);
+  const keep = psFilter(filters, ctx.engine.networks);
   // Newest first, as Docker lists them.
   let cs = ctx.engine.containers.list().sort((a, b) => b.createdAt.localeCompare(a.createdAt));
   if (!all && limit <= 0) cs = cs.filter(isLive);
   cs = cs.filter(keep);
   if (limit > 0) cs = cs.slice(0, limit);
-  sendJson(ctx.res, 200, cs.map((c) => containerSummary(c, humanDuration)));
+  sendJson(ctx.res, 200, cs.map((c) => containerSummary(c, humanDuration, ctx.engine.networks)));
 }
 
 function inspect(ctx: Ctx): void {
   const c = ctx.engine.containers.get(ctx.params[0]!);
-  sendJson(ctx.res, 200, containerInspect(ctx.engine.root, ctx.engine.images, c));
+  sendJson(ctx.res, 200, containerInspect(ctx.engine.root, ctx.engine.images, ctx.engine.networks, c));
 }
 
 async function start(ctx: Ctx): Promise<void> {

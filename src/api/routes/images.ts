@@ -8,7 +8,7 @@ import { HullError, messageOf } from '../../util/errors.js';
 import { boolParam, filterParam, sendJson, type Ctx, type Route } from '../http.js';
 
 /** Docker's JSON message stream: one object per line; errors go in-band once it has begun. */
-class JsonStream {
+export class JsonStream {
   constructor(private readonly res: ServerResponse) {
     res.writeHead(200, { 'Content-Type': 'application/json' });
     res.flushHeaders();
@@ -37,7 +37,7 @@ class JsonStream {
 }
 
 /** Run `work` inside a JSON message stream, reporting a failure in-band as Docker does. */
-async function streamed(ctx: Ctx, work: (s: JsonStream, signal: AbortSignal) => Promise<void>): Promise<void> {
+export async function streamed(ctx: Ctx, work: (s: JsonStream, signal: AbortSignal) => Promise<void>): Promise<void> {
   const s = new JsonStream(ctx.res);
   const abort = new AbortController();
   ctx.res.once('close', () => abort.abort());

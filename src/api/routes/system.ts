@@ -122,7 +122,7 @@ function df(ctx: Ctx): void {
   sendJson(ctx.res, 200, {
     LayersSize: images.reduce((n, i) => n + i.Size, 0),
     Images: images.map((i) => ({ ...i, Containers: users(i.Id) })),
-    Containers: containers.map((c) => ({ ...containerSummary(c, humanDuration), SizeRw: 0, SizeRootFs: 0 })),
+    Containers: containers.map((c) => ({ ...containerSummary(c, humanDuration, ctx.engine.networks), SizeRw: 0, SizeRootFs: 0 })),
     Volumes: [],
     BuildCache: [],
   });

@@ -1,7 +1,6 @@
 /**
- * Endpoints whose engine side lives on other branches (build, networks, volumes) or that hull
- * does not have (swarm, plugins): a clear 501 instead of a 404 that clients read as "no such
- * object". Networks and volumes get their own route files when their engines land.
+ * Endpoints hull does not have (BuildKit sessions, swarm): a clear 501 instead of a 404 that
+ * clients read as "no such object".
  */
 import { HullError } from '../../util/errors.js';
 import type { Route } from '../http.js';
@@ -13,8 +12,6 @@ function notImplemented(what: string): () => never {
 }
 
 export const unsupportedRoutes: Route[] = [
-  { method: 'POST', path: '/build', handler: notImplemented('image build (POST /build)') },
-  { method: 'POST', path: '/build/prune', handler: notImplemented('build cache prune') },
   { method: 'GET', path: '/session', handler: notImplemented('BuildKit sessions') },
   { method: 'POST', path: '/session', handler: notImplemented('BuildKit sessions') },
   { method: 'GET', path: '/swarm', handler: () => {

@@ -2,8 +2,8 @@
 import type { Command } from 'commander';
 import type { Engine } from '../../engine/engine.js';
 import type { Container } from '../../engine/containers.js';
-import { containerInspect, containerSummary, commandLine, statusText } from '../../engine/container-views.js';
-import { networkNames, networkSettings, portsText, portSummary } from '../../engine/network-views.js';
+import { containerInspect, commandLine, statusText } from '../../engine/container-views.js';
+import { networkNames, portsText, portSummary } from '../../engine/network-views.js';
 import { containerPaths } from '../../container/paths.js';
 import { followLogs, readLogs, type LogLine } from '../../container/logs.js';
 import type { ExitInfo } from '../../container/monitor.js';
@@ -142,19 +142,19 @@ interface PsFlags {
 }
 
 async function ps(flags: PsFlags): Promise<void> {
-  const filter = psFilter(flags.filter ?? []);
   const noTrunc = flags.trunc === false;
   const net = new Map<string, { ports: string; networks: string }>();
-  let list = await withEngine((e) =>
-    e.containers.list().map((c) => {
+  let list = await withEngine((e) => {
+    // Filters that look at networks need the engine open.
+    const filter = psFilter(flags.filter ?? [], e.networks);
+    return e.containers.list().filter(filter).map((c) => {
       net.set(c.id, { ports: portsText(portSummary(e.networks, c)), networks: networkNames(e.networks, c) });
       return c;
-    }),
-  );
+    });
+  });
   const limit = flags.latest ? 1 : flags.last !== undefined ? Number(flags.last) : -1;
   const showAll = flags.all || limit > 0 || (flags.filter ?? []).length > 0;
   if (!showAll) list = list.filter((c) => c.state.Status === 'running' || c.state.Status === 'paused' || c.state.Status === 'restarting');
-  list = list.filter(filter);
   if (limit > 0) list = list.slice(0, limit);
   if (flags.quiet) {
     list.forEach((c) => out(noTrunc ? c.id : c.id.slice(0, 12)));
@@ -162,7 +162,6 @@ async function ps(flags: PsFlags): Promise<void> {
   }
   const rows = list.map((c) => {
     const cmd = commandLine(c);
-    const s = containerSummary(c, humanDuration);
     return {
       ID: noTrunc ? c.id : c.id.slice(0, 12),
       Image: c.doc.Config.Image,
@@ -170,7 +169,7 @@ async function ps(flags: PsFlags): Promise<void> {
       CreatedAt: c.createdAt,
       RunningFor: timeAgo(Date.parse(c.createdAt)),
       Status: statusText(c, humanDuration),
-      State: s.State,
+      State: c.state.Status,
       Ports: net.get(c.id)?.ports ?? '',
       Names: c.name,
       Labels: Object.entries(c.doc.Config.Labels).map(([k, v]) => `${k}=${v}`).join(','),
@@ -376,7 +375,7 @@ export function registerContainerCommands(program: Command): void {
           for (const n of names) {
             const c = engine.containers.find(n);
             if (c) {
-              results.push({ ...containerInspect(engine.root, engine.images, c), NetworkSettings: networkSettings(engine.networks, c) });
+              results.push(containerInspect(engine.root, engine.images, engine.networks, c));
               continue;
             }
             if (kind === 'any' && engine.images.find(n)) {

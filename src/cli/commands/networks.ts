@@ -1,6 +1,6 @@
 /** Network verbs: network create/ls/inspect/rm/prune/connect/disconnect, and `port`. */
 import type { Command } from 'commander';
-import type { Engine } from '../../engine/engine.js';
+import { networkFilter } from '../../engine/network-filters.js';
 import { networkInspect } from '../../engine/network-views.js';
 import type { NetworkRow } from '../../state/networks.js';
 import { HullError } from '../../util/errors.js';
@@ -16,47 +16,6 @@ function keyValues(list: string[] | undefined, flag: string): Record<string, str
     else outMap[kv.slice(0, i)] = kv.slice(i + 1);
   }
   return outMap;
-}
-
-/** `--filter` of `network ls`/`prune`: driver, id, label, name, type (Docker's). */
-function networkFilter(filters: string[]): (n: NetworkRow) => boolean {
-  const tests: ((n: NetworkRow) => boolean)[] = [];
-  for (const f of filters) {
-    const i = f.indexOf('=');
-    if (i <= 0) throw new HullError('INVALID_ARGUMENT', `bad format of filter (expected name=value)`);
-    const key = f.slice(0, i);
-    const v = f.slice(i + 1);
-    switch (key) {
-      case 'driver':
-        tests.push((n) => n.driver === v);
-        break;
-      case 'id':
-        tests.push((n) => n.id.startsWith(v));
-        break;
-      case 'name':
-        tests.push((n) => n.name.includes(v));
-        break;
-      case 'label': {
-        const j = v.indexOf('=');
-        tests.push((n) => (j === -1 ? v in n.labels : n.labels[v.slice(0, j)] === v.slice(j + 1)));
-        break;
-      }
-      case 'type':
-        if (v !== 'builtin' && v !== 'custom') throw new HullError('INVALID_ARGUMENT', `invalid filter: 'type'='${v}'`);
-        tests.push((n) => ['bridge', 'host', 'none'].includes(n.name) === (v === 'builtin'));
-        break;
-      case 'scope':
-        tests.push(() => v === 'local');
-        break;
-      default:
-        throw new HullError('INVALID_ARGUMENT', `invalid filter '${key}'`);
-    }
-  }
-  return (n) => tests.every((t) => t(n));
-}
-
-function containerName(engine: Engine): (id: string) => string {
-  return (id) => engine.containers.find(id)?.name ?? '';
 }
 
 async function create(name: string, f: { driver?: string; subnet?: string[]; gateway?: string[]; ipRange?: string[]; internal?: boolean; label?: string[]; opt?: string[] }): Promise<void> {
@@ -115,7 +74,7 @@ async function inspect(names: string[], f: { format?: string }): Promise<void> {
         failed = true;
         continue;
       }
-      results.push(networkInspect(engine.networks, n, containerName(engine)));
+      results.push(networkInspect(engine.networks, n));
     }
   });
   if (f.format) formatEach(results, f.format);
