@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { release, tmpdir } from 'node:os';
@@ -18,6 +18,7 @@ import { containerTestSkip, hullCommand, runHull, until } from '../helpers/hull.
 import type { HullResult } from '../helpers/hull.js';
 import { buildOciLayout, busyboxImage } from '../helpers/images.js';
 import { findKernel } from '../../src/vm/guest-image.js';
+import { vmLeftovers } from '../helpers/leftovers.js';
 
 const execFileP = promisify(execFile);
 
@@ -50,22 +51,9 @@ async function ok(args: string[], opts: { input?: string } = {}): Promise<string
   return r.stdout;
 }
 
-/** Live processes of ours (QEMU, virtiofsd) whose command line mentions this test's root. */
+/** QEMU, virtiofsd or mounts of this test's root still on the host. */
 function leftovers(): string[] {
-  const found: string[] = [];
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${p}/cmdline`, 'latin1');
-      const st = readFileSync(`/proc/${p}/stat`, 'utf8');
-      if (st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3) === 'Z') continue;
-      if ((cmd.includes('qemu-system') || cmd.includes('virtiofsd')) && cmd.includes(root)) found.push(cmd.replace(/\0/g, ' ').slice(0, 120));
-    } catch {
-      // exited meanwhile
-    }
-  }
-  const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').filter((l) => l.includes(root));
-  return [...found, ...mounts];
+  return vmLeftovers(root);
 }
 
 describe('hull run --isolation vm', { skip, concurrency: 1 }, () => {
