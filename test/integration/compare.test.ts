@@ -51,8 +51,6 @@ async function nothingLeft(): Promise<void> {
 
 describe('hull compare', { skip, concurrency: 1 }, () => {
   before(async () => {
-    // A short root: this base's VM runtime connects to QMP by absolute path, which must fit a
-    // unix socket's 107 bytes (<root>/runtime/<64-hex id>/qmp.sock; fixed on the VM branch).
     work = await mkdtemp(join(tmpdir(), 'hcmp-'));
     root = join(work, 'root');
     const layout = join(work, 'layout');
