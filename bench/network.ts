@@ -3,7 +3,8 @@
  *  1. start latency: `run -d --network NET -p PORT:80 IMAGE sleep` until the command returns,
  *     then `rm -f` (untimed);
  *  2. TCP throughput container→container over the bridge: busybox `nc` pushes `--mb` MB of
- *     zeros from one container on NET to another by name; the time of that `exec` is measured.
+ *     zeros from one container on NET to another by name; the transfer is timed inside the
+ *     client container (busybox `time`) and the listener checks every byte arrived.
  *
  *   node dist/bench/network.js [--runs 5] [--mb 256] [--no-docker]
  *
@@ -35,17 +36,56 @@ async function startLatency(e: Engine): Promise<number[]> {
   return out;
 }
 
+/**
+ * One transfer, timed inside the client container so neither tool's `exec` start-up counts.
+ * The listener's stdin is a pipe that never closes: busybox nc shuts the connection down when its
+ * stdin ends, which (with a /dev/null stdin) used to cut transfers short after a few MB and made the
+ * old figures meaningless. The listener counts what arrived (in a subshell: the pipeline itself waits
+ * for `sleep`); a short transfer is an error, not a number.
+ */
+async function transfer(e: Engine, srv: string, cli: string, port: number): Promise<number> {
+  const bytes = MB * 1024 * 1024;
+  const count = `/tmp/received-${port}`;
+  await cliOk(e, ['exec', '-d', srv, 'sh', '-c', `sleep 600 | nc -l -p ${port} | (wc -c > ${count}.part; mv ${count}.part ${count})`]);
+  await waitListening(e, srv, port);
+  const out = await cliOk(e, ['exec', cli, 'sh', '-c', `time sh -c "dd if=/dev/zero bs=65536 count=${MB * 16} 2>/dev/null | nc -w 10 ${srv} ${port}" 2>&1`], { timeoutMs: 120_000 });
+  const m = /real\s+(\d+)m\s*([\d.]+)s/.exec(out);
+  if (!m) throw new Error(`${e.name}: no timing in ${JSON.stringify(out)}`);
+  const seconds = Number(m[1]) * 60 + Number(m[2]);
+  const received = await pollReceived(e, srv, count);
+  if (received !== bytes) throw new Error(`${e.name}: listener received ${received} of ${bytes} bytes`);
+  return MB / Math.max(seconds, 0.01);
+}
+
+/** Not every busybox build has ss/netstat: /proc/net/tcp{,6} list the socket in LISTEN (0A) state
+ *  (busybox nc listens on the IPv6 wildcard where the kernel has IPv6). */
+async function waitListening(e: Engine, name: string, port: number): Promise<void> {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  for (let i = 0; i < 100; i++) {
+    const tcp = await cliOk(e, ['exec', name, 'sh', '-c', 'cat /proc/net/tcp /proc/net/tcp6 2>/dev/null']);
+    if (tcp.split('\n').some((l) => /^\s*\d+: [0-9A-F]+:(\w+) [0-9A-F]+:0000 0A/.exec(l)?.[1] === hex)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${e.name}: nc never listened on ${port}`);
+}
+
+async function pollReceived(e: Engine, name: string, file: string): Promise<number> {
+  for (let i = 0; i < 100; i++) {
+    const out = await cliOk(e, ['exec', name, 'sh', '-c', `cat ${file} 2>/dev/null || true`]);
+    if (out.trim()) return Number(out.trim());
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${e.name}: listener never reported what it received`);
+}
+
 async function throughput(e: Engine): Promise<number[]> {
   const srv = `bsrv${process.pid}`;
   const cli = `bcli${process.pid}`;
-  await cliOk(e, ['run', '-d', '--name', srv, '--network', NET, e.image, 'sh', '-c', 'while true; do nc -l -p 5000 > /dev/null; done']);
+  await cliOk(e, ['run', '-d', '--name', srv, '--network', NET, e.image, 'sleep', '600']);
   await cliOk(e, ['run', '-d', '--name', cli, '--network', NET, e.image, 'sleep', '600']);
   const mbps: number[] = [];
   try {
-    for (let i = 0; i < RUNS; i++) {
-      const t = await timeIt(() => cliOk(e, ['exec', cli, 'sh', '-c', `dd if=/dev/zero bs=65536 count=${MB * 16} 2>/dev/null | nc -w 10 ${srv} 5000`], { timeoutMs: 120_000 }));
-      mbps.push(MB / (t.ms / 1000));
-    }
+    for (let i = 0; i < RUNS; i++) mbps.push(await transfer(e, srv, cli, 5000 + i));
   } finally {
     await cliOk(e, ['rm', '-f', srv, cli]);
   }
