@@ -10,10 +10,11 @@ import type { ExitInfo } from '../../container/monitor.js';
 import { parsePlatform } from '../../image/platform.js';
 import { formatReference, parseNormalizedTagged } from '../../image/reference.js';
 import { HullError, isHullError, messageOf } from '../../util/errors.js';
-import { collect, eachName as eachContainer, out, printJson, withEngine } from '../context.js';
+import { collect, eachName as eachContainer, out, withEngine } from '../context.js';
 import { detachFilter, parseDetachKeys } from '../detach-keys.js';
 import { terminalSizing } from '../terminal.js';
-import { formatEach, printRows } from '../output.js';
+import { labelList } from '../key-values.js';
+import { inspectNames, printRows } from '../output.js';
 import { parseFilterTime } from '../time-args.js';
 import { createProgress } from '../progress.js';
 import { humanDuration, timeAgo } from '../units.js';
@@ -172,7 +173,7 @@ async function ps(flags: PsFlags): Promise<void> {
       State: c.state.Status,
       Ports: net.get(c.id)?.ports ?? '',
       Names: c.name,
-      Labels: Object.entries(c.doc.Config.Labels).map(([k, v]) => `${k}=${v}`).join(','),
+      Labels: labelList(c.doc.Config.Labels),
       Size: '0B',
       Mounts: (c.doc.MountPoints ?? []).map((m) => { const n = m.Name ?? m.Source; return noTrunc || n.length <= 15 ? n : `${n.slice(0, 15)}…`; }).join(','),
       Networks: net.get(c.id)?.networks ?? '',
@@ -368,28 +369,13 @@ export function registerContainerCommands(program: Command): void {
       .argument('<name...>')
       .option('-f, --format <string>', 'Format output using a custom template')
       .option('-s, --size', 'Display total file sizes')
-      .action(async (names: string[], flags: { format?: string }) => {
-        const results: unknown[] = [];
-        let failed = false;
-        await withEngine((engine) => {
-          for (const n of names) {
-            const c = engine.containers.find(n);
-            if (c) {
-              results.push(containerInspect(engine.root, engine.images, engine.networks, c));
-              continue;
-            }
-            if (kind === 'any' && engine.images.find(n)) {
-              results.push(engine.inspectImage(n));
-              continue;
-            }
-            process.stderr.write(`Error: No such ${kind === 'any' ? 'object' : 'container'}: ${n}\n`);
-            failed = true;
-          }
-        });
-        if (flags.format) formatEach(results, flags.format);
-        else printJson(results);
-        if (failed) process.exitCode = 1;
-      });
+      .action((names: string[], flags: { format?: string }) =>
+        inspectNames(names, (engine, n) => {
+          const c = engine.containers.find(n);
+          if (c) return containerInspect(engine.root, engine.images, engine.networks, c);
+          if (kind === 'any' && engine.images.find(n)) return engine.inspectImage(n);
+          return undefined;
+        }, (n) => `Error: No such ${kind === 'any' ? 'object' : 'container'}: ${n}`, flags.format));
   };
   inspect(program.command('inspect'), 'any');
 

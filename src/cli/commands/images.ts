@@ -10,8 +10,8 @@ import { shortId } from '../../image/digest.js';
 import { parsePlatform } from '../../image/platform.js';
 import { formatReference, parseNormalizedTagged, parseReference, repositoryName } from '../../image/reference.js';
 import { HullError } from '../../util/errors.js';
-import { collect, confirm, eachName, openInput, out, printJson, withEngine } from '../context.js';
-import { printRows, formatEach, type Column } from '../output.js';
+import { collect, confirm, eachName, openInput, out, withEngine } from '../context.js';
+import { inspectNames, printRows, type Column } from '../output.js';
 import { createProgress, progressMode } from '../progress.js';
 import { humanSize, timeAgo } from '../units.js';
 
@@ -133,25 +133,15 @@ function listImagesCommand(program: Command, name: string, aliases: string[] = [
   return cmd;
 }
 
-async function inspectImages(names: string[], format: string | undefined): Promise<void> {
-  const results: unknown[] = [];
-  const errors: string[] = [];
-  await withEngine((engine) => {
-    for (const n of names) {
-      try {
-        results.push(engine.inspectImage(n));
-      } catch (e) {
-        if (!(e instanceof HullError) || e.code !== 'IMAGE_NOT_FOUND') throw e;
-        errors.push(`Error: No such image: ${n}`);
-      }
+function inspectImages(names: string[], format: string | undefined): Promise<void> {
+  return inspectNames(names, (engine, n) => {
+    try {
+      return engine.inspectImage(n);
+    } catch (e) {
+      if (e instanceof HullError && e.code === 'IMAGE_NOT_FOUND') return undefined;
+      throw e;
     }
-  });
-  if (format) formatEach(results, format);
-  else printJson(results);
-  if (errors.length > 0) {
-    for (const e of errors) process.stderr.write(`${e}\n`);
-    process.exitCode = 1;
-  }
+  }, (n) => `Error: No such image: ${n}`, format);
 }
 
 function removeImages(names: string[], opts: { force?: boolean }): Promise<void> {

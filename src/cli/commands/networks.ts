@@ -4,19 +4,9 @@ import { networkFilter } from '../../engine/network-filters.js';
 import { networkInspect } from '../../engine/network-views.js';
 import type { NetworkRow } from '../../state/networks.js';
 import { HullError } from '../../util/errors.js';
-import { collect, confirm, daemonError, DAEMON_ERROR, eachName, out, printJson, withEngine } from '../context.js';
-import { formatEach, printRows } from '../output.js';
-
-function keyValues(list: string[] | undefined, flag: string): Record<string, string> {
-  const outMap: Record<string, string> = {};
-  for (const kv of list ?? []) {
-    const i = kv.indexOf('=');
-    if (i === 0 || (i === -1 && flag === '--opt')) throw new HullError('INVALID_ARGUMENT', `invalid argument "${kv}" for "${flag}" flag: ${kv} is not a key=value pair`);
-    if (i === -1) outMap[kv] = '';
-    else outMap[kv.slice(0, i)] = kv.slice(i + 1);
-  }
-  return outMap;
-}
+import { collect, confirm, daemonError, eachName, out, withEngine } from '../context.js';
+import { keyValueFlags, labelList } from '../key-values.js';
+import { inspectNames, printRows } from '../output.js';
 
 async function create(name: string, f: { driver?: string; subnet?: string[]; gateway?: string[]; ipRange?: string[]; internal?: boolean; label?: string[]; opt?: string[] }): Promise<void> {
   if ((f.subnet?.length ?? 0) > 1 || (f.gateway?.length ?? 0) > 1 || (f.ipRange?.length ?? 0) > 1) {
@@ -30,8 +20,8 @@ async function create(name: string, f: { driver?: string; subnet?: string[]; gat
       ...(f.gateway?.[0] ? { gateway: f.gateway[0] } : {}),
       ...(f.ipRange?.[0] ? { ipRange: f.ipRange[0] } : {}),
       internal: f.internal ?? false,
-      labels: keyValues(f.label, '--label'),
-      options: keyValues(f.opt, '--opt'),
+      labels: keyValueFlags(f.label, '--label'),
+      options: keyValueFlags(f.opt, '--opt'),
     }),
   );
   out(n.id);
@@ -52,7 +42,7 @@ async function list(f: { quiet?: boolean; filter?: string[]; format?: string; tr
     Scope: 'local',
     IPv6: 'false',
     Internal: String(n.internal),
-    Labels: Object.entries(n.labels).map(([k, v]) => `${k}=${v}`).join(','),
+    Labels: labelList(n.labels),
     CreatedAt: n.createdAt,
   }));
   printRows(rows, [
@@ -63,23 +53,11 @@ async function list(f: { quiet?: boolean; filter?: string[]; format?: string; tr
   ], f.format);
 }
 
-async function inspect(names: string[], f: { format?: string }): Promise<void> {
-  const results: unknown[] = [];
-  let failed = false;
-  await withEngine((engine) => {
-    for (const name of names) {
-      const n = engine.networks.find(name);
-      if (!n) {
-        process.stderr.write(`Error response from daemon: network ${name} not found\n`);
-        failed = true;
-        continue;
-      }
-      results.push(networkInspect(engine.networks, n));
-    }
-  });
-  if (f.format) formatEach(results, f.format);
-  else printJson(results);
-  if (failed) process.exitCode = DAEMON_ERROR;
+function inspect(names: string[], f: { format?: string }): Promise<void> {
+  return inspectNames(names, (e, name) => {
+    const n = e.networks.find(name);
+    return n && networkInspect(e.networks, n);
+  }, (name) => `Error response from daemon: network ${name} not found`, f.format);
 }
 
 async function prune(f: { force?: boolean; filter?: string[] }): Promise<void> {

@@ -11,6 +11,7 @@ import { parseDeviceMapping } from '../../container/spec/devices.js';
 import type { CreateRequest } from '../../engine/container-create.js';
 import { HullError } from '../../util/errors.js';
 import { collect } from '../context.js';
+import { keyValueFlags } from '../key-values.js';
 import { parseBytes } from '../units.js';
 import { splitVolumeFlags } from './mount-flag.js';
 import { networkingConfig, portOptions } from './network-options.js';
@@ -181,17 +182,6 @@ function parseCpus(v: string): number {
   return Math.round(Number(v) * 1e9);
 }
 
-function parseKeyValues(list: string[] | undefined, flag: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const kv of list ?? []) {
-    const i = kv.indexOf('=');
-    if (i <= 0 && flag !== '--label') throw new HullError('INVALID_ARGUMENT', `invalid argument "${kv}" for "${flag}" flag: ${kv} is not a key=value pair`);
-    if (i === -1) out[kv] = '';
-    else out[kv.slice(0, i)] = kv.slice(i + 1);
-  }
-  return out;
-}
-
 function parseTmpfs(list: string[] | undefined): Record<string, string> | null {
   if (!list || list.length === 0) return null;
   const out: Record<string, string> = {};
@@ -215,7 +205,7 @@ export function toCreateRequest(image: string, command: string[], f: RunFlags): 
   const env = envFromFlags(f.envFile, f.env);
   const memory = f.memory !== undefined ? parseBytes(f.memory) : 0;
   const memorySwap = f.memorySwap === undefined ? 0 : f.memorySwap === '-1' ? -1 : parseBytes(f.memorySwap);
-  const logConfig = parseKeyValues(f.logOpt, '--log-opt');
+  const logConfig = keyValueFlags(f.logOpt, '--log-opt');
   const attach = !f.detach;
   const vols = splitVolumeFlags(f.volume, f.mount);
   const ports = portOptions(f);
@@ -229,7 +219,7 @@ export function toCreateRequest(image: string, command: string[], f: RunFlags): 
       ...(f.workdir !== undefined ? { WorkingDir: f.workdir } : {}),
       ...(f.user !== undefined ? { User: f.user } : {}),
       ...(f.hostname !== undefined ? { Hostname: f.hostname } : {}),
-      Labels: parseKeyValues(f.label, '--label'),
+      Labels: keyValueFlags(f.label, '--label'),
       Tty: f.tty ?? false,
       OpenStdin: f.interactive ?? false,
       StdinOnce: (f.interactive ?? false) && attach,

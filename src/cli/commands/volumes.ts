@@ -2,21 +2,10 @@
 import type { Command } from 'commander';
 import { parseVolumeFilters } from '../../engine/volumes.js';
 import { HullError } from '../../util/errors.js';
-import { collect, confirm, daemonError, eachName, out, printJson, withEngine } from '../context.js';
-import { formatEach, printRows } from '../output.js';
+import { collect, confirm, daemonError, eachName, out, withEngine } from '../context.js';
+import { keyValueFlags, labelList } from '../key-values.js';
+import { inspectNames, printRows } from '../output.js';
 import { humanSize } from '../units.js';
-
-/** `--label k=v` / `--opt k=v` lists into a map; a label may come without a value. */
-function keyValues(list: readonly string[] | undefined, flag: string): Record<string, string> {
-  const outMap: Record<string, string> = {};
-  for (const kv of list ?? []) {
-    const i = kv.indexOf('=');
-    if (i === 0 || (i === -1 && flag !== '--label')) throw new HullError('INVALID_ARGUMENT', `invalid argument "${kv}" for "${flag}" flag: ${kv} is not a key=value pair`);
-    if (i === -1) outMap[kv] = '';
-    else outMap[kv.slice(0, i)] = kv.slice(i + 1);
-  }
-  return outMap;
-}
 
 /** The docker CLI reports an engine refusal as `Error response from daemon: …` and exits 1. */
 function asDaemonCall<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
@@ -44,8 +33,8 @@ export function registerVolumeCommands(program: Command): void {
       if (arg !== undefined && flags.name !== undefined && arg !== flags.name) {
         throw new HullError('INVALID_ARGUMENT', `conflicting options: either specify --name or provide positional arg, not both`);
       }
-      const labels = keyValues(flags.label, '--label');
-      const options = keyValues(flags.opt, '--opt');
+      const labels = keyValueFlags(flags.label, '--label');
+      const options = keyValueFlags(flags.opt, '--opt');
       const v = await withEngine((e) => e.volumes.create(arg ?? flags.name, { driver: flags.driver, labels, options }));
       out(v.Name);
     }));
@@ -69,7 +58,7 @@ export function registerVolumeCommands(program: Command): void {
         Name: v.Name,
         Mountpoint: v.Mountpoint,
         Scope: v.Scope,
-        Labels: Object.entries(v.Labels).map(([k, val]) => `${k}=${val}`).join(','),
+        Labels: labelList(v.Labels),
         CreatedAt: v.CreatedAt,
         Size: 'N/A',
         Links: 'N/A',
@@ -85,23 +74,8 @@ export function registerVolumeCommands(program: Command): void {
     .description('Display detailed information on one or more volumes')
     .argument('<volume...>')
     .option('-f, --format <string>', 'Format output using a custom template')
-    .action(async (names: string[], flags: { format?: string }) => {
-      const results: unknown[] = [];
-      let failed = false;
-      await withEngine((engine) => {
-        for (const n of names) {
-          const v = engine.volumes.find(n);
-          if (v) results.push(v);
-          else {
-            process.stderr.write(`Error: No such volume: ${n}\n`);
-            failed = true;
-          }
-        }
-      });
-      if (flags.format) formatEach(results, flags.format);
-      else printJson(results);
-      if (failed) process.exitCode = 1;
-    });
+    .action((names: string[], flags: { format?: string }) =>
+      inspectNames(names, (e, n) => e.volumes.find(n), (n) => `Error: No such volume: ${n}`, flags.format));
 
   volume
     .command('rm')
