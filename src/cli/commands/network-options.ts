@@ -2,7 +2,8 @@
 import type { CreateRequest } from '../../engine/container-create.js';
 import { parseExpose, parsePublish } from '../../network/ports.js';
 
-interface NetFlags {
+/** The network part of run/create's flags (RunFlags extends it). */
+export interface NetFlags {
   network?: string;
   networkAlias?: string[];
   ip?: string;

@@ -14,9 +14,9 @@ import { collect } from '../context.js';
 import { keyValueFlags } from '../key-values.js';
 import { parseBytes } from '../units.js';
 import { splitVolumeFlags } from './mount-flag.js';
-import { networkingConfig, portOptions } from './network-options.js';
+import { networkingConfig, portOptions, type NetFlags } from './network-options.js';
 
-export interface RunFlags {
+export interface RunFlags extends NetFlags {
   name?: string;
   detach?: boolean;
   interactive?: boolean;
@@ -47,12 +47,6 @@ export interface RunFlags {
   stopSignal?: string;
   stopTimeout?: string;
   groupAdd?: string[];
-  network?: string;
-  networkAlias?: string[];
-  ip?: string;
-  publish?: string[];
-  publishAll?: boolean;
-  expose?: string[];
   addHost?: string[];
   dns?: string[];
   logDriver?: string;
