@@ -25,6 +25,8 @@ import { copyInto, ensureDir, type CopySource } from './copy.js';
 import { parseDockerfile, type Instruction } from './dockerfile.js';
 import { runStep } from './run-step.js';
 import { processWord } from './shell-lex.js';
+import { FileDigests } from './file-digests.js';
+import { Spans } from './spans.js';
 import { argDecl, baseStage, findStage, planStages, type Stage } from './stages.js';
 import { buildWorkRoot, closeStepRootfs, openStepRootfs, type StepRootfs } from './step-rootfs.js';
 
@@ -55,6 +57,8 @@ export interface BuildDeps {
   db: Db;
   images: ImageStore;
   pull(ref: string, signal?: AbortSignal): Promise<void>;
+  /** Timing of the build's phases (HULL_BUILD_TRACE). */
+  spans?: Spans;
 }
 
 /** A failing RUN: Docker's message, and the command's status (docker build exits with it). */
@@ -86,12 +90,15 @@ class Builder {
   private readonly usedArgs = new Set<string>();
   private readonly results = new Map<number, StageResult>();
   private readonly leases: { release(): void }[] = [];
+  private readonly leased = new Set<string>();
   private readonly network: 'none' | 'host';
   /** Files outside any step (downloads), removed when the build ends. */
   private readonly temps: string[] = [];
   private stepNo = 0;
   private escape = '\\';
   private stages: Stage[] = [];
+  private readonly spans: Spans;
+  private readonly fileDigests: FileDigests;
 
   constructor(
     private readonly deps: BuildDeps,
@@ -100,6 +107,9 @@ class Builder {
     private readonly out: BuildProgress,
   ) {
     this.cache = new BuildCache(deps.db, deps.images);
+    this.spans = deps.spans ?? new Spans();
+    // A tar context is unpacked anew every build: nothing there is worth remembering.
+    this.fileDigests = new FileDigests(ctx.inPlace ? deps.db : undefined);
     this.buildArgs = new Map(Object.entries(opts.buildArgs ?? {}));
     const net = opts.network ?? 'default';
     if (net === 'host') this.network = 'host';
@@ -113,7 +123,7 @@ class Builder {
 
   async build(): Promise<BuildResult> {
     try {
-      const df = parseDockerfile(this.opts.dockerfile);
+      const df = this.spans.sync('parse', () => parseDockerfile(this.opts.dockerfile));
       this.escape = df.escape;
       // Meta args: the defaults in the file, overridden by --build-arg.
       const meta = new Map<string, string>();
@@ -141,9 +151,12 @@ class Builder {
       }
       const unused = [...this.buildArgs.keys()].filter((a) => !this.usedArgs.has(a) && !PROXY_ARGS.includes(a));
       if (unused.length) this.out(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed`);
-      return await this.record(config);
+      return await this.spans.time('record', () => this.record(config));
     } finally {
-      for (const l of this.leases) l.release();
+      // One write transaction for all of them, not one each.
+      this.deps.images.records.transaction(() => {
+        for (const l of this.leases) l.release();
+      });
       for (const t of this.temps) rmSync(t, { force: true });
     }
   }
@@ -154,13 +167,20 @@ class Builder {
     const n = ++this.stepNo;
     this.out(`#${n} exporting to image`);
     const body = Buffer.from(JSON.stringify(config));
-    const id = (await store.blobs.put(body)) as ImageId;
-    const size = config.rootfs.diff_ids.reduce((s, d) => s + (store.records.getLayer(d)?.size ?? 0), 0);
     const tags = (this.opts.tags ?? []).map((t) => formatReference(parseNormalizedTagged(t)));
-    store.records.transaction(() => {
-      store.records.putImage({ id, config: body.toString(), manifestDigest: null, manifestMediaType: null, size, parent: null });
-      for (const t of tags) store.records.setTag(t, id);
-    });
+    const id = `sha256:${createHash('sha256').update(body).digest('hex')}` as ImageId;
+    // An unchanged rebuild yields the image it yielded before: nothing to write (no fsync, no
+    // write transaction) unless a tag moved.
+    const known = store.records.getImage(id) !== undefined && (await store.blobs.has(id));
+    const moved = tags.filter((t) => store.records.getTag(t) !== id);
+    if (!known) await store.blobs.put(body, id);
+    if (!known || moved.length > 0) {
+      const size = config.rootfs.diff_ids.reduce((s, d) => s + (store.records.getLayer(d)?.size ?? 0), 0);
+      store.records.transaction(() => {
+        if (!known) store.records.putImage({ id, config: body.toString(), manifestDigest: null, manifestMediaType: null, size, parent: null });
+        for (const t of moved) store.records.setTag(t, id);
+      });
+    }
     this.out(`#${n} writing image ${id} done`);
     for (const t of tags) this.out(`#${n} naming to ${t} done`);
     return { id, tags };
@@ -170,8 +190,12 @@ class Builder {
     if (this.opts.signal?.aborted) throw new HullError('INTERNAL', 'build interrupted');
   }
 
+  /** Keeps `digests` from garbage collection until the build ends; each digest is leased once. */
   private lease(digests: string[]): void {
-    if (digests.length) this.leases.push(this.deps.images.lease(digests));
+    const fresh = digests.filter((d) => !this.leased.has(d));
+    if (fresh.length === 0) return;
+    this.leases.push(this.deps.images.lease(fresh));
+    for (const d of fresh) this.leased.add(d);
   }
 
   private async buildStage(stage: Stage, meta: Map<string, string>, metaDecl: Map<string, string | undefined>): Promise<StageResult> {
@@ -238,7 +262,7 @@ class Builder {
         key: cacheKey('scratch', p.architecture),
       };
     }
-    const img = await this.image(stage.base);
+    const img = await this.spans.time('base image', () => this.image(stage.base));
     const config = structuredClone(img.config);
     config.config ??= {};
     if (!config.config.Env || config.config.Env.length === 0) config.config.Env = [DEFAULT_PATH_ENV];
@@ -299,7 +323,7 @@ class Builder {
       }
       case 'copy':
       case 'add': {
-        const plan = await this.copyPlan(ins, state.config, word);
+        const plan = await this.spans.time('copy inputs', () => this.copyPlan(ins, state.config, word));
         describe = `${ins.cmd.toUpperCase()} ${plan.describe}`;
         inputs = [plan.digest];
         exec = async () => {
@@ -331,7 +355,7 @@ class Builder {
 
     const key = cacheKey(state.key, describe, ...inputs);
     if (!this.opts.noCache) {
-      const hit = await this.cache.get(key);
+      const hit = await this.spans.time('cache lookup', () => this.cache.get(key));
       if (hit) {
         state.config = hit;
         state.key = key;
@@ -405,7 +429,10 @@ class Builder {
     } finally {
       result = await closeStepRootfs(this.deps.images, step, diffIds, ok && !this.opts.signal?.aborted);
     }
-    if (result) this.leases.push(result.lease);
+    if (result) {
+      this.leases.push(result.lease);
+      this.leased.add(result.layer.diffId);
+    }
     this.checkAborted();
     if (result) config.rootfs.diff_ids = [...diffIds, result.layer.diffId];
   }
@@ -467,7 +494,7 @@ class Builder {
       describe = `--from=${fromName} ${srcs.join(' ')} ${destRaw}`;
     } else {
       const resolved = resolveSources(this.ctx, local, cmd);
-      const contentDigest = await sourcesDigest(this.ctx, resolved);
+      const contentDigest = await sourcesDigest(this.ctx, resolved, this.fileDigests);
       digest = JSON.stringify([contentDigest, resolved.map((r) => r.rel), inline.map((x) => [x.name, x.expand ? word(x.content) : x.content]), urls.map((u) => [u.url, u.digest]), dest, h]);
     }
     return { ins, cmd, srcs: local, urls, inline, dest, multi: srcs.length > 1 || local.some((s) => /[*?[]/.test(s)), chown, chmod, fromStage, fromImage, digest, describe, word };
