@@ -28,7 +28,9 @@ import { processWord } from './shell-lex.js';
 import { FileDigests } from './file-digests.js';
 import { Spans } from './spans.js';
 import { argDecl, baseStage, findStage, planStages, type Stage } from './stages.js';
-import { buildWorkRoot, closeStepRootfs, openStepRootfs, type StepRootfs } from './step-rootfs.js';
+import { attachStep, resolveRunNetwork, type RunNetwork } from './run-network.js';
+import { buildWorkRoot, closeStepRootfs, openStepRootfs, stepContainerId, type StepRootfs } from './step-rootfs.js';
+import type { NetworkService } from '../engine/networks.js';
 
 export interface BuildOptions {
   /** The Dockerfile's text (the CLI reads `-f`, or stdin for `-f -`). */
@@ -39,7 +41,7 @@ export interface BuildOptions {
   noCache?: boolean;
   pull?: boolean;
   labels?: Record<string, string>;
-  /** RUN's network: `none` (default until bridge networks exist) or `host`. */
+  /** RUN's network: `default` (the default bridge, as Docker), `bridge`, a network name, `none` or `host`. */
   network?: string;
   signal?: AbortSignal;
 }
@@ -57,6 +59,8 @@ export interface BuildDeps {
   db: Db;
   images: ImageStore;
   pull(ref: string, signal?: AbortSignal): Promise<void>;
+  /** The engine's networks, for RUN on a bridge network. */
+  networks?: NetworkService;
   /** Timing of the build's phases (HULL_BUILD_TRACE). */
   spans?: Spans;
 }
@@ -91,7 +95,7 @@ class Builder {
   private readonly results = new Map<number, StageResult>();
   private readonly leases: { release(): void }[] = [];
   private readonly leased = new Set<string>();
-  private readonly network: 'none' | 'host';
+  private readonly network: RunNetwork;
   /** Files outside any step (downloads), removed when the build ends. */
   private readonly temps: string[] = [];
   private stepNo = 0;
@@ -111,10 +115,7 @@ class Builder {
     // A tar context is unpacked anew every build: nothing there is worth remembering.
     this.fileDigests = new FileDigests(ctx.inPlace ? deps.db : undefined);
     this.buildArgs = new Map(Object.entries(opts.buildArgs ?? {}));
-    const net = opts.network ?? 'default';
-    if (net === 'host') this.network = 'host';
-    else if (net === 'none' || net === 'default' || net === '') this.network = 'none';
-    else throw new HullError('INVALID_ARGUMENT', `network mode "${net}" not supported by hull build yet (use none or host)`);
+    this.network = resolveRunNetwork(opts.network, deps.networks);
     for (const t of opts.tags ?? []) {
       const ref = parseNormalizedTagged(t);
       if (ref.digest !== undefined) throw new HullError('INVALID_ARGUMENT', `invalid reference format: ${t}`);
@@ -309,14 +310,16 @@ class Builder {
       case 'run': {
         const { args, description } = this.runCommand(ins, state.config);
         const inScope = [...state.args].filter(([k]) => !PROXY_ARGS.includes(k)).sort();
-        const network = ins.flags.network?.at(-1) ?? this.network;
-        if (network !== 'none' && network !== 'host' && network !== 'default') throw new HullError('INVALID_ARGUMENT', `RUN --network=${network} is not supported (none, host, default)`);
+        // BuildKit's `RUN --network=none|host|default`; default is the build's network.
+        const flag = ins.flags.network?.at(-1);
+        if (flag !== undefined && flag !== 'none' && flag !== 'host' && flag !== 'default') throw new HullError('INVALID_ARGUMENT', `dockerfile line ${ins.line}: RUN --network=${flag} is not supported (none, host, default)`);
+        const network: RunNetwork = flag === 'none' || flag === 'host' ? flag : this.network;
         if (ins.flags.mount) throw new HullError('INVALID_ARGUMENT', `dockerfile line ${ins.line}: RUN --mount is not supported by hull build`);
         const argPrefix = inScope.length ? `|${inScope.length} ${inScope.map(([k, v]) => `${k}=${v}`).join(' ')} ` : '';
         describe = `RUN ${argPrefix}${description}`;
-        inputs = [JSON.stringify(args), JSON.stringify(inScope), network];
+        inputs = [JSON.stringify(args), JSON.stringify(inScope), typeof network === 'string' ? network : `network:${network.name}`];
         exec = async () => {
-          await this.runInstruction(state.config, args, state.args, network === 'host' ? 'host' : network === 'none' ? 'none' : this.network, n);
+          await this.runInstruction(state.config, args, state.args, network, n);
           return `${describe} # buildkit`;
         };
         break;
@@ -390,7 +393,7 @@ class Builder {
     return { args, description: ins.json ? JSON.stringify(args) : args.join(' ') };
   }
 
-  private async runInstruction(config: ImageConfig, args: string[], buildArgs: Map<string, string>, network: 'none' | 'host', n: number): Promise<void> {
+  private async runInstruction(config: ImageConfig, args: string[], buildArgs: Map<string, string>, network: RunNetwork, n: number): Promise<void> {
     const c = config.config ?? {};
     // Build args are environment for RUN, below the image's ENV.
     const env = [...buildArgs].filter(([k]) => !(c.Env ?? []).some((e) => e.split('=')[0] === k)).map(([k, v]) => `${k}=${v}`);
@@ -402,16 +405,23 @@ class Builder {
       for (const l of lines) this.out(`#${n} ${l}`);
     };
     await this.fsStep(config, async (step) => {
-      const status = await runStep(this.deps.root, step, {
-        args,
-        env: [...(c.Env ?? []), ...env],
-        user: c.User ?? '',
-        cwd: c.WorkingDir || '/',
-        network,
-        architecture: config.architecture,
-        output,
-        ...(this.opts.signal ? { signal: this.opts.signal } : {}),
-      });
+      // Set up only here, for a step that runs: a cached RUN pays nothing for its network.
+      const attached = typeof network === 'string' ? undefined : attachStep(this.deps.db, this.deps.networks!, stepContainerId(step.dir), network.name);
+      let status: number;
+      try {
+        status = await runStep(this.deps.root, step, {
+          args,
+          env: [...(c.Env ?? []), ...env],
+          user: c.User ?? '',
+          cwd: c.WorkingDir || '/',
+          network: attached?.bundle ?? { namespace: network as 'none' | 'host', addresses: [], dns: [] },
+          architecture: config.architecture,
+          output,
+          ...(this.opts.signal ? { signal: this.opts.signal } : {}),
+        });
+      } finally {
+        attached?.release();
+      }
       if (pending) this.out(`#${n} ${pending}`);
       if (status !== 0) throw new RunFailedError(args, status);
     });

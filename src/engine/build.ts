@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { runBuild, type BuildDeps, type BuildOptions, type BuildProgress, type BuildResult } from '../build/builder.js';
 import { openContext } from '../build/context.js';
+import { sweepDeadSteps } from '../build/run-network.js';
 import { Spans } from '../build/spans.js';
 import { buildWorkRoot, sweepDeadBuilds } from '../build/step-rootfs.js';
 import { HullError } from '../util/errors.js';
@@ -26,7 +27,10 @@ export async function build(deps: BuildDeps, context: string | Readable, opts: E
   const spans = deps.spans ?? new Spans();
   const work = buildWorkRoot(deps.root);
   await mkdir(work, { recursive: true, mode: 0o700 });
-  await spans.time('sweep', () => sweepDeadBuilds(deps.root));
+  await spans.time('sweep', async () => {
+    await sweepDeadBuilds(deps.root);
+    if (deps.networks) sweepDeadSteps(deps.db, deps.networks);
+  });
   const ctx = await spans.time('context', () => openContext(context, work));
   try {
     let dockerfile = opts.dockerfile;

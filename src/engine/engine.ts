@@ -135,6 +135,7 @@ export class Engine {
       root: this.root,
       db: this.db,
       images: this.images,
+      networks: this.networks,
       pull: async (ref: string, signal?: AbortSignal) => {
         progress(`pulling ${ref}`);
         await this.pull(ref, { progress: () => undefined, ...(signal ? { signal } : {}) });

@@ -149,5 +149,14 @@ export const MIGRATIONS: readonly string[] = [
     stat   TEXT NOT NULL,
     digest TEXT NOT NULL
   );
+  -- RUN steps attached to a network (they are containers without a container row): their
+  -- endpoints are not orphans while the build process lives; a later build releases the
+  -- network of a dead build's step.
+  CREATE TABLE build_steps (
+    container_id TEXT PRIMARY KEY,
+    name         TEXT NOT NULL,
+    network      TEXT NOT NULL,
+    pid          INTEGER NOT NULL
+  );
   `,
 ];
