@@ -31,8 +31,14 @@ export class FileDigests {
   hits = 0;
   misses = 0;
 
-  /** `db` undefined: nothing is remembered (a tar context, unpacked anew each build). */
-  constructor(private readonly db: Db | undefined) {}
+  /**
+   * `db` undefined: nothing is remembered (a tar context, unpacked anew each build).
+   * `racyNs`: how recently changed a file may be and still be remembered (tests shrink it).
+   */
+  constructor(
+    private readonly db: Db | undefined,
+    private readonly racyNs = RACY_NS,
+  ) {}
 
   /** The sha256 (hex) of the regular file `abs`, whose lstat (bigint) is `st`. */
   async digest(abs: string, st: BigIntStats): Promise<string> {
@@ -47,7 +53,7 @@ export class FileDigests {
     this.misses++;
     const digest = await hashFile(abs, Number(st.size));
     const now = BigInt(Date.now()) * 1_000_000n;
-    if (this.db && now - st.ctimeNs > RACY_NS && now - st.mtimeNs > RACY_NS) this.fresh.push({ path: abs, stat: key, digest });
+    if (this.db && now - st.ctimeNs >= this.racyNs && now - st.mtimeNs >= this.racyNs) this.fresh.push({ path: abs, stat: key, digest });
     return digest;
   }
 
