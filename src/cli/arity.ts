@@ -25,7 +25,7 @@ export interface Arity {
 }
 
 /**
- * What `cmd` accepts (its declared arguments, or `arity`), worded as cobra's ExactArgs /
+ * What `cmd` accepts (its declared arguments, or `arity`), worded as cobra's NoArgs / ExactArgs /
  * MinimumNArgs / RequiresRangeArgs / RequiresMaxArgs.
  */
 export function arityMessage(cmd: Command, arity?: Arity): string {
@@ -34,7 +34,8 @@ export function arityMessage(cmd: Command, arity?: Arity): string {
   const max = arity?.max ?? args.length;
   const path = commandPath(cmd);
   let needs: string;
-  if (!arity && args.some((a) => a.variadic)) needs = `requires at least ${min} ${plural(min)}`;
+  if (max === 0) needs = 'accepts no arguments';
+  else if (!arity && args.some((a) => a.variadic)) needs = `requires at least ${min} ${plural(min)}`;
   else if (min === max) needs = `requires exactly ${min} ${plural(min)}`;
   else if (min === 0) needs = `requires at most ${max} ${plural(max)}`;
   else needs = `requires at least ${min} and at most ${max} arguments`;

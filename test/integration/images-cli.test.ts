@@ -336,6 +336,7 @@ describe('bad input', () => {
         [['tag', 'x'], '"hull tag" requires exactly 2 arguments.'],
         [['image', 'ls', 'a', 'b'], '"hull image ls" requires at most 1 argument.'],
         [['commit', 'a', 'b', 'c'], '"hull commit" requires at least 1 and at most 2 arguments.'],
+        [['ps', 'x'], '"hull ps" accepts no arguments.'],
       ];
       for (const [args, first] of cases) {
         const a = await runHull(args, { root });
