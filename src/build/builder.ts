@@ -28,8 +28,8 @@ import { processWord } from './shell-lex.js';
 import { FileDigests } from './file-digests.js';
 import { Spans } from './spans.js';
 import { argDecl, baseStage, findStage, planStages, type Stage } from './stages.js';
-import { attachStep, resolveRunNetwork, type RunNetwork } from './run-network.js';
-import { buildWorkRoot, closeStepRootfs, openStepRootfs, stepContainerId, type StepRootfs } from './step-rootfs.js';
+import { attachStep, resolveRunNetwork, type RunNetwork, type StepNetwork } from './run-network.js';
+import { buildWorkRoot, closeStepRootfs, openStepRootfs, type StepRootfs } from './step-rootfs.js';
 import type { NetworkService } from '../engine/networks.js';
 
 export interface BuildOptions {
@@ -95,6 +95,7 @@ class Builder {
   private readonly results = new Map<number, StageResult>();
   private readonly leases: { release(): void }[] = [];
   private readonly leased = new Set<string>();
+  private readonly attachments = new Map<string, StepNetwork>();
   private readonly network: RunNetwork;
   /** Files outside any step (downloads), removed when the build ends. */
   private readonly temps: string[] = [];
@@ -154,6 +155,14 @@ class Builder {
       if (unused.length) this.out(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed`);
       return await this.spans.time('record', () => this.record(config));
     } finally {
+      for (const a of this.attachments.values()) {
+        try {
+          a.release();
+        } catch (e) {
+          // The build's own outcome matters more; the next build sweeps what is left.
+          this.out(`[Warning] releasing the build's network: ${(e as Error).message}`);
+        }
+      }
       // One write transaction for all of them, not one each.
       this.deps.images.records.transaction(() => {
         for (const l of this.leases) l.release();
@@ -393,6 +402,20 @@ class Builder {
     return { args, description: ins.json ? JSON.stringify(args) : args.join(' ') };
   }
 
+  /**
+   * The build's attachment to a bridge network, made by the first RUN that runs on it and kept
+   * for the later ones (steps run one after another, and runc leaves no process behind in the
+   * namespace), so a build pays for one netns and one `netavark setup` per network, not per RUN.
+   */
+  private attach(name: string): StepNetwork {
+    let a = this.attachments.get(name);
+    if (!a) {
+      a = attachStep(this.deps.db, this.deps.networks!, `hullbuild-${pidTempName()}`, name);
+      this.attachments.set(name, a);
+    }
+    return a;
+  }
+
   private async runInstruction(config: ImageConfig, args: string[], buildArgs: Map<string, string>, network: RunNetwork, n: number): Promise<void> {
     const c = config.config ?? {};
     // Build args are environment for RUN, below the image's ENV.
@@ -406,22 +429,17 @@ class Builder {
     };
     await this.fsStep(config, async (step) => {
       // Set up only here, for a step that runs: a cached RUN pays nothing for its network.
-      const attached = typeof network === 'string' ? undefined : attachStep(this.deps.db, this.deps.networks!, stepContainerId(step.dir), network.name);
-      let status: number;
-      try {
-        status = await runStep(this.deps.root, step, {
-          args,
-          env: [...(c.Env ?? []), ...env],
-          user: c.User ?? '',
-          cwd: c.WorkingDir || '/',
-          network: attached?.bundle ?? { namespace: network as 'none' | 'host', addresses: [], dns: [] },
-          architecture: config.architecture,
-          output,
-          ...(this.opts.signal ? { signal: this.opts.signal } : {}),
-        });
-      } finally {
-        attached?.release();
-      }
+      const bundle = typeof network === 'string' ? { namespace: network, addresses: [], dns: [] } : this.attach(network.name).bundle;
+      const status = await runStep(this.deps.root, step, {
+        args,
+        env: [...(c.Env ?? []), ...env],
+        user: c.User ?? '',
+        cwd: c.WorkingDir || '/',
+        network: bundle,
+        architecture: config.architecture,
+        output,
+        ...(this.opts.signal ? { signal: this.opts.signal } : {}),
+      });
       if (pending) this.out(`#${n} ${pending}`);
       if (status !== 0) throw new RunFailedError(args, status);
     });

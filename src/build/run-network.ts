@@ -1,10 +1,10 @@
 /**
- * RUN on a network: a step's container joins the default `bridge` (Docker's default for RUN)
- * or a named user network through the engine's own network path (engine/networks.ts: endpoint
- * allocation, a hull-owned netns, `netavark setup`, aardvark DNS on user networks), as a
- * container started with `--network NAME` does. A step has no container row, so it is
- * registered in `build_steps` while it runs: its endpoint is not an orphan to sweep, and a
- * later build releases the network of a step whose build process died (SIGKILL).
+ * RUN on a network: the build's RUN containers join the default `bridge` (Docker's default for
+ * RUN) or a named user network through the engine's own network path (engine/networks.ts:
+ * endpoint allocation, a hull-owned netns, `netavark setup`, aardvark DNS on user networks), as
+ * a container started with `--network NAME` does. The attachment has no container row, so it
+ * is registered in `build_steps` while the build holds it: its endpoint is not an orphan to
+ * sweep, and a later build releases the network of a build whose process died (SIGKILL).
  */
 import { createHash } from 'node:crypto';
 import type { ContainerDoc } from '../container/model.js';
@@ -36,13 +36,13 @@ function stepNetContainer(id: string, name: string, network: string): NetContain
   return { id, name, doc, state: { Status: 'created', Pid: 0 } };
 }
 
-/** A step's network attachment; `release` is idempotent. */
+/** A build's attachment to one network, shared by its RUN steps; `release` is idempotent. */
 export interface StepNetwork {
   bundle: BundleNetwork;
   release(): void;
 }
 
-/** Connects the step container `name` (its runc id) to `network`: endpoint, netns, netavark. */
+/** Connects `name` (the attachment's container name) to `network`: endpoint, netns, netavark. */
 export function attachStep(db: Db, networks: NetworkService, name: string, network: string): StepNetwork {
   // 64 hex like a container id: netns, netavark and aardvark key on it.
   const id = createHash('sha256').update(name).digest('hex');
@@ -66,7 +66,7 @@ export function attachStep(db: Db, networks: NetworkService, name: string, netwo
   }
 }
 
-/** Releases the networks of steps whose build process is gone (killed mid-RUN). */
+/** Releases the network attachments of builds whose process is gone (killed mid-build). */
 export function sweepDeadSteps(db: Db, networks: NetworkService): void {
   const rows = db.prepare('SELECT container_id, name, network, pid FROM build_steps').all() as { container_id: string; name: string; network: string; pid: number }[];
   for (const r of rows) {

@@ -87,9 +87,13 @@ describe('hull build: RUN on networks', { skip }, () => {
   });
 
   test('a RUN on a user network reaches a service there by name; a cached rebuild does not set the network up', async () => {
-    const dir = await context(`FROM busybox\nRUN nc -w 10 ${srv} 5000 > /got && cat /etc/resolv.conf > /resolv\n`);
+    const dir = await context(`FROM busybox\nRUN nc -w 10 ${srv} 5000 > /got && ip -4 -o addr show eth0 > /a1\nRUN ip -4 -o addr show eth0 > /a2\n`);
     await ok(['build', '--network', net, '-t', 'netbuild:1', dir]);
     assert.equal(await ok(['run', '--rm', 'netbuild:1', 'cat', '/got']), 'reached-by-name\n');
+    // One attachment serves the build's RUN steps: the same interface and address in both.
+    const [a1, a2] = (await ok(['run', '--rm', 'netbuild:1', 'cat', '/a1', '/a2'])).trim().split('\n');
+    assert.match(a1!, /eth0\s+inet \d+\.\d+\.\d+\.\d+\//);
+    assert.equal(a1!.replace(/\s+valid_lft.*$/, ''), a2!.replace(/\s+valid_lft.*$/, ''));
     // Its endpoint is deleted after its namespace (engine/networks.ts `removed`).
     assert.deepEqual(await endpoints(net), [srvId], 'the step left its endpoint');
 
@@ -99,6 +103,7 @@ describe('hull build: RUN on networks', { skip }, () => {
       const r = await hull(['build', '--network', net, '-t', 'netbuild:1', dir]);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, /RUN nc[^\n]*\n#\d+ CACHED/);
+      assert.doesNotMatch(r.stderr, /DONE \d/, 'no step ran');
     } finally {
       await ok(['start', srv]);
     }
