@@ -55,7 +55,7 @@ export async function streamed(ctx: Ctx, work: (s: JsonStream, signal: AbortSign
  */
 export function registryAuth(header: string | string[] | undefined): { username: string; password: string } | undefined {
   const v = base64Json(header, 'X-Registry-Auth');
-  return v === undefined ? undefined : authConfigCredentials(v as AuthConfig);
+  return v === undefined ? undefined : authConfigCredentials(v);
 }
 
 type AuthConfig = { username?: unknown; password?: unknown; auth?: unknown } | null;
