@@ -25,8 +25,12 @@ import { copyInto, ensureDir, type CopySource } from './copy.js';
 import { parseDockerfile, type Instruction } from './dockerfile.js';
 import { runStep } from './run-step.js';
 import { processWord } from './shell-lex.js';
+import { FileDigests } from './file-digests.js';
+import { Spans } from './spans.js';
 import { argDecl, baseStage, findStage, planStages, type Stage } from './stages.js';
+import { attachStep, resolveRunNetwork, type RunNetwork, type StepNetwork } from './run-network.js';
 import { buildWorkRoot, closeStepRootfs, openStepRootfs, type StepRootfs } from './step-rootfs.js';
+import type { NetworkService } from '../engine/networks.js';
 
 export interface BuildOptions {
   /** The Dockerfile's text (the CLI reads `-f`, or stdin for `-f -`). */
@@ -37,7 +41,7 @@ export interface BuildOptions {
   noCache?: boolean;
   pull?: boolean;
   labels?: Record<string, string>;
-  /** RUN's network: `none` (default until bridge networks exist) or `host`. */
+  /** RUN's network: `default` (the default bridge, as Docker), `bridge`, a network name, `none` or `host`. */
   network?: string;
   signal?: AbortSignal;
 }
@@ -55,6 +59,10 @@ export interface BuildDeps {
   db: Db;
   images: ImageStore;
   pull(ref: string, signal?: AbortSignal): Promise<void>;
+  /** The engine's networks, for RUN on a bridge network. */
+  networks?: NetworkService;
+  /** Timing of the build's phases (HULL_BUILD_TRACE). */
+  spans?: Spans;
 }
 
 /** A failing RUN: Docker's message, and the command's status (docker build exits with it). */
@@ -86,12 +94,16 @@ class Builder {
   private readonly usedArgs = new Set<string>();
   private readonly results = new Map<number, StageResult>();
   private readonly leases: { release(): void }[] = [];
-  private readonly network: 'none' | 'host';
+  private readonly leased = new Set<string>();
+  private readonly attachments = new Map<string, StepNetwork>();
+  private readonly network: RunNetwork;
   /** Files outside any step (downloads), removed when the build ends. */
   private readonly temps: string[] = [];
   private stepNo = 0;
   private escape = '\\';
   private stages: Stage[] = [];
+  private readonly spans: Spans;
+  private readonly fileDigests: FileDigests;
 
   constructor(
     private readonly deps: BuildDeps,
@@ -100,11 +112,11 @@ class Builder {
     private readonly out: BuildProgress,
   ) {
     this.cache = new BuildCache(deps.db, deps.images);
+    this.spans = deps.spans ?? new Spans();
+    // A tar context is unpacked anew every build: nothing there is worth remembering.
+    this.fileDigests = new FileDigests(ctx.inPlace ? deps.db : undefined);
     this.buildArgs = new Map(Object.entries(opts.buildArgs ?? {}));
-    const net = opts.network ?? 'default';
-    if (net === 'host') this.network = 'host';
-    else if (net === 'none' || net === 'default' || net === '') this.network = 'none';
-    else throw new HullError('INVALID_ARGUMENT', `network mode "${net}" not supported by hull build yet (use none or host)`);
+    this.network = resolveRunNetwork(opts.network, deps.networks);
     for (const t of opts.tags ?? []) {
       const ref = parseNormalizedTagged(t);
       if (ref.digest !== undefined) throw new HullError('INVALID_ARGUMENT', `invalid reference format: ${t}`);
@@ -113,7 +125,7 @@ class Builder {
 
   async build(): Promise<BuildResult> {
     try {
-      const df = parseDockerfile(this.opts.dockerfile);
+      const df = this.spans.sync('parse', () => parseDockerfile(this.opts.dockerfile));
       this.escape = df.escape;
       // Meta args: the defaults in the file, overridden by --build-arg.
       const meta = new Map<string, string>();
@@ -141,9 +153,20 @@ class Builder {
       }
       const unused = [...this.buildArgs.keys()].filter((a) => !this.usedArgs.has(a) && !PROXY_ARGS.includes(a));
       if (unused.length) this.out(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed`);
-      return await this.record(config);
+      return await this.spans.time('record', () => this.record(config));
     } finally {
-      for (const l of this.leases) l.release();
+      for (const a of this.attachments.values()) {
+        try {
+          a.release();
+        } catch (e) {
+          // The build's own outcome matters more; the next build sweeps what is left.
+          this.out(`[Warning] releasing the build's network: ${(e as Error).message}`);
+        }
+      }
+      // One write transaction for all of them, not one each.
+      this.deps.images.records.transaction(() => {
+        for (const l of this.leases) l.release();
+      });
       for (const t of this.temps) rmSync(t, { force: true });
     }
   }
@@ -154,13 +177,20 @@ class Builder {
     const n = ++this.stepNo;
     this.out(`#${n} exporting to image`);
     const body = Buffer.from(JSON.stringify(config));
-    const id = (await store.blobs.put(body)) as ImageId;
-    const size = config.rootfs.diff_ids.reduce((s, d) => s + (store.records.getLayer(d)?.size ?? 0), 0);
     const tags = (this.opts.tags ?? []).map((t) => formatReference(parseNormalizedTagged(t)));
-    store.records.transaction(() => {
-      store.records.putImage({ id, config: body.toString(), manifestDigest: null, manifestMediaType: null, size, parent: null });
-      for (const t of tags) store.records.setTag(t, id);
-    });
+    const id = `sha256:${createHash('sha256').update(body).digest('hex')}` as ImageId;
+    // An unchanged rebuild yields the image it yielded before: nothing to write (no fsync, no
+    // write transaction) unless a tag moved.
+    const known = store.records.getImage(id) !== undefined && (await store.blobs.has(id));
+    const moved = tags.filter((t) => store.records.getTag(t) !== id);
+    if (!known) await store.blobs.put(body, id);
+    if (!known || moved.length > 0) {
+      const size = config.rootfs.diff_ids.reduce((s, d) => s + (store.records.getLayer(d)?.size ?? 0), 0);
+      store.records.transaction(() => {
+        if (!known) store.records.putImage({ id, config: body.toString(), manifestDigest: null, manifestMediaType: null, size, parent: null });
+        for (const t of moved) store.records.setTag(t, id);
+      });
+    }
     this.out(`#${n} writing image ${id} done`);
     for (const t of tags) this.out(`#${n} naming to ${t} done`);
     return { id, tags };
@@ -170,8 +200,12 @@ class Builder {
     if (this.opts.signal?.aborted) throw new HullError('INTERNAL', 'build interrupted');
   }
 
+  /** Keeps `digests` from garbage collection until the build ends; each digest is leased once. */
   private lease(digests: string[]): void {
-    if (digests.length) this.leases.push(this.deps.images.lease(digests));
+    const fresh = digests.filter((d) => !this.leased.has(d));
+    if (fresh.length === 0) return;
+    this.leases.push(this.deps.images.lease(fresh));
+    for (const d of fresh) this.leased.add(d);
   }
 
   private async buildStage(stage: Stage, meta: Map<string, string>, metaDecl: Map<string, string | undefined>): Promise<StageResult> {
@@ -238,7 +272,7 @@ class Builder {
         key: cacheKey('scratch', p.architecture),
       };
     }
-    const img = await this.image(stage.base);
+    const img = await this.spans.time('base image', () => this.image(stage.base));
     const config = structuredClone(img.config);
     config.config ??= {};
     if (!config.config.Env || config.config.Env.length === 0) config.config.Env = [DEFAULT_PATH_ENV];
@@ -285,21 +319,23 @@ class Builder {
       case 'run': {
         const { args, description } = this.runCommand(ins, state.config);
         const inScope = [...state.args].filter(([k]) => !PROXY_ARGS.includes(k)).sort();
-        const network = ins.flags.network?.at(-1) ?? this.network;
-        if (network !== 'none' && network !== 'host' && network !== 'default') throw new HullError('INVALID_ARGUMENT', `RUN --network=${network} is not supported (none, host, default)`);
+        // BuildKit's `RUN --network=none|host|default`; default is the build's network.
+        const flag = ins.flags.network?.at(-1);
+        if (flag !== undefined && flag !== 'none' && flag !== 'host' && flag !== 'default') throw new HullError('INVALID_ARGUMENT', `dockerfile line ${ins.line}: RUN --network=${flag} is not supported (none, host, default)`);
+        const network: RunNetwork = flag === 'none' || flag === 'host' ? flag : this.network;
         if (ins.flags.mount) throw new HullError('INVALID_ARGUMENT', `dockerfile line ${ins.line}: RUN --mount is not supported by hull build`);
         const argPrefix = inScope.length ? `|${inScope.length} ${inScope.map(([k, v]) => `${k}=${v}`).join(' ')} ` : '';
         describe = `RUN ${argPrefix}${description}`;
-        inputs = [JSON.stringify(args), JSON.stringify(inScope), network];
+        inputs = [JSON.stringify(args), JSON.stringify(inScope), typeof network === 'string' ? network : `network:${network.name}`];
         exec = async () => {
-          await this.runInstruction(state.config, args, state.args, network === 'host' ? 'host' : network === 'none' ? 'none' : this.network, n);
+          await this.runInstruction(state.config, args, state.args, network, n);
           return `${describe} # buildkit`;
         };
         break;
       }
       case 'copy':
       case 'add': {
-        const plan = await this.copyPlan(ins, state.config, word);
+        const plan = await this.spans.time('copy inputs', () => this.copyPlan(ins, state.config, word));
         describe = `${ins.cmd.toUpperCase()} ${plan.describe}`;
         inputs = [plan.digest];
         exec = async () => {
@@ -331,7 +367,7 @@ class Builder {
 
     const key = cacheKey(state.key, describe, ...inputs);
     if (!this.opts.noCache) {
-      const hit = await this.cache.get(key);
+      const hit = await this.spans.time('cache lookup', () => this.cache.get(key));
       if (hit) {
         state.config = hit;
         state.key = key;
@@ -366,7 +402,21 @@ class Builder {
     return { args, description: ins.json ? JSON.stringify(args) : args.join(' ') };
   }
 
-  private async runInstruction(config: ImageConfig, args: string[], buildArgs: Map<string, string>, network: 'none' | 'host', n: number): Promise<void> {
+  /**
+   * The build's attachment to a bridge network, made by the first RUN that runs on it and kept
+   * for the later ones (steps run one after another, and runc leaves no process behind in the
+   * namespace), so a build pays for one netns and one `netavark setup` per network, not per RUN.
+   */
+  private attach(name: string): StepNetwork {
+    let a = this.attachments.get(name);
+    if (!a) {
+      a = attachStep(this.deps.db, this.deps.networks!, `hullbuild-${pidTempName()}`, name);
+      this.attachments.set(name, a);
+    }
+    return a;
+  }
+
+  private async runInstruction(config: ImageConfig, args: string[], buildArgs: Map<string, string>, network: RunNetwork, n: number): Promise<void> {
     const c = config.config ?? {};
     // Build args are environment for RUN, below the image's ENV.
     const env = [...buildArgs].filter(([k]) => !(c.Env ?? []).some((e) => e.split('=')[0] === k)).map(([k, v]) => `${k}=${v}`);
@@ -378,12 +428,14 @@ class Builder {
       for (const l of lines) this.out(`#${n} ${l}`);
     };
     await this.fsStep(config, async (step) => {
+      // Set up only here, for a step that runs: a cached RUN pays nothing for its network.
+      const bundle = typeof network === 'string' ? { namespace: network, addresses: [], dns: [] } : this.attach(network.name).bundle;
       const status = await runStep(this.deps.root, step, {
         args,
         env: [...(c.Env ?? []), ...env],
         user: c.User ?? '',
         cwd: c.WorkingDir || '/',
-        network,
+        network: bundle,
         architecture: config.architecture,
         output,
         ...(this.opts.signal ? { signal: this.opts.signal } : {}),
@@ -405,7 +457,10 @@ class Builder {
     } finally {
       result = await closeStepRootfs(this.deps.images, step, diffIds, ok && !this.opts.signal?.aborted);
     }
-    if (result) this.leases.push(result.lease);
+    if (result) {
+      this.leases.push(result.lease);
+      this.leased.add(result.layer.diffId);
+    }
     this.checkAborted();
     if (result) config.rootfs.diff_ids = [...diffIds, result.layer.diffId];
   }
@@ -467,7 +522,7 @@ class Builder {
       describe = `--from=${fromName} ${srcs.join(' ')} ${destRaw}`;
     } else {
       const resolved = resolveSources(this.ctx, local, cmd);
-      const contentDigest = await sourcesDigest(this.ctx, resolved);
+      const contentDigest = await sourcesDigest(this.ctx, resolved, this.fileDigests);
       digest = JSON.stringify([contentDigest, resolved.map((r) => r.rel), inline.map((x) => [x.name, x.expand ? word(x.content) : x.content]), urls.map((u) => [u.url, u.digest]), dest, h]);
     }
     return { ins, cmd, srcs: local, urls, inline, dest, multi: srcs.length > 1 || local.some((s) => /[*?[]/.test(s)), chown, chmod, fromStage, fromImage, digest, describe, word };

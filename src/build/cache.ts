@@ -19,6 +19,9 @@ export function cacheKey(parent: string, ...parts: string[]): string {
 }
 
 export class BuildCache {
+  /** Layers found stored during this build (callers lease them right after the lookup). */
+  private readonly present = new Set<string>();
+
   constructor(
     private readonly db: Db,
     private readonly images: ImageStore,
@@ -28,8 +31,11 @@ export class BuildCache {
     const row = this.db.prepare('SELECT config FROM build_cache WHERE key = ?').get(key) as { config: string } | undefined;
     if (!row) return undefined;
     const cfg = parseImageConfig(row.config);
+    // A step's layers are its parent's plus at most one: each is checked once per build.
     for (const d of cfg.rootfs.diff_ids) {
+      if (this.present.has(d)) continue;
       if (!this.images.records.getLayer(d) || !(await this.images.layers.has(d as Digest))) return undefined;
+      this.present.add(d);
     }
     return cfg;
   }
@@ -50,6 +56,7 @@ export class BuildCache {
     const records = this.images.records;
     records.transaction(() => {
       this.db.prepare('DELETE FROM build_cache').run();
+      this.db.prepare('DELETE FROM build_file_digests').run();
       const live = this.images.liveDiffIds();
       for (const l of records.leases()) if (l.pid === process.pid || isPidAlive(l.pid)) live.add(l.digest);
       for (const diffId of records.listLayers()) {

@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import type { FileDigests } from './file-digests.js';
 import { mkdir, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
@@ -18,6 +19,8 @@ import { compile, IgnoreMatcher } from './dockerignore.js';
 
 export interface BuildContext {
   dir: string;
+  /** The user's directory, used in place (not a tar unpacked for this build). */
+  inPlace: boolean;
   ignore: IgnoreMatcher;
   close(): Promise<void>;
 }
@@ -81,6 +84,7 @@ export async function openContext(source: string | Readable, workRoot: string): 
   }
   return {
     dir,
+    inPlace: !owned,
     ignore: IgnoreMatcher.parse(ignoreText),
     close: async () => {
       if (owned) await rm(dir, { recursive: true, force: true });
@@ -144,16 +148,15 @@ export function excludeBelow(ctx: BuildContext, source: ContextSource): ((rel: s
 /**
  * The cache input of COPY/ADD sources: names, types, modes, link targets and contents of every
  * file that would be copied; times are left out (Docker's tarsum v1 ignores mtime too).
+ * File contents come from `digests`, which remembers them by stat across builds.
  */
-export async function sourcesDigest(ctx: BuildContext, sources: ContextSource[]): Promise<string> {
+export async function sourcesDigest(ctx: BuildContext, sources: ContextSource[], digests: FileDigests): Promise<string> {
   const h = createHash('sha256');
   const file = async (abs: string, rel: string): Promise<void> => {
-    const st = lstatSync(abs);
+    const st = lstatSync(abs, { bigint: true });
     h.update(`${rel}\0${st.mode}\0`);
     if (st.isSymbolicLink()) h.update(readlinkSync(abs));
-    else if (st.isFile()) {
-      for await (const chunk of createReadStream(abs)) h.update(chunk as Buffer);
-    }
+    else if (st.isFile()) h.update(await digests.digest(abs, st));
     h.update('\n');
   };
   for (const s of sources) {
@@ -165,15 +168,16 @@ export async function sourcesDigest(ctx: BuildContext, sources: ContextSource[])
     const below: string[] = [];
     const exclude = excludeBelow(ctx, s);
     const visit = (rel: string): void => {
-      for (const n of readdirSync(rel === '' ? s.abs : join(s.abs, rel)).sort()) {
-        const r = rel === '' ? n : `${rel}/${n}`;
+      for (const d of readdirSync(rel === '' ? s.abs : join(s.abs, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+        const r = rel === '' ? d.name : `${rel}/${d.name}`;
         if (exclude?.(r)) continue;
         below.push(r);
-        if (lstatSync(join(s.abs, r)).isDirectory()) visit(r);
+        if (d.isDirectory()) visit(r);
       }
     };
     visit('');
     for (const r of below) await file(join(s.abs, r), r);
   }
+  digests.save();
   return h.digest('hex');
 }

@@ -1,8 +1,9 @@
 /**
  * RUN: the command runs as a container on the step's overlay root, in the foreground of the
  * build (`runc run`, no monitor: a build step has no life after the build), with the build's
- * network (`none` — its own empty namespace — or `host`), Docker's default capabilities and
- * seccomp profile, and its output streamed to the build progress.
+ * network (`none` — its own empty namespace —, `host`, or the namespace run-network.ts set up
+ * on a bridge network), Docker's default capabilities and seccomp profile, and its output
+ * streamed to the build progress.
  */
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
@@ -15,6 +16,7 @@ import { resolveCapabilities } from '../container/spec/capabilities.js';
 import { seccompForContainer, seccompProfileFor } from '../container/spec/seccomp.js';
 import { buildSpec, cgroupsPathFor } from '../container/spec/spec.js';
 import { resolveUser } from '../container/spec/user.js';
+import type { BundleNetwork } from '../engine/networks.js';
 import { HullError } from '../util/errors.js';
 import { replaceFile } from '../util/fs.js';
 import { stepContainerId, type StepRootfs } from './step-rootfs.js';
@@ -24,7 +26,7 @@ export interface RunInput {
   env: string[];
   user: string;
   cwd: string;
-  network: 'none' | 'host';
+  network: BundleNetwork;
   architecture: string;
   /** Output of the command, as it comes. */
   output: (chunk: Buffer) => void;
@@ -36,7 +38,8 @@ export async function runStep(root: string, step: StepRootfs, input: RunInput): 
   const id = stepContainerId(step.dir);
   const hostname = id.slice(-12);
   const etc = { hosts: join(step.dir, 'hosts'), hostname: join(step.dir, 'hostname'), resolvConf: join(step.dir, 'resolv.conf') };
-  await writeEtcFiles(etc, { hostname, extraHosts: [], addresses: [], dns: [], hostNetwork: input.network === 'host' });
+  const hostNetwork = input.network.namespace === 'host';
+  await writeEtcFiles(etc, { hostname, extraHosts: [], addresses: input.network.addresses, dns: input.network.dns, hostNetwork });
   const user = await resolveUser(step.rootfs, input.user || undefined);
   const capabilities = resolveCapabilities({ capAdd: [], capDrop: [], privileged: false });
   const profile = await seccompProfileFor(undefined);
@@ -50,12 +53,12 @@ export async function runStep(root: string, step: StepRootfs, input: RunInput): 
       user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
       terminal: false,
     },
-    hostname: input.network === 'host' ? undefined : hostname,
+    hostname: hostNetwork ? undefined : hostname,
     capabilities,
     ...(seccomp ? { seccomp } : {}),
     mounts: [],
     cgroupsPath: cgroupsPathFor(id),
-    network: input.network,
+    network: input.network.namespace,
     etcFiles: etc,
   });
   await replaceFile(join(step.dir, 'config.json'), JSON.stringify(spec));

@@ -7,6 +7,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { HullError, messageOf } from '../util/errors.js';
+import { dockerArity, usageExitCode } from './arity.js';
 import { registerBuildCommands } from './commands/build.js';
 import { registerContainerCommands } from './commands/containers.js';
 import { registerContainerOpsCommands } from './commands/container-ops.js';
@@ -56,13 +57,14 @@ function configureErrors(cmd: Command): void {
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   configureErrors(program);
+  dockerArity(program);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
-      return ENGINE_ERROR_EXIT;
+      return usageExitCode(e, ENGINE_ERROR_EXIT);
     }
     if (e instanceof HullError) {
       process.stderr.write(`hull: ${e.message}\n`);

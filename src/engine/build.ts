@@ -8,6 +8,8 @@ import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { runBuild, type BuildDeps, type BuildOptions, type BuildProgress, type BuildResult } from '../build/builder.js';
 import { openContext } from '../build/context.js';
+import { sweepDeadSteps } from '../build/run-network.js';
+import { Spans } from '../build/spans.js';
 import { buildWorkRoot, sweepDeadBuilds } from '../build/step-rootfs.js';
 import { HullError } from '../util/errors.js';
 import { readFileSync } from 'node:fs';
@@ -22,10 +24,14 @@ export interface EngineBuildOptions extends Omit<BuildOptions, 'dockerfile'> {
 }
 
 export async function build(deps: BuildDeps, context: string | Readable, opts: EngineBuildOptions, progress: BuildProgress): Promise<BuildResult> {
+  const spans = deps.spans ?? new Spans();
   const work = buildWorkRoot(deps.root);
   await mkdir(work, { recursive: true, mode: 0o700 });
-  await sweepDeadBuilds(deps.root);
-  const ctx = await openContext(context, work);
+  await spans.time('sweep', async () => {
+    await sweepDeadBuilds(deps.root);
+    if (deps.networks) sweepDeadSteps(deps.db, deps.networks);
+  });
+  const ctx = await spans.time('context', () => openContext(context, work));
   try {
     let dockerfile = opts.dockerfile;
     if (dockerfile === undefined) {
@@ -36,8 +42,9 @@ export async function build(deps: BuildDeps, context: string | Readable, opts: E
         throw new HullError('INVALID_ARGUMENT', `unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat ${resolve(ctx.dir, name)}: no such file or directory`);
       }
     }
-    return await runBuild(deps, ctx, { ...opts, dockerfile }, progress);
+    return await runBuild({ ...deps, spans }, ctx, { ...opts, dockerfile }, progress);
   } finally {
     await ctx.close();
+    spans.flush();
   }
 }

@@ -12,6 +12,7 @@ import type { Platform } from '../image/media-types.js';
 import type { ProgressSink } from '../image/progress.js';
 import type { PullResult } from '../image/pull.js';
 import type { PushResult } from '../image/push.js';
+import type { RequestCredentials } from '../image/registry/credentials.js';
 import { DEFAULT_DOMAIN, familiarString, parseNormalizedTagged } from '../image/reference.js';
 import { ImageStore } from '../image/store.js';
 import { openDb, type Db } from '../state/db.js';
@@ -135,6 +136,7 @@ export class Engine {
       root: this.root,
       db: this.db,
       images: this.images,
+      networks: this.networks,
       pull: async (ref: string, signal?: AbortSignal) => {
         progress(`pulling ${ref}`);
         await this.pull(ref, { progress: () => undefined, ...(signal ? { signal } : {}) });
@@ -158,8 +160,8 @@ export class Engine {
     await saveCredentials(domain, username, password);
   }
 
-  /** Run registry work with the credentials a client sent (X-Registry-Auth) instead of the config file's. */
-  async withCredentials<T>(creds: { username: string; password: string } | undefined, fn: () => Promise<T>): Promise<T> {
+  /** Run registry work with the credentials a client sent (X-Registry-Auth, X-Registry-Config) instead of the config file's. */
+  async withCredentials<T>(creds: RequestCredentials | undefined, fn: () => Promise<T>): Promise<T> {
     if (!creds) return fn();
     const { withRequestCredentials } = await import('../image/registry/credentials.js');
     return withRequestCredentials(creds, fn);

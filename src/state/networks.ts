@@ -159,7 +159,8 @@ export class NetworkRecords {
 
   /** Endpoints and claims of containers whose row is gone (a CLI died between the two writes). */
   sweepOrphans(): void {
-    this.db.prepare('DELETE FROM endpoints WHERE container_id NOT IN (SELECT id FROM containers)').run();
+    // A build's RUN step has an endpoint but no container row (build/run-network.ts).
+    this.db.prepare('DELETE FROM endpoints WHERE container_id NOT IN (SELECT id FROM containers UNION SELECT container_id FROM build_steps)').run();
     this.db.prepare('DELETE FROM port_claims WHERE container_id NOT IN (SELECT id FROM containers)').run();
   }
 

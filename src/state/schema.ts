@@ -140,4 +140,23 @@ export const MIGRATIONS: readonly string[] = [
     created_at TEXT NOT NULL
   );
   `,
+  `
+  -- hull build's content cache: the sha256 of a context file, trusted while the file's
+  -- identity and stat (dev:ino:size:mtime_ns:ctime_ns) are unchanged, so an unchanged
+  -- rebuild does not read its COPY sources again.
+  CREATE TABLE build_file_digests (
+    path   TEXT PRIMARY KEY,
+    stat   TEXT NOT NULL,
+    digest TEXT NOT NULL
+  );
+  -- RUN steps attached to a network (they are containers without a container row): their
+  -- endpoints are not orphans while the build process lives; a later build releases the
+  -- network of a dead build's step.
+  CREATE TABLE build_steps (
+    container_id TEXT PRIMARY KEY,
+    name         TEXT NOT NULL,
+    network      TEXT NOT NULL,
+    pid          INTEGER NOT NULL
+  );
+  `,
 ];

@@ -1,13 +1,9 @@
 /** A real `hull serve` for a test: its own state root and socket, the docker CLI pointed at it. */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { HULL_BIN, runHull } from './hull.js';
-import { buildOciLayout, busyboxImage, type LayerSpec } from './images.js';
-
-const execFileP = promisify(execFile);
+import { HULL_BIN } from './hull.js';
 
 export const DOCKER_CLI = '/usr/local/bin/docker';
 
@@ -65,15 +61,8 @@ export async function startApiServer(env: Record<string, string> = {}): Promise<
   };
 }
 
-/** Build the busybox test image as an OCI archive (skopeo) and `hull load` it into `root`. */
-export async function loadBusybox(root: string, work: string, extraLayers: LayerSpec[] = []): Promise<void> {
-  const layout = join(work, 'busybox-layout');
-  await buildOciLayout(layout, busyboxImage({ refName: 'latest', extraLayers }));
-  const archive = join(work, 'busybox.tar');
-  await execFileP('skopeo', ['copy', '--quiet', `oci:${layout}`, `oci-archive:${archive}:busybox:latest`]);
-  const r = await runHull(['load', '-i', archive], { root });
-  if (r.code !== 0) throw new Error(`hull load: ${r.stderr}`);
-}
+/** The shared helper, re-exported for the API tests that import it from here. */
+export { loadBusybox } from './images.js';
 
 export interface DockerResult {
   code: number;

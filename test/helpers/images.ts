@@ -17,6 +17,7 @@ import { pack as tarPack } from 'tar-stream';
 import type { Header, Pack } from 'tar-stream';
 import { sha256Of } from '../../src/image/digest.js';
 import type { Digest } from '../../src/image/digest.js';
+import { runHull } from './hull.js';
 
 const execFileP = promisify(execFile);
 
@@ -406,6 +407,37 @@ export function busyboxImage(opts: BusyboxOptions = {}): ImageSpec {
   if (opts.compression !== undefined) spec.compression = opts.compression;
   if (opts.refName !== undefined) spec.refName = opts.refName;
   return spec;
+}
+
+export interface BusyboxArchives {
+  /** OCI archive of `busybox:latest`, for `hull load` (and podman). */
+  ociArchive: string;
+  /** docker-archive of the same image, for dockerd 20.10's `docker load` (it predates OCI archives). */
+  dockerArchive?: string;
+}
+
+/**
+ * The standard busybox test image (plus `extraLayers`) written under `work` as an OCI layout,
+ * then turned by skopeo into an archive tagged `busybox:latest` (and a docker-archive with
+ * `docker: true`).
+ */
+export async function busyboxArchives(work: string, opts: { docker?: boolean; extraLayers?: LayerSpec[] } = {}): Promise<BusyboxArchives> {
+  const layout = join(work, 'busybox-layout');
+  await buildOciLayout(layout, busyboxImage({ refName: 'latest', extraLayers: opts.extraLayers ?? [] }));
+  const ociArchive = join(work, 'busybox.oci.tar');
+  await execFileP('skopeo', ['copy', '--quiet', `oci:${layout}`, `oci-archive:${ociArchive}:busybox:latest`]);
+  if (!opts.docker) return { ociArchive };
+  const dockerArchive = join(work, 'busybox.docker.tar');
+  await execFileP('skopeo', ['copy', '--quiet', `oci:${layout}`, `docker-archive:${dockerArchive}:busybox:latest`]);
+  return { ociArchive, dockerArchive };
+}
+
+/** `busyboxArchives`, then `hull load` of the OCI archive into the state root `root`: the image is `busybox:latest`. */
+export async function loadBusybox(root: string, work: string, opts: { docker?: boolean; extraLayers?: LayerSpec[] } = {}): Promise<BusyboxArchives> {
+  const archives = await busyboxArchives(work, opts);
+  const r = await runHull(['load', '-i', archives.ociArchive], { root });
+  if (r.code !== 0) throw new Error(`hull load: ${r.stderr}`);
+  return archives;
 }
 
 /** Deterministic incompressible bytes. xorshift32 over 32-bit words: ~1 GB/s, unlike per-byte crypto. */

@@ -13,6 +13,7 @@ import Docker from 'dockerode';
 import { pack } from 'tar-stream';
 import { dockerCli, loadBusybox, startApiServer, DOCKER_CLI, type ApiServer } from '../helpers/api-server.js';
 import { containerTestSkip } from '../helpers/hull.js';
+import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 
 const skip = containerTestSkip(['runc', 'skopeo', DOCKER_CLI]);
 
@@ -21,6 +22,12 @@ let work: string;
 let ctxDir: string;
 let seq = 0;
 const uniq = (p: string): string => `${p}-${process.pid}-${++seq}`;
+
+/** `docker login` to a test registry: the CLI keeps the credentials in its own config (server.dockerConfig). */
+async function login(host: string): Promise<void> {
+  const r = await dockerCli(server, ['login', '-u', 'builduser', '--password-stdin', host], { input: 'buildpass\n' });
+  assert.equal(r.code, 0, r.stderr);
+}
 
 async function docker(args: string[], env: Record<string, string> = {}): Promise<{ stdout: string; stderr: string }> {
   const r = await dockerCli(server, args, { env, timeoutMs: 180_000 });
@@ -113,6 +120,48 @@ describe('POST /build through hull serve', { skip, timeout: 600_000 }, () => {
     assert.match(r.stderr, /The command '\/bin\/sh -c exit 7' returned a non-zero code: 7/);
     const missing = await dockerCli(server, ['build', '-f', 'Nope', ctxDir], { env: { DOCKER_BUILDKIT: '0' } });
     assert.notEqual(missing.code, 0);
+  });
+
+  test('X-Registry-Config: FROM pulls from a registry with auth using the credentials the docker CLI sends', async () => {
+    let reg: TestRegistry | undefined;
+    try {
+      reg = await startRegistry({ htpasswd: { user: 'builduser', pass: 'buildpass' } });
+      const base = `${reg.host}/auth/base:1`;
+      await docker(['tag', 'busybox', base]);
+      await login(reg.host);
+      await docker(['push', base]);
+      await docker(['rmi', base]);
+      const dir = join(work, 'authfrom');
+      await mkdir(dir, { recursive: true });
+      await writeFile(join(dir, 'Dockerfile'), `FROM ${base}\nRUN echo pulled-with-auth > /ok\nCMD ["cat", "/ok"]\n`);
+      // Logged out, the CLI sends no credentials for the registry, and the server has none of its own.
+      await docker(['logout', reg.host]);
+      const anon = await dockerCli(server, ['build', '-t', uniq('noauth'), dir], { env: { DOCKER_BUILDKIT: '0' }, timeoutMs: 180_000 });
+      assert.notEqual(anon.code, 0, 'the registry wants credentials');
+      assert.match(anon.stderr, /unauthorized|authentication required|no basic auth credentials/i);
+      await login(reg.host);
+      const tag = uniq('authbuilt');
+      await docker(['build', '-t', tag, dir], { DOCKER_BUILDKIT: '0' });
+      assert.equal((await docker(['run', '--rm', tag])).stdout, 'pulled-with-auth\n');
+    } finally {
+      await dockerCli(server, ['logout', reg?.host ?? '']);
+      await reg?.stop();
+    }
+  });
+
+  test('X-Registry-Config that is not base64 JSON is a 400', async () => {
+    const body = await tarOf({ Dockerfile: 'FROM busybox\n' });
+    const r = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request({ socketPath: server.socket, method: 'POST', path: '/build', headers: { 'Content-Type': 'application/x-tar', 'X-Registry-Config': '%%%not-base64' } }, (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    assert.equal(r.status, 400, r.body);
+    assert.match(r.body, /invalid X-Registry-Config header/);
   });
 
   test('dockerode buildImage: the JSON stream carries progress and aux.ID', async () => {

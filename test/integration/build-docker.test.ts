@@ -19,7 +19,7 @@ import { promisify } from 'node:util';
 import { extract } from 'tar-stream';
 import { startDockerd, type DockerdPeer } from '../../bench/lib/peers.js';
 import { containerTestSkip, runHull } from '../helpers/hull.js';
-import { buildOciLayout, busyboxImage } from '../helpers/images.js';
+import { loadBusybox } from '../helpers/images.js';
 
 const execFileP = promisify(execFile);
 const skip = containerTestSkip(['runc', 'skopeo', 'dockerd']);
@@ -173,11 +173,7 @@ before(async () => {
   if (skip) return;
   work = await mkdtemp(join(tmpdir(), 'hull-build-docker-'));
   root = join(work, 'root');
-  const layout = join(work, 'layout');
-  await buildOciLayout(layout, busyboxImage());
-  await execFileP('skopeo', ['copy', '--quiet', `oci:${layout}`, `oci-archive:${join(work, 'bb.oci.tar')}:busybox:latest`]);
-  await execFileP('skopeo', ['copy', '--quiet', `oci:${layout}`, `docker-archive:${join(work, 'bb.docker.tar')}:busybox:latest`]);
-  await hullOk(['load', '-i', join(work, 'bb.oci.tar')]);
+  const { dockerArchive } = await loadBusybox(root, work, { docker: true });
   try {
     // The peer's CLI environment is taken from ours: the classic builder for every docker build.
     process.env.DOCKER_BUILDKIT = '0';
@@ -186,7 +182,7 @@ before(async () => {
     dockerSkip = `dockerd could not be started here: ${(e as Error).message}`;
     return;
   }
-  await dockerOk(['load', '-q', '-i', join(work, 'bb.docker.tar')]);
+  await dockerOk(['load', '-q', '-i', dockerArchive!]);
 });
 
 after(async () => {

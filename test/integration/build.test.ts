@@ -17,7 +17,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { containerTestSkip, HULL_BIN, runHull, until } from '../helpers/hull.js';
 import type { HullResult } from '../helpers/hull.js';
-import { buildOciLayout, busyboxImage } from '../helpers/images.js';
+import { loadBusybox } from '../helpers/images.js';
 
 const execFileP = promisify(execFile);
 const skip = containerTestSkip(['runc', 'skopeo']);
@@ -71,11 +71,7 @@ before(async () => {
   if (skip) return;
   work = await mkdtemp(join(tmpdir(), 'hull-build-'));
   root = join(work, 'root');
-  const layout = join(work, 'layout');
-  await buildOciLayout(layout, busyboxImage());
-  const archive = join(work, 'busybox.tar');
-  await execFileP('skopeo', ['copy', '--quiet', `oci:${layout}`, `oci-archive:${archive}:busybox:latest`]);
-  await ok(['load', '-i', archive]);
+  await loadBusybox(root, work);
 });
 
 after(async () => {

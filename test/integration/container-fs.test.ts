@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { containerTestSkip, runHull } from '../helpers/hull.js';
 import type { HullResult } from '../helpers/hull.js';
-import { buildOciLayout, busyboxImage } from '../helpers/images.js';
+import { loadBusybox } from '../helpers/images.js';
 
 const execFileP = promisify(execFile);
 
@@ -75,11 +75,7 @@ before(async () => {
   sentinel = join(work, 'sentinel');
   await mkdir(sentinel);
   await writeFile(join(sentinel, 'secret'), 'host secret\n');
-  const layout = join(work, 'layout');
-  await buildOciLayout(layout, busyboxImage());
-  const archive = join(work, 'busybox.tar');
-  await execFileP('skopeo', ['copy', '--quiet', `oci:${layout}`, `oci-archive:${archive}:busybox:latest`]);
-  await ok(['load', '-i', archive]);
+  await loadBusybox(root, work);
 });
 
 after(async () => {

@@ -323,11 +323,32 @@ describe('bad input', () => {
       }
     }));
 
-  test('unknown flags and missing arguments exit 125', () =>
+  test('unknown flags exit 125; a wrong number of arguments and an unknown command exit 1 with Docker\'s wording', () =>
     withRoot(async (root) => {
       const r = await runHull(['images', '--bogus'], { root });
       assert.equal(r.code, 125);
       assert.match(r.stderr, /unknown option '--bogus'/);
+      // docker 20.10 (cobra, cli/required.go): `"docker build" requires exactly 1 argument.`, help pointer, usage, summary; exit 1.
+      const cases: [string[], string][] = [
+        [['build'], '"hull build" requires exactly 1 argument.'],
+        [['build', 'a', 'b'], '"hull build" requires exactly 1 argument.'],
+        [['rmi'], '"hull rmi" requires at least 1 argument.'],
+        [['tag', 'x'], '"hull tag" requires exactly 2 arguments.'],
+        [['image', 'ls', 'a', 'b'], '"hull image ls" requires at most 1 argument.'],
+        [['commit', 'a', 'b', 'c'], '"hull commit" requires at least 1 and at most 2 arguments.'],
+        [['ps', 'x'], '"hull ps" accepts no arguments.'],
+      ];
+      for (const [args, first] of cases) {
+        const a = await runHull(args, { root });
+        assert.equal(a.code, 1, args.join(' '));
+        const lines = a.stderr.split('\n');
+        assert.equal(lines[0], first, args.join(' '));
+        assert.equal(lines[1], `See 'hull ${args[0] === 'image' ? 'image ls' : args[0]} --help'.`);
+        assert.match(lines[3]!, /^Usage: {2}hull /);
+      }
+      const unknown = await runHull(['no-such-verb'], { root });
+      assert.equal(unknown.code, 1);
+      assert.match(unknown.stderr, /unknown command 'no-such-verb'/);
       const f = await runHull(['images', '--filter', 'colour=red'], { root });
       assert.equal(f.code, 125);
       assert.match(f.stderr, /invalid filter 'colour'/);

@@ -9,7 +9,24 @@ import type { EngineBuildOptions } from '../../engine/build.js';
 import { familiarString, parseNormalizedTagged } from '../../image/reference.js';
 import { HullError, messageOf } from '../../util/errors.js';
 import { boolParam, filterParam, sendJson, type Ctx, type Route } from '../http.js';
-import { streamed } from './images.js';
+import { authConfigCredentials, base64Json, streamed } from './images.js';
+
+/**
+ * X-Registry-Config: base64url JSON of registry → AuthConfig, what the docker CLI sends from
+ * its config (every registry it has credentials for, keyed as config.json's `auths`). Used for
+ * the FROM pulls of this build; undefined when absent or holding no usable entry.
+ */
+export function registryConfig(header: string | string[] | undefined): { byRegistry: Record<string, { username: string; password: string }> } | undefined {
+  const v = base64Json(header, 'X-Registry-Config') as Record<string, unknown> | undefined;
+  if (v === undefined) return undefined;
+  if (Array.isArray(v)) throw new HullError('INVALID_ARGUMENT', 'invalid X-Registry-Config header: not a JSON object');
+  const byRegistry: Record<string, { username: string; password: string }> = {};
+  for (const [registry, entry] of Object.entries(v)) {
+    const creds = authConfigCredentials(entry as Parameters<typeof authConfigCredentials>[0]);
+    if (creds) byRegistry[registry] = creds;
+  }
+  return Object.keys(byRegistry).length > 0 ? { byRegistry } : undefined;
+}
 
 /** A JSON-encoded map query parameter (buildargs, labels); a null value means "not set". */
 function jsonMap(q: URLSearchParams, name: string): Record<string, string> {
@@ -55,10 +72,11 @@ export function buildOptions(q: URLSearchParams): EngineBuildOptions & { quiet: 
 
 async function build(ctx: Ctx): Promise<void> {
   const { quiet, ...opts } = buildOptions(ctx.query);
+  const creds = registryConfig(ctx.req.headers['x-registry-config']);
   await streamed(ctx, async (s, signal) => {
     const line = (text: string): void => s.send({ stream: `${text}\n` });
     try {
-      const result = await ctx.engine.build(ctx.req, { ...opts, signal }, quiet ? () => undefined : line);
+      const result = await ctx.engine.withCredentials(creds, () => ctx.engine.build(ctx.req, { ...opts, signal }, quiet ? () => undefined : line));
       s.send({ aux: { ID: result.id } });
       if (quiet) line(result.id);
       else {

@@ -54,14 +54,28 @@ export async function streamed(ctx: Ctx, work: (s: JsonStream, signal: AbortSign
  * user:pass). Absent or empty: the server's own docker config is used.
  */
 export function registryAuth(header: string | string[] | undefined): { username: string; password: string } | undefined {
+  const v = base64Json(header, 'X-Registry-Auth');
+  return v === undefined ? undefined : authConfigCredentials(v);
+}
+
+type AuthConfig = { username?: unknown; password?: unknown; auth?: unknown } | null;
+
+/** A header holding base64(url) JSON (X-Registry-Auth, X-Registry-Config); undefined when absent or empty. */
+export function base64Json(header: string | string[] | undefined, name: string): unknown {
   if (typeof header !== 'string' || header.trim() === '') return undefined;
-  let v: { username?: unknown; password?: unknown; auth?: unknown };
+  let v: unknown;
   try {
-    v = JSON.parse(Buffer.from(header.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8')) as typeof v;
+    v = JSON.parse(Buffer.from(header.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8'));
   } catch {
-    throw new HullError('INVALID_ARGUMENT', 'invalid X-Registry-Auth header: not base64-encoded JSON');
+    throw new HullError('INVALID_ARGUMENT', `invalid ${name} header: not base64-encoded JSON`);
   }
-  if (v === null || typeof v !== 'object') throw new HullError('INVALID_ARGUMENT', 'invalid X-Registry-Auth header: not a JSON object');
+  if (v === null || typeof v !== 'object') throw new HullError('INVALID_ARGUMENT', `invalid ${name} header: not a JSON object`);
+  return v;
+}
+
+/** Docker's AuthConfig: username and password, or `auth` (base64 user:pass); undefined when it holds neither. */
+export function authConfigCredentials(v: AuthConfig): { username: string; password: string } | undefined {
+  if (v === null || typeof v !== 'object') return undefined;
   if (typeof v.username === 'string' && v.username !== '' && typeof v.password === 'string') return { username: v.username, password: v.password };
   if (typeof v.auth === 'string' && v.auth !== '') {
     const pair = Buffer.from(v.auth, 'base64').toString('utf8');

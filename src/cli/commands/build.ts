@@ -145,7 +145,7 @@ export function registerBuildCommands(program: Command): void {
       .option('--no-cache', 'Do not use cache when building the image')
       .option('--pull', 'Always attempt to pull a newer version of the image')
       .option('--label <label>', 'Set metadata for an image', collect)
-      .option('--network <mode>', 'Networking mode for the RUN instructions during build: none (default) or host')
+      .option('--network <mode>', 'Set the networking mode for the RUN instructions during build: bridge (default), a network name, none or host')
       .option('--iidfile <file>', 'Write the image ID to the file')
       .option('-q, --quiet', 'Suppress the build output and print image ID on success')
       .option('--progress <type>', 'Set type of progress output (auto, plain, tty, quiet)')

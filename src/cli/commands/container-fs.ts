@@ -24,6 +24,7 @@ import {
 import { packPath } from '../../image/layer-pack.js';
 import { HullError } from '../../util/errors.js';
 import { tempPathFor } from '../../util/fs.js';
+import { arityError } from '../arity.js';
 import { collect, out, withEngine } from '../context.js';
 import { humanSize } from '../units.js';
 
@@ -44,7 +45,7 @@ interface CommitFlags {
   pause: string | boolean;
 }
 
-async function commit(args: string[], flags: CommitFlags): Promise<void> {
+async function commit(args: string[], flags: CommitFlags, cmd: Command): Promise<void> {
   // `-p` takes no value in Docker, but commander's optional value swallows the next word:
   // anything that is not a boolean was really the first argument.
   let pause = true;
@@ -54,7 +55,7 @@ async function commit(args: string[], flags: CommitFlags): Promise<void> {
     else pause = b;
   }
   if (args.length < 1 || args.length > 2) {
-    throw new HullError('INVALID_ARGUMENT', `"commit" requires at least 1 and at most 2 arguments.\nUsage:  hull commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]`);
+    arityError(cmd, { min: 1, max: 2 });
   }
   const [container, ref] = args as [string, string | undefined];
   const id = await withEngine((e) =>
@@ -306,7 +307,7 @@ export function registerContainerFsCommands(program: Command): void {
       .option('-c, --change <string>', 'Apply Dockerfile instruction to the created image', collect)
       .option('-m, --message <string>', 'Commit message')
       .option('-p, --pause [bool]', 'Pause container during commit (default true)')
-      .action((args: string[], flags: CommitFlags) => commit(args, flags));
+      .action((args: string[], flags: CommitFlags, cmd: Command) => commit(args, flags, cmd));
   };
   const exportC = (cmd: Command): void => {
     cmd

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { isHullError } from '../../util/errors.js';
-import { credentialKey, dockerConfigPath, getCredentials, removeCredentials, saveCredentials } from './credentials.js';
+import { credentialKey, dockerConfigPath, getCredentials, removeCredentials, saveCredentials, withRequestCredentials } from './credentials.js';
 
 let dir: string;
 const saved = { DOCKER_CONFIG: process.env['DOCKER_CONFIG'], PATH: process.env['PATH'] };
@@ -33,6 +33,17 @@ void describe('credentials', () => {
 
   void it('returns undefined without a config file', async () => {
     assert.equal(await getCredentials('127.0.0.1:5000'), undefined);
+  });
+
+  void it('per-registry request credentials (X-Registry-Config) match like auths keys and fall back to the config file', async () => {
+    await saveCredentials('127.0.0.1:6000', 'fromfile', 'f');
+    const byRegistry = { 'http://127.0.0.1:5000/': { username: 'sent', password: 's' }, 'https://index.docker.io/v1/': { username: 'hub', password: 'h' } };
+    await withRequestCredentials({ byRegistry }, async () => {
+      assert.deepEqual(await getCredentials('127.0.0.1:5000'), { username: 'sent', password: 's' });
+      assert.deepEqual(await getCredentials('docker.io'), { username: 'hub', password: 'h' });
+      assert.deepEqual(await getCredentials('127.0.0.1:6000'), { username: 'fromfile', password: 'f' });
+    });
+    assert.equal(await getCredentials('127.0.0.1:5000'), undefined, 'only for the request');
   });
 
   void it('saves in Docker format with mode 0600 and reads back', async () => {

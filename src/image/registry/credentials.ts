@@ -134,18 +134,29 @@ async function helperGet(name: string, domain: string): Promise<Credentials | un
 }
 
 /**
- * Credentials a client sent with its request (the Engine API's X-Registry-Auth): they win over
- * the config file for the registry work done on that request's behalf, and only for it.
+ * Credentials a client sent with its request: one pair (the Engine API's X-Registry-Auth), or
+ * one per registry (X-Registry-Config of POST /build, keyed like config.json's `auths`). They
+ * win over the config file for the registry work done on that request's behalf, and only for it.
  */
-const requestCredentials = new AsyncLocalStorage<Credentials>();
+export type RequestCredentials = Credentials | { byRegistry: Record<string, Credentials> };
 
-export function withRequestCredentials<T>(creds: Credentials, fn: () => Promise<T>): Promise<T> {
+const requestCredentials = new AsyncLocalStorage<RequestCredentials>();
+
+export function withRequestCredentials<T>(creds: RequestCredentials, fn: () => Promise<T>): Promise<T> {
   return requestCredentials.run(creds, fn);
+}
+
+function givenFor(given: RequestCredentials | undefined, domain: string): Credentials | undefined {
+  if (!given || !('byRegistry' in given)) return given;
+  const exact = given.byRegistry[credentialKey(domain)];
+  if (exact) return exact;
+  for (const [key, creds] of Object.entries(given.byRegistry)) if (sameRegistry(key, domain)) return creds;
+  return undefined;
 }
 
 /** Credentials for `domain` (e.g. `docker.io`, `127.0.0.1:5000`), or undefined when not logged in. */
 export async function getCredentials(domain: string): Promise<Credentials | undefined> {
-  const given = requestCredentials.getStore();
+  const given = givenFor(requestCredentials.getStore(), domain);
   if (given) return given;
   const config = await readConfig(dockerConfigPath());
   const helper = helperFor(config, domain);
