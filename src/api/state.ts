@@ -14,6 +14,8 @@ export interface PendingAttach {
   options: AttachOptions;
   attached(a: Attachment): void;
   failed(e: unknown): void;
+  /** Set when a start request took it off the queue: from then on only that start connects it. */
+  taken?: boolean;
 }
 
 /**
@@ -100,6 +102,7 @@ export class ApiState {
     const l = this.pending.get(id);
     const p = l?.shift();
     if (l && l.length === 0) this.pending.delete(id);
+    if (p) p.taken = true;
     return p;
   }
 

@@ -12,7 +12,7 @@ import { attach } from '../../container/monitor.js';
 import { HullError, isHullError } from '../../util/errors.js';
 import { toCreateRequest } from '../create-body.js';
 import { boolParam, filterParam, intParam, readJson, sendJson, sendStatus, type Ctx, type Route } from '../http.js';
-import { Writable } from 'node:stream';
+import { nullWriter } from '../streams.js';
 
 function isLive(c: Container): boolean {
   return c.state.Status === 'running' || c.state.Status === 'paused' || c.state.Status === 'restarting';
@@ -208,7 +208,7 @@ async function resize(ctx: Ctx): Promise<void> {
   if (live && live.size > 0) {
     for (const a of live) a.resize(h, w);
   } else {
-    const sink = new Writable({ write: (_c, _e, cb) => cb() });
+    const sink = nullWriter();
     try {
       const a = await attach(containerPaths(ctx.engine.root, c.id).monitor, { stdout: sink, stderr: sink, tty: true, size: { rows: h, cols: w } });
       setTimeout(() => a.detach(), 50);
