@@ -2,7 +2,7 @@
 import { stat as statFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { detachFilter, parseDetachKeys } from '../../cli/detach-keys.js';
+import { detachFilter, parseDetachKeys } from '../../util/detach-keys.js';
 import { followLogs, readLogs, type LogLine } from '../../container/logs.js';
 import { attach, type AttachOptions, type Attachment } from '../../container/monitor.js';
 import { containerPaths } from '../../container/paths.js';

@@ -1,7 +1,7 @@
 /** Container endpoints that answer with one JSON document (or none). Streams: container-streams.ts. */
 import { cpus } from 'node:os';
-import { humanDuration } from '../../cli/units.js';
-import { parseFilterTime } from '../../cli/time-args.js';
+import { humanDuration } from '../../util/units.js';
+import { parseFilterTime } from '../../util/time-args.js';
 import type { Container } from '../../engine/containers.js';
 import { psFilter } from '../../engine/container-filters.js';
 import { containerInspect, containerSummary } from '../../engine/container-views.js';

@@ -5,7 +5,7 @@ import { newExec, execInspect, type ExecConfig, type ExecInstance } from '../exe
 import { closeSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { ReadStream } from 'node:tty';
-import { detachFilter, parseDetachKeys } from '../../cli/detach-keys.js';
+import { detachFilter, parseDetachKeys } from '../../util/detach-keys.js';
 import type { ExecRequest } from '../../engine/container-ops.js';
 import { nativeAddon } from '../../util/native.js';
 import { intParam, readJson, sendJson, sendStatus, type Ctx, type Hijacked, type Route } from '../http.js';

@@ -25,7 +25,7 @@ import { packPath } from '../../image/layer-pack.js';
 import { HullError } from '../../util/errors.js';
 import { tempPathFor } from '../../util/fs.js';
 import { collect, out, withEngine } from '../context.js';
-import { humanSize } from '../units.js';
+import { humanSize } from '../../util/units.js';
 
 const KIND_LETTER = ['C', 'A', 'D'] as const;
 

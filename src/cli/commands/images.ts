@@ -13,7 +13,7 @@ import { HullError } from '../../util/errors.js';
 import { collect, confirm, eachName, openInput, out, printJson, withEngine } from '../context.js';
 import { printRows, formatEach, type Column } from '../output.js';
 import { createProgress, progressMode } from '../progress.js';
-import { humanSize, timeAgo } from '../units.js';
+import { humanSize, timeAgo } from '../../util/units.js';
 
 interface ImagesOpts {
   all?: boolean;

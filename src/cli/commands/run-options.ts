@@ -11,7 +11,7 @@ import { parseDeviceMapping } from '../../container/spec/devices.js';
 import type { CreateRequest } from '../../engine/container-create.js';
 import { HullError } from '../../util/errors.js';
 import { collect } from '../context.js';
-import { parseBytes } from '../units.js';
+import { parseBytes } from '../../util/units.js';
 import { splitVolumeFlags } from './mount-flag.js';
 import { networkingConfig, portOptions } from './network-options.js';
 

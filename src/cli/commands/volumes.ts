@@ -4,7 +4,7 @@ import { parseVolumeFilters } from '../../engine/volumes.js';
 import { HullError } from '../../util/errors.js';
 import { collect, confirm, daemonError, eachName, out, printJson, withEngine } from '../context.js';
 import { formatEach, printRows } from '../output.js';
-import { humanSize } from '../units.js';
+import { humanSize } from '../../util/units.js';
 
 /** `--label k=v` / `--opt k=v` lists into a map; a label may come without a value. */
 function keyValues(list: readonly string[] | undefined, flag: string): Record<string, string> {
