@@ -115,6 +115,8 @@ async function hullServe(image: BenchImage, dir: string): Promise<ApiEngine & { 
     },
     stop: async () => {
       await removeAllContainers(engine).catch((e: unknown) => log(`hull cleanup: ${(e as Error).message}`));
+      // The monitors' `_exited` processes open the root: let them finish before it is removed.
+      await settle(engine);
       await server?.stop();
       const left = await unmountAll(root);
       if (left.length > 0) throw new Error(`hull: could not unmount ${left.join(', ')}; left ${root} in place`);
