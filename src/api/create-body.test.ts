@@ -40,6 +40,14 @@ void describe('create body', () => {
     assert.deepEqual(req.NetworkingConfig, { EndpointsConfig: { app: { IPAMConfig: { IPv4Address: '10.1.0.5' } , Aliases: ['db'] }, other: {} } });
   });
 
+  void it('completes port bindings as Docker reads them: no HostIp is every address, HostPort "0" a free port', () => {
+    const req = toCreateRequest({ Image: 'a', HostConfig: { PortBindings: { '8080/tcp': [{ HostPort: '0' }], '53/udp': [{ HostIp: '127.0.0.1' }], '9/tcp': null } } });
+    assert.deepEqual(req.HostConfig?.PortBindings, { '8080/tcp': [{ HostIp: '', HostPort: '' }], '53/udp': [{ HostIp: '127.0.0.1', HostPort: '' }] });
+    for (const pb of [{ '80/tcp': 'x' }, { '80/tcp': ['x'] }, { '80/tcp': [{ HostPort: 80 }] }, { '80/tcp': [{ HostIp: 1 }] }]) {
+      assert.throws(() => toCreateRequest({ Image: 'a', HostConfig: { PortBindings: pb } }), (e) => isHullError(e, 'INVALID_ARGUMENT'), JSON.stringify(pb));
+    }
+  });
+
   void it('takes a string command as Docker StrSlice does', () => {
     assert.deepEqual(toCreateRequest({ Image: 'a', Cmd: 'sh', Entrypoint: 'x' }).Config, { Image: 'a', Cmd: ['sh'], Entrypoint: ['x'] });
   });

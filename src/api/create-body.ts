@@ -77,6 +77,29 @@ function checkMounts(list: unknown[]): void {
   }
 }
 
+/**
+ * HostConfig.PortBindings as the engine takes them (what `-p` produces): every binding with
+ * both fields as strings. API clients leave fields out (testcontainers sends only
+ * `{"HostPort": "0"}`); Docker reads an absent HostIp as every address and a HostPort of "0"
+ * or "" as a free port of its choosing.
+ */
+function portBindings(raw: Record<string, unknown>): Record<string, { HostIp: string; HostPort: string }[]> {
+  const out: Record<string, { HostIp: string; HostPort: string }[]> = {};
+  for (const [key, list] of Object.entries(raw)) {
+    if (list === null || list === undefined) continue;
+    const wrong = (v: unknown, type: string): HullError => new HullError('INVALID_ARGUMENT', `json: cannot unmarshal ${kindOf(v) === 'strings' ? 'array' : kindOf(v)} into Go struct field HostConfig.PortBindings of type ${type}`);
+    if (!Array.isArray(list)) throw wrong(list, '[]nat.PortBinding');
+    out[key] = list.map((b: unknown) => {
+      if (b === null || typeof b !== 'object' || Array.isArray(b)) throw wrong(b, 'nat.PortBinding');
+      const { HostIp, HostPort } = b as { HostIp?: unknown; HostPort?: unknown };
+      if (HostIp !== undefined && HostIp !== null && typeof HostIp !== 'string') throw typeError('HostConfig.PortBindings.HostIp', HostIp, 'string');
+      if (HostPort !== undefined && HostPort !== null && typeof HostPort !== 'string') throw typeError('HostConfig.PortBindings.HostPort', HostPort, 'string');
+      return { HostIp: HostIp ?? '', HostPort: HostPort === '0' ? '' : (HostPort ?? '') };
+    });
+  }
+  return out;
+}
+
 function hostConfig(raw: unknown): Partial<HostConfig> {
   if (raw === undefined || raw === null) return {};
   if (typeof raw !== 'object' || Array.isArray(raw)) throw typeError('HostConfig', raw, 'object');
@@ -88,7 +111,7 @@ function hostConfig(raw: unknown): Partial<HostConfig> {
     if (optional) {
       if (optional === 'array' ? !Array.isArray(v) : kindOf(v) !== optional) throw typeError(`HostConfig.${k}`, v, optional === 'array' ? 'strings' : optional);
       if (k === 'Mounts') checkMounts(v as unknown[]);
-      out[k] = v;
+      out[k] = k === 'PortBindings' ? portBindings(v as Record<string, unknown>) : v;
       continue;
     }
     if (!(k in defaults)) continue;

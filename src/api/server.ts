@@ -13,6 +13,7 @@ import { HullError, messageOf } from '../util/errors.js';
 import { sendError, type Ctx } from './http.js';
 import { API_VERSION, Router } from './router.js';
 import { ApiState } from './state.js';
+import { tracerFromEnv, unixMs } from './trace.js';
 import { buildRoutes } from './routes/build.js';
 import { containerRoutes } from './routes/containers.js';
 import { containerStreamRoutes } from './routes/container-streams.js';
@@ -53,6 +54,7 @@ export class ApiServer {
   private readonly socketPaths: string[] = [];
   readonly state: ApiState;
   private readonly router = buildRouter();
+  private readonly trace = tracerFromEnv();
   /** Where each listener ended up (tcp port 0 resolves to the real port). */
   readonly addresses: string[] = [];
 
@@ -108,6 +110,7 @@ export class ApiServer {
     res.setHeader('Docker-Experimental', 'false');
     res.setHeader('Ostype', 'linux');
     res.setHeader('Server', `hull/0.1.0 (linux)`);
+    const start = this.trace ? unixMs() : 0;
     try {
       const url = new URL(req.url ?? '/', 'http://hull');
       const { route, params, version } = this.router.match(req.method ?? 'GET', url.pathname);
@@ -120,6 +123,8 @@ export class ApiServer {
     } catch (e) {
       if (!(e instanceof HullError) && process.env.HULL_DEBUG) process.stderr.write(`hull serve: ${req.method} ${req.url}: ${messageOf(e)}\n${(e as Error).stack ?? ''}\n`);
       sendError(res, e);
+    } finally {
+      this.trace?.({ method: req.method ?? '', path: req.url ?? '', status: res.statusCode, start, end: unixMs() });
     }
   }
 

@@ -14,6 +14,8 @@ export interface PendingAttach {
   options: AttachOptions;
   attached(a: Attachment): void;
   failed(e: unknown): void;
+  /** Set when a start request took it off the queue: from then on only that start connects it. */
+  taken?: boolean;
 }
 
 /**
@@ -76,6 +78,7 @@ export class ApiState {
   readonly attachments = new Map<string, Set<Attachment>>();
 
   private readonly pending = new Map<string, PendingAttach[]>();
+  private readonly startWaiters = new Map<string, Set<() => void>>();
 
   constructor(readonly engine: Engine) {
     this.events = new EventHub(engine);
@@ -100,7 +103,34 @@ export class ApiState {
     const l = this.pending.get(id);
     const p = l?.shift();
     if (l && l.length === 0) this.pending.delete(id);
+    if (p) p.taken = true;
     return p;
+  }
+
+  /**
+   * Resolves when this server has started `id` (notifyStarted), after `ms` at the latest, or
+   * when `signal` aborts: a waiter that polls the state wakes up at once for a start here.
+   */
+  started(id: string, ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let set = this.startWaiters.get(id);
+      if (!set) this.startWaiters.set(id, (set = new Set()));
+      const waiters = set;
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        waiters.delete(done);
+        if (waiters.size === 0 && this.startWaiters.get(id) === waiters) this.startWaiters.delete(id);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done);
+      waiters.add(done);
+    });
+  }
+
+  notifyStarted(id: string): void {
+    for (const done of [...(this.startWaiters.get(id) ?? [])]) done();
   }
 
   addAttachment(id: string, a: Attachment): () => void {

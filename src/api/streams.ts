@@ -1,6 +1,6 @@
 /** Writables over a client connection: stdcopy-framed or raw, back-pressured by the connection. */
 import { Writable } from 'node:stream';
-import { stdcopyFrame } from './http.js';
+import { hijack, stdcopyFrame, type Ctx, type Hijacked } from './http.js';
 
 /** Each write becomes one stdcopy frame of `stream` (1 stdout, 2 stderr) on `out`. */
 export function framedWriter(out: Writable, stream: 1 | 2): Writable {
@@ -42,4 +42,15 @@ export function writeAwait(out: Writable, data: Buffer | string): Promise<void> 
     out.once('drain', done);
     out.once('close', done);
   });
+}
+
+/**
+ * Hijack the connection for a container's or an exec's stdio (attach, exec start): stdout and
+ * stderr writers for the streams the client asked for (the others are dropped), stdcopy-framed
+ * without a TTY, raw with one.
+ */
+export function hijackStdio(ctx: Ctx, tty: boolean, want: { stdout: boolean; stderr: boolean }): { conn: Hijacked; stdout: Writable; stderr: Writable } {
+  const conn = hijack(ctx, !tty);
+  const writer = (on: boolean, stream: 1 | 2): Writable => (!on ? nullWriter() : tty ? rawWriter(conn.out) : framedWriter(conn.out, stream));
+  return { conn, stdout: writer(want.stdout, 1), stderr: writer(want.stderr, 2) };
 }

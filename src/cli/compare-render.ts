@@ -3,7 +3,7 @@
  * the CompareResult itself (docs/compare.schema.json).
  */
 import type { CompareResult, ModeResult, Summary } from '../engine/compare.js';
-import { bytesSize, humanSize } from './units.js';
+import { bytesSize, humanSize } from '../util/units.js';
 
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(2)}s`;

@@ -4,7 +4,7 @@
  * nothing.
  */
 import type { ProgressEvent, ProgressSink } from '../image/progress.js';
-import { humanSize } from './units.js';
+import { humanSize } from '../util/units.js';
 
 const BAR_WIDTH = 50;
 const REDRAW_MS = 100;

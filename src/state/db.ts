@@ -18,7 +18,25 @@ export function openDb(root: string): Db {
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   migrate(db);
+  cacheStatements(db);
   return db;
+}
+
+/**
+ * Every record method prepares its SQL on each call; preparing costs more than running a small
+ * query (`hull serve`'s containers/json spent most of its time there, a few statements per
+ * container). A long-lived process reuses each statement by its text. Safe as long as no
+ * caller changes a statement's mode differently for the same text (only safeIntegers(true) is
+ * used, always with the same statements) or iterates one while running it again.
+ */
+function cacheStatements(db: Db): void {
+  const prepare = db.prepare.bind(db);
+  const cache = new Map<string, Database.Statement>();
+  db.prepare = ((sql: string) => {
+    let st = cache.get(sql);
+    if (!st) cache.set(sql, (st = prepare(sql)));
+    return st;
+  }) as Db['prepare'];
 }
 
 function migrate(db: Db): void {

@@ -84,6 +84,8 @@ export function dockerCli(server: ApiServer, args: string[], opts: { input?: str
     child.stderr.on('data', (d: Buffer) => err.push(d));
     child.on('error', reject);
     child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
+    // A command that does not read stdin may be gone before it is closed (EPIPE): its exit status tells.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');
   });
 }

@@ -2,7 +2,7 @@
 import { stat as statFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { detachFilter, parseDetachKeys } from '../../cli/detach-keys.js';
+import { detachFilter, parseDetachKeys } from '../../util/detach-keys.js';
 import { followLogs, readLogs, type LogLine } from '../../container/logs.js';
 import { attach, type AttachOptions, type Attachment } from '../../container/monitor.js';
 import { containerPaths } from '../../container/paths.js';
@@ -10,9 +10,9 @@ import { containerStats } from '../../engine/container-ops.js';
 import { archiveFromContainer, exportContainer, extractToContainer, statContainerPath, type PathStat } from '../../engine/container-fs.js';
 import type { Container } from '../../engine/containers.js';
 import { HullError, messageOf } from '../../util/errors.js';
-import { boolParam, hijack, sendStatus, type Ctx, type Route } from '../http.js';
-import { framedWriter, nullWriter, rawWriter, writeAwait } from '../streams.js';
-import { stdcopyFrame } from '../http.js';
+import { boolParam, sendStatus, stdcopyFrame, type Ctx, type Route } from '../http.js';
+import type { PendingAttach } from '../state.js';
+import { hijackStdio, writeAwait } from '../streams.js';
 
 function isLive(c: Container): boolean {
   return c.state.Status === 'running' || c.state.Status === 'paused' || c.state.Status === 'restarting';
@@ -73,6 +73,45 @@ async function logs(ctx: Ctx): Promise<void> {
 }
 
 /**
+ * Park an attach until its container starts. The start request of this server takes it and
+ * connects it before `runtime start` (what `docker run` relies on); a start by another process
+ * is noticed by polling the state. Exactly one of the two connects it: once a start has taken
+ * the parked attach, the poll stops for good, because the state reads `running` while that
+ * start is still in `runtime start` (the reconcile on read sees runc's exec.fifo consumed), and
+ * a second attach there would deliver every byte twice. An attachment that arrives after the
+ * wait is over (the client left) is detached, never left connected.
+ */
+function attachWhenStarted(ctx: Ctx, id: string, options: AttachOptions, clientGone: () => boolean): Promise<Attachment | undefined> {
+  const svc = ctx.engine.containers;
+  return new Promise<Attachment | undefined>((resolve, reject) => {
+    let settled = false;
+    const settle = (a: Attachment | undefined, e?: unknown): void => {
+      if (settled) {
+        a?.detach();
+        return;
+      }
+      settled = true;
+      clearInterval(poll);
+      withdraw();
+      if (e) reject(e instanceof Error ? e : new Error(messageOf(e)));
+      else resolve(a);
+    };
+    const pending: PendingAttach = { options, attached: (a) => settle(a), failed: (e) => settle(undefined, e) };
+    const withdraw = ctx.state.addPendingAttach(id, pending);
+    const poll = setInterval(() => {
+      if (pending.taken) return clearInterval(poll); // the start that took it settles it
+      if (clientGone()) return settle(undefined);
+      const now = svc.find(id);
+      if (!now) return settle(undefined);
+      if (now.state.Status !== 'running') return;
+      clearInterval(poll);
+      withdraw();
+      attach(containerPaths(ctx.engine.root, id).monitor, options).then((a) => settle(a), (e: unknown) => settle(undefined, e));
+    }, 200);
+  });
+}
+
+/**
  * POST /containers/{id}/attach: hijack, then relay the container's stdio through its monitor.
  * A container that is not running yet (docker run attaches before it starts) is connected by
  * the start request, so its first output is not lost; or, when something else starts it, as
@@ -85,9 +124,7 @@ async function attachRoute(ctx: Ctx): Promise<void> {
   const tty = c.doc.Config.Tty;
   const keys = parseDetachKeys(q.get('detachKeys') || 'ctrl-p,ctrl-q');
   const wantIn = boolParam(q, 'stdin');
-  const conn = hijack(ctx, !tty);
-  const stdout = boolParam(q, 'stdout') ? (tty ? rawWriter(conn.out) : framedWriter(conn.out, 1)) : nullWriter();
-  const stderr = boolParam(q, 'stderr') ? (tty ? rawWriter(conn.out) : framedWriter(conn.out, 2)) : nullWriter();
+  const { conn, stdout, stderr } = hijackStdio(ctx, tty, { stdout: boolParam(q, 'stdout'), stderr: boolParam(q, 'stderr') });
   if (boolParam(q, 'logs')) {
     for (const l of await readLogs(containerPaths(ctx.engine.root, c.id).logPath, {})) {
       await new Promise<void>((r) => (l.stream === 'stderr' ? stderr : stdout).write(Buffer.from(l.log), () => r()));
@@ -103,31 +140,8 @@ async function attachRoute(ctx: Ctx): Promise<void> {
     attachment?.detach();
   });
   try {
-    if (isLive(c)) {
-      attachment = await attach(containerPaths(ctx.engine.root, c.id).monitor, options);
-    } else {
-      attachment = await new Promise<Attachment | undefined>((resolve, reject) => {
-        let settled = false;
-        const settle = (a: Attachment | undefined, e?: unknown): void => {
-          if (settled) return;
-          settled = true;
-          withdraw();
-          clearInterval(poll);
-          if (e) reject(e instanceof Error ? e : new Error(messageOf(e)));
-          else resolve(a);
-        };
-        const withdraw = ctx.state.addPendingAttach(c.id, { options, attached: (a) => settle(a), failed: (e) => settle(undefined, e) });
-        const poll = setInterval(() => {
-          if (clientGone) return settle(undefined);
-          const now = svc.find(c.id);
-          if (!now) return settle(undefined);
-          if (now.state.Status === 'running') {
-            withdraw();
-            attach(containerPaths(ctx.engine.root, c.id).monitor, options).then((a) => settle(a), (e: unknown) => settle(undefined, e));
-          }
-        }, 200);
-      });
-    }
+    const monitor = containerPaths(ctx.engine.root, c.id).monitor;
+    attachment = isLive(c) ? await attach(monitor, options) : await attachWhenStarted(ctx, c.id, options, () => clientGone);
   } catch {
     return conn.end();
   }

@@ -1,18 +1,18 @@
 /** Container endpoints that answer with one JSON document (or none). Streams: container-streams.ts. */
 import { cpus } from 'node:os';
-import { humanDuration } from '../../cli/units.js';
-import { parseFilterTime } from '../../cli/time-args.js';
+import { humanDuration } from '../../util/units.js';
+import { parseFilterTime } from '../../util/time-args.js';
 import type { Container } from '../../engine/containers.js';
 import { psFilter } from '../../engine/container-filters.js';
 import { containerInspect, containerSummary } from '../../engine/container-views.js';
 import { containerTop, parsePruneFilters, pauseContainer, pruneContainers, renameContainer, unpauseContainer, updateContainer, type UpdateRequest } from '../../engine/container-ops.js';
 import { commitContainer, containerChanges } from '../../engine/container-fs.js';
 import { containerPaths } from '../../container/paths.js';
-import { attach } from '../../container/monitor.js';
+import { attach, waitExit } from '../../container/monitor.js';
 import { HullError, isHullError } from '../../util/errors.js';
 import { toCreateRequest } from '../create-body.js';
 import { boolParam, filterParam, intParam, readJson, sendJson, sendStatus, type Ctx, type Route } from '../http.js';
-import { Writable } from 'node:stream';
+import { nullWriter } from '../streams.js';
 
 function isLive(c: Container): boolean {
   return c.state.Status === 'running' || c.state.Status === 'paused' || c.state.Status === 'restarting';
@@ -60,6 +60,7 @@ async function start(ctx: Ctx): Promise<void> {
   } else {
     await ctx.engine.containers.start(c.id);
   }
+  ctx.state.notifyStarted(c.id);
   sendStatus(ctx.res, 204);
 }
 
@@ -91,8 +92,12 @@ async function remove(ctx: Ctx): Promise<void> {
 /**
  * POST /containers/{id}/wait?condition=not-running|next-exit|removed. The headers go out at
  * once (docker run sends wait before start and reads it later); the body when the condition
- * holds. Exits are seen by polling the shared state, which every hull process keeps true; the
- * exit code of a removed container comes from its `die` event.
+ * holds. A running container's exit is awaited on its monitor's exit file (inotify, as `hull
+ * wait`), and recorded here at once: its `die`, and for --rm its removal, need not wait for the
+ * monitor's `_exited` process (whichever comes first acts, the engine makes sure only one does).
+ * A container not running yet is looked at again when this server starts it, or by polling the
+ * shared state (a start by another process). The exit code of a removed container comes from
+ * its `die` event.
  */
 async function wait(ctx: Ctx): Promise<void> {
   const condition = ctx.query.get('condition') || 'not-running';
@@ -102,12 +107,18 @@ async function wait(ctx: Ctx): Promise<void> {
   const { res } = ctx;
   res.writeHead(200, { 'Content-Type': 'application/json' });
   res.flushHeaders();
-  let gone = false;
-  res.once('close', () => (gone = true));
+  const gone = new AbortController();
+  res.once('close', () => gone.abort());
   const startedAt = first.state.StartedAt;
   const finishedAt = first.state.FinishedAt;
+  const monitorDir = containerPaths(ctx.engine.root, first.id).monitor;
+  // Bounded: with a restart policy exited() goes on to wait out the backoff, which the client must not wait for.
+  const recordExit = (): Promise<unknown> => Promise.race([svc.exited(first.id).catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
   let last: Container | undefined = first;
-  for (let delay = 20; !gone; delay = Math.min(delay * 2, 200)) {
+  // The monitor whose exit file was awaited: once seen, polling takes over until the state
+  // shows the exit (an exit claimed by the monitor's `_exited` process is recorded by it).
+  let awaitedMonitor = 0;
+  for (let delay = 20; !gone.signal.aborted; ) {
     const now = svc.find(first.id);
     if (now) last = now;
     if (condition === 'removed') {
@@ -118,13 +129,22 @@ async function wait(ctx: Ctx): Promise<void> {
       // next-exit: an exit recorded after the wait began (a new start and its end, or the end of the run in progress)
       if (condition === 'not-running' || now.state.FinishedAt !== finishedAt || (isLive(first) && now.state.StartedAt === startedAt)) break;
     }
-    await new Promise((r) => setTimeout(r, delay));
+    if (now && now.state.Status === 'running' && now.state.MonitorPid > 0 && now.state.MonitorPid !== awaitedMonitor) {
+      awaitedMonitor = now.state.MonitorPid;
+      await waitExit(monitorDir, gone.signal, now.state.MonitorPid).catch(() => undefined);
+      if (!gone.signal.aborted) await recordExit();
+      delay = 20;
+      continue;
+    }
+    // Exited but not yet removed (--rm): the removal is ours to do if nobody has claimed the exit.
+    if (now && condition === 'removed' && !isLive(now)) await recordExit();
+    await ctx.state.started(first.id, delay, gone.signal);
+    delay = Math.min(delay * 2, 200);
   }
-  if (gone) return;
-  // Record the exit now if the monitor's exit command has not yet (as the CLI's wait does), so
-  // that `die` precedes whatever the client does next. Bounded: with a restart policy exited()
-  // goes on to wait out the backoff, which the client must not wait for.
-  if (svc.records.get(first.id)) await Promise.race([svc.exited(first.id).catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
+  if (gone.signal.aborted) return;
+  // Record the exit now if nothing has yet (as the CLI's wait does), so that `die` precedes
+  // whatever the client does next.
+  if (svc.records.get(first.id)) await recordExit();
   const die = svc.events.records.lastOf(first.id, 'die');
   const code = last && last.state.FinishedAt !== finishedAt ? last.state.ExitCode : die && condition === 'removed' ? Number(die.attributes.exitCode) : (last?.state.ExitCode ?? 0);
   const error = last?.state.Error ? { Error: { Message: last.state.Error } } : {};
@@ -208,7 +228,7 @@ async function resize(ctx: Ctx): Promise<void> {
   if (live && live.size > 0) {
     for (const a of live) a.resize(h, w);
   } else {
-    const sink = new Writable({ write: (_c, _e, cb) => cb() });
+    const sink = nullWriter();
     try {
       const a = await attach(containerPaths(ctx.engine.root, c.id).monitor, { stdout: sink, stderr: sink, tty: true, size: { rows: h, cols: w } });
       setTimeout(() => a.detach(), 50);

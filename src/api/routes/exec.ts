@@ -5,11 +5,11 @@ import { newExec, execInspect, type ExecConfig, type ExecInstance } from '../exe
 import { closeSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { ReadStream } from 'node:tty';
-import { detachFilter, parseDetachKeys } from '../../cli/detach-keys.js';
+import { detachFilter, parseDetachKeys } from '../../util/detach-keys.js';
 import type { ExecRequest } from '../../engine/container-ops.js';
 import { nativeAddon } from '../../util/native.js';
-import { hijack, intParam, readJson, sendJson, sendStatus, type Ctx, type Hijacked, type Route } from '../http.js';
-import { framedWriter, nullWriter, rawWriter } from '../streams.js';
+import { intParam, readJson, sendJson, sendStatus, type Ctx, type Hijacked, type Route } from '../http.js';
+import { hijackStdio, rawWriter } from '../streams.js';
 
 function strings(v: unknown, field: string): string[] {
   if (v === undefined || v === null) return [];
@@ -85,14 +85,12 @@ async function start(ctx: Ctx): Promise<void> {
     }
     return sendStatus(ctx.res, 200);
   }
-  const conn = hijack(ctx, !tty);
+  const { conn, stdout, stderr } = hijackStdio(ctx, tty, { stdout: cfg.AttachStdout, stderr: cfg.AttachStderr });
   if (tty) {
     await runWithTerminal(ctx, e, req, conn, consoleSize(b.ConsoleSize ?? cfg.ConsoleSize));
     ctx.engine.events.container(c, 'exec_die', { execID: e.id, exitCode: String(e.exitCode) });
     return;
   }
-  const stdout = cfg.AttachStdout ? (tty ? rawWriter(conn.out) : framedWriter(conn.out, 1)) : nullWriter();
-  const stderr = cfg.AttachStderr ? (tty ? rawWriter(conn.out) : framedWriter(conn.out, 2)) : nullWriter();
   try {
     e.exitCode = await execInContainer(ctx.engine.containers, c.id, {
       ...req,

@@ -2,7 +2,7 @@
 import { cpus, hostname, release, totalmem } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { containerSummary } from '../../engine/container-views.js';
-import { humanDuration } from '../../cli/units.js';
+import { humanDuration } from '../../util/units.js';
 import type { EventRow } from '../../state/events.js';
 import { nowNano } from '../../state/events.js';
 import { HullError } from '../../util/errors.js';

@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { RunFailedError } from '../../build/builder.js';
 import { HullError } from '../../util/errors.js';
 import { collect, confirm, out, withEngine } from '../context.js';
-import { humanSize } from '../units.js';
+import { humanSize } from '../../util/units.js';
 
 interface BuildFlags {
   tag?: string[];

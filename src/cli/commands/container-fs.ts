@@ -26,7 +26,7 @@ import { HullError } from '../../util/errors.js';
 import { tempPathFor } from '../../util/fs.js';
 import { arityError } from '../arity.js';
 import { collect, out, withEngine } from '../context.js';
-import { humanSize } from '../units.js';
+import { humanSize } from '../../util/units.js';
 
 const KIND_LETTER = ['C', 'A', 'D'] as const;
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { emptyStats } from '../../container/stats.js';
-import { parseFilterTime, parseGoDuration } from '../time-args.js';
+import { parseFilterTime, parseGoDuration } from '../../util/time-args.js';
 import { goFixed2, parseCpus, statsRow, toUpdateRequest } from './container-ops.js';
 
 void describe('stats row', () => {

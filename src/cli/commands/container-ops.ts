@@ -25,10 +25,10 @@ import { containerPaths } from '../../container/paths.js';
 import { summarize, type StatsJSON } from '../../container/stats.js';
 import { HullError, isHullError } from '../../util/errors.js';
 import { collect, confirm, DAEMON_ERROR, daemonError, eachName as eachContainer, out, withEngine } from '../context.js';
-import { parseFilterTime } from '../time-args.js';
-import { detachFilter, parseDetachKeys } from '../detach-keys.js';
+import { parseFilterTime } from '../../util/time-args.js';
+import { detachFilter, parseDetachKeys } from '../../util/detach-keys.js';
 import { terminalSizing } from '../terminal.js';
-import { bytesSize, humanSize, parseBytes } from '../units.js';
+import { bytesSize, humanSize, parseBytes } from '../../util/units.js';
 import { formatRows, tabwrite } from '../format.js';
 import { envFromFlags, parseRestart } from './run-options.js';
 

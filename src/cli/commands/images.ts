@@ -13,7 +13,7 @@ import { HullError } from '../../util/errors.js';
 import { collect, confirm, eachName, openInput, out, withEngine } from '../context.js';
 import { inspectNames, printRows, type Column } from '../output.js';
 import { createProgress, progressMode } from '../progress.js';
-import { humanSize, timeAgo } from '../units.js';
+import { humanSize, timeAgo } from '../../util/units.js';
 
 interface ImagesOpts {
   all?: boolean;

@@ -6,7 +6,7 @@
 import { PROPAGATIONS, type MountSpec, type MountType, type Propagation } from '../../volume/model.js';
 import { HullError } from '../../util/errors.js';
 import { resolve } from 'node:path';
-import { parseBytes } from '../units.js';
+import { parseBytes } from '../../util/units.js';
 
 function invalid(message: string): HullError {
   return new HullError('INVALID_ARGUMENT', message);

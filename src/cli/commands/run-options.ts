@@ -12,7 +12,7 @@ import type { CreateRequest } from '../../engine/container-create.js';
 import { HullError } from '../../util/errors.js';
 import { collect } from '../context.js';
 import { keyValueFlags } from '../key-values.js';
-import { parseBytes } from '../units.js';
+import { parseBytes } from '../../util/units.js';
 import { splitVolumeFlags } from './mount-flag.js';
 import { networkingConfig, portOptions, type NetFlags } from './network-options.js';
 

@@ -5,7 +5,7 @@ import { HullError } from '../../util/errors.js';
 import { collect, confirm, daemonError, eachName, out, withEngine } from '../context.js';
 import { keyValueFlags, labelList } from '../key-values.js';
 import { inspectNames, printRows } from '../output.js';
-import { humanSize } from '../units.js';
+import { humanSize } from '../../util/units.js';
 
 /** The docker CLI reports an engine refusal as `Error response from daemon: …` and exits 1. */
 function asDaemonCall<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {

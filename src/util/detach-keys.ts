@@ -3,7 +3,7 @@
  * back while it might be starting; a full match detaches, anything else passes through.
  */
 import { Transform } from 'node:stream';
-import { HullError } from '../util/errors.js';
+import { HullError } from './errors.js';
 
 /** `ctrl-p,ctrl-q` → bytes [0x10, 0x11]; letters, `ctrl-<a-z|@|[|\\|]|^|_>` and `,` separators. */
 export function parseDetachKeys(spec: string): number[] {

@@ -1,5 +1,5 @@
 /** Time arguments as the docker CLI reads them (`--since`, `--until`, `until=` filters). */
-import { HullError } from '../util/errors.js';
+import { HullError } from './errors.js';
 
 /** Go's time.ParseDuration, for `until=10m`. */
 export function parseGoDuration(v: string): number | undefined {

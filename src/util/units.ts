@@ -2,7 +2,7 @@
  * Sizes and durations printed and parsed exactly as Docker does (github.com/docker/go-units),
  * so scripts that scrape `docker images` / `docker ps` output or pass `--memory 512m` behave the same.
  */
-import { HullError } from '../util/errors.js';
+import { HullError } from './errors.js';
 
 const DECIMAL_UNITS = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB', 'ZB', 'YB'];
 const BINARY_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB', 'ZiB', 'YiB'];

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isHullError } from '../util/errors.js';
+import { isHullError } from './errors.js';
 import { bytesSize, formatGoG, humanDuration, humanSize, parseBytes, timeAgo } from './units.js';
 
 const KB = 1000;
