@@ -19,6 +19,7 @@ import { registerServeCommand } from './commands/serve.js';
 import { registerCompareCommand } from './commands/compare.js';
 import { setRootFlag } from './context.js';
 import { isWarmWorker } from './server/worker-mode.js';
+import { mark } from '../util/trace.js';
 
 export const ENGINE_ERROR_EXIT = 125;
 
@@ -80,7 +81,9 @@ export async function runCli(argv: string[]): Promise<void> {
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(0);
   });
+  mark('cli: command begins');
   process.exitCode = await main(argv);
+  mark('cli: command done');
 }
 
 // A warm worker imports this module ahead of its request and calls runCli itself.

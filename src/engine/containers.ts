@@ -27,6 +27,7 @@ import { VolumeStore } from '../volume/store.js';
 import type { EndpointRequest, NetworkService } from './networks.js';
 import { EngineEvents } from './events.js';
 import { isVm, prepareVm, vmMonitorOptions, vmRuntimePath } from '../vm/prepare.js';
+import { mark, span } from '../util/trace.js';
 
 export interface Container {
   id: string;
@@ -173,7 +174,7 @@ export class ContainerService {
     if (name !== undefined && name !== '' && !NAME_PATTERN.test(name)) {
       throw new HullError('INVALID_ARGUMENT', `Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
     }
-    const image = this.images.find(req.Config.Image);
+    const image = span('create: image lookup', () => this.images.find(req.Config.Image));
     if (!image) throw new HullError('IMAGE_NOT_FOUND', `No such image: ${req.Config.Image}`);
     const id = randomBytes(32).toString('hex');
     const doc = buildContainerDoc(req, image.config, id);
@@ -184,7 +185,7 @@ export class ContainerService {
     const { points, anonymous } = await createPlannedVolumes(plan, this.volumes);
     if (points.length > 0) doc.MountPoints = points;
     try {
-      return await this.insertNew(id, name, image.id, doc, req.NetworkingConfig?.EndpointsConfig);
+      return await span('create: insert row, endpoints', () => this.insertNew(id, name, image.id, doc, req.NetworkingConfig?.EndpointsConfig));
     } catch (e) {
       await removeVolumes(this.volumes, anonymous);
       throw e;
@@ -241,12 +242,12 @@ export class ContainerService {
    * removed meanwhile.
    */
   async start(ref: string, attachOpts?: AttachOptions, restarting = false): Promise<{ container: Container; attachment?: Attachment }> {
-    const c = this.get(ref);
+    const c = span('start: load container', () => this.get(ref));
     if (c.state.Status === 'running' || c.state.Status === 'paused') {
       if (attachOpts) return { container: c, attachment: await attach(containerPaths(this.root, c.id).monitor, attachOpts) };
       return { container: c };
     }
-    const image = this.images.load(c.imageId);
+    const image = span('start: image config', () => this.images.load(c.imageId));
     if (!image) throw new HullError('IMAGE_NOT_FOUND', `No such image: ${c.doc.Config.Image}`);
     const paths = containerPaths(this.root, c.id);
     const vm = isVm(c.doc);
@@ -254,14 +255,14 @@ export class ContainerService {
     const runtime = new Runtime(runtimePath, runtimeRoot(this.root));
     // A monitor left by a CLI killed during an earlier start still holds the (created) container
     // and would delete the new one, or write its exit into the new state directory, when it ends.
-    killStaleMonitors(c.id);
+    span('start: stale monitor scan', () => killStaleMonitors(c.id));
     // A runtime state left by a crashed start must go before `create`; none is the usual case.
     if (existsSync(join(runtimeRoot(this.root), c.id))) await runtime.delete(c.id);
     await rm(paths.monitor, { recursive: true, force: true });
     await mkdir(paths.monitor, { recursive: true, mode: 0o700 });
-    const net = this.networks?.prepare(c);
+    const net = span('start: network', () => this.networks?.prepare(c));
     try {
-      await prepareBundle(this.images, c, image, paths, this.volumes, net);
+      await span('start: bundle', () => prepareBundle(this.images, c, image, paths, this.volumes, net));
       if (vm) await prepareVm(this.root, c.doc, paths.dir, this.notice);
     } catch (e) {
       this.volumes.release(c.id);
@@ -272,7 +273,7 @@ export class ContainerService {
     const log = c.doc.HostConfig.LogConfig;
     let started;
     try {
-      started = await startMonitor({
+      started = await span('start: monitor + runtime create', () => startMonitor({
         id: c.id,
         bundle: paths.dir,
         runtime: runtimePath,
@@ -285,7 +286,7 @@ export class ContainerService {
         ...(log.Config['max-file'] ? { logMaxFiles: Number(log.Config['max-file']) } : {}),
         exitCommand: [process.execPath, hullMain(), '--root', this.root, '_exited', c.id],
         ...(vm ? vmMonitorOptions(runtimeRoot(this.root), c.id, c.doc.Config.Tty) : {}),
-      });
+      }));
     } catch (e) {
       unmountRootfs(paths.rootfs);
       this.volumes.release(c.id);
@@ -328,8 +329,9 @@ export class ContainerService {
     }
     let attachment: Attachment | undefined;
     try {
-      if (attachOpts) attachment = await attach(paths.monitor, attachOpts);
-      await runtime.start(c.id);
+      if (attachOpts) attachment = await span('start: attach', () => attach(paths.monitor, attachOpts));
+      await span('start: runtime start', () => runtime.start(c.id));
+      mark('start: workload running');
     } catch (e) {
       attachment?.detach();
       await runtime.kill(c.id, 'KILL').catch(() => undefined);
@@ -381,13 +383,16 @@ export class ContainerService {
     const paths = containerPaths(this.root, id);
     const exit = readExit(paths.monitor);
     if (!exit || !claimExit(paths.monitor)) return;
-    c = this.transition(c, (cur) => (cur.MonitorPid > 0 ? exitedState(cur, exit) : undefined));
-    this.events.container(c, 'die', { exitCode: String(exit.exitCode) });
-    unmountRootfs(paths.rootfs);
+    c = span('exited: record state, event', () => {
+      const next = this.transition(c, (cur) => (cur.MonitorPid > 0 ? exitedState(cur, exit) : undefined));
+      this.events.container(next, 'die', { exitCode: String(exit.exitCode) });
+      return next;
+    });
+    span('exited: unmount', () => unmountRootfs(paths.rootfs));
     this.volumes.release(id);
-    this.networks?.release(c);
+    span('exited: network release', () => this.networks?.release(c));
     if (c.doc.HostConfig.AutoRemove) {
-      await this.remove(id, { force: true, volumes: true });
+      await span('exited: --rm remove', () => this.remove(id, { force: true, volumes: true }));
       return;
     }
     if (!shouldRestart(c)) return;
@@ -494,13 +499,15 @@ export class ContainerService {
     });
     unmountRootfs(paths.rootfs);
     this.volumes.release(c.id);
-    this.networks?.removed(c);
+    span('remove: network endpoints', () => this.networks?.removed(c));
     // The monitor deletes the runtime's container when it ends; a second `runtime delete` (a
     // whole runc start, ~20 ms of CPU) only when the runtime still has state for it.
     if (existsSync(join(runtimeRoot(this.root), c.id))) await new Runtime(c.state.Runtime || chooseRuntime(), runtimeRoot(this.root)).delete(c.id);
-    await rm(paths.dir, { recursive: true, force: true });
-    await rm(paths.monitor, { recursive: true, force: true });
-    this.records.delete(c.id);
+    await span('remove: files', async () => {
+      await rm(paths.dir, { recursive: true, force: true });
+      await rm(paths.monitor, { recursive: true, force: true });
+    });
+    span('remove: row', () => this.records.delete(c.id));
     if (opts.volumes) await this.removeAnonymousVolumes(c);
     this.events.container(c, 'destroy');
     return c;

@@ -11,6 +11,7 @@ import { writeSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../main.js';
+import { mark } from '../../util/trace.js';
 import { nativeAddon } from '../../util/native.js';
 import { packageRoot } from '../../util/package-root.js';
 import { buildId } from './build-id.js';
@@ -68,6 +69,7 @@ async function serve(): Promise<void> {
     // The client's cwd may be gone (deleted directory); plain node starts there anyway.
   }
   process.argv = [process.execPath, join(packageRoot(), 'dist', 'src', 'cli', 'main.js'), ...args];
+  mark('worker: request received');
   await runCli(process.argv);
 }
 
