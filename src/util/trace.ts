@@ -70,8 +70,8 @@ export function span<T>(name: string, fn: () => T): T {
     throw e;
   }
   if (r instanceof Promise) {
-    return r.then(
-      (v) => {
+    return (r as Promise<unknown>).then(
+      (v: unknown) => {
         end();
         return v;
       },
