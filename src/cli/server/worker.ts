@@ -7,7 +7,7 @@
  * streams lazily from whatever fds 0/1/2 are at first use, and they must be the client's.
  */
 import './warm.js';
-import { writeSync } from 'node:fs';
+import { readdirSync, writeSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../main.js';
@@ -21,6 +21,21 @@ const native = nativeAddon();
 
 /** Exit status for "I was started for a build that is no longer current". */
 const EXIT_STALE = 75;
+
+/**
+ * setpriority(2) on a pid changes one thread on Linux. The supervisor reniced the main thread
+ * only, and every thread started since inherited it: libuv's pool (all async fs work, e.g. the
+ * engine's start-up sweep: measured 115-140 ms instead of ~10 under load) and V8's. All go back.
+ */
+function reniceAllThreads(nice: number): void {
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      setPriority(Number(tid), nice);
+    } catch {
+      // exited meanwhile
+    }
+  }
+}
 
 function closeAll(fds: number[]): void {
   for (const fd of fds) native.closeFd(fd);
@@ -60,7 +75,7 @@ async function serve(): Promise<void> {
   // Through process.env's own setters, so setenv/unsetenv reach the native environment too.
   // Idle workers start niced (see supervisor.ts); the command runs at the caller's priority.
   const nice = Number(process.env.HULL_WORKER_NICE);
-  if (Number.isInteger(nice)) setPriority(nice);
+  if (Number.isInteger(nice)) reniceAllThreads(nice);
   for (const k of Object.keys(process.env)) delete process.env[k];
   Object.assign(process.env, env);
   try {
