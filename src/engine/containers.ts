@@ -5,8 +5,8 @@
  * unmounts, and applies the restart policy or --rm.
  */
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, existsSync, writeFileSync, openSync, closeSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { readdirSync, readFileSync, existsSync, writeFileSync, openSync, closeSync, mkdirSync, rmSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ImageStore } from '../image/store.js';
@@ -203,15 +203,15 @@ export class ContainerService {
   private async insertNew(id: string, name: string | undefined, imageId: string, doc: ContainerDoc, endpoints: Record<string, EndpointRequest> | undefined): Promise<Container> {
     const createdAt = nowIso();
     const paths = containerPaths(this.root, id);
-    await mkdir(paths.dir, { recursive: true, mode: 0o710 });
+    span('create: container dir', () => mkdirSync(paths.dir, { recursive: true, mode: 0o710 }));
     const wanted = name ? name.replace(/^\//, '') : undefined;
     for (let attempt = 0; ; attempt++) {
       const candidate = wanted ?? randomName(attempt);
       try {
-        this.records.insert({ id, name: candidate, imageId, createdAt, config: JSON.stringify(doc), state: JSON.stringify(initialState()) });
+        span('create: row', () => this.records.insert({ id, name: candidate, imageId, createdAt, config: JSON.stringify(doc), state: JSON.stringify(initialState()) }));
         const created: Container = { id, name: candidate, imageId, createdAt, doc, state: initialState() };
         try {
-          this.networks?.created(created, endpoints);
+          span('create: endpoint (IPAM)', () => this.networks?.created(created, endpoints));
         } catch (e) {
           this.networks?.removed(created);
           this.records.delete(id);
@@ -255,11 +255,14 @@ export class ContainerService {
     const runtime = new Runtime(runtimePath, runtimeRoot(this.root));
     // A monitor left by a CLI killed during an earlier start still holds the (created) container
     // and would delete the new one, or write its exit into the new state directory, when it ends.
-    span('start: stale monitor scan', () => killStaleMonitors(c.id));
+    // Its directory is made by every start before the monitor, so without one no start ever got
+    // that far: nothing to look for (saves a scan of every process's command line).
+    if (existsSync(paths.monitor)) span('start: stale monitor scan', () => killStaleMonitors(c.id));
     // A runtime state left by a crashed start must go before `create`; none is the usual case.
     if (existsSync(join(runtimeRoot(this.root), c.id))) await runtime.delete(c.id);
-    await rm(paths.monitor, { recursive: true, force: true });
-    await mkdir(paths.monitor, { recursive: true, mode: 0o700 });
+    // Synchronous: an empty directory, and each async call is a thread-pool round trip.
+    rmSync(paths.monitor, { recursive: true, force: true });
+    mkdirSync(paths.monitor, { recursive: true, mode: 0o700 });
     const net = span('start: network', () => this.networks?.prepare(c));
     try {
       await span('start: bundle', () => prepareBundle(this.images, c, image, paths, this.volumes, net));
@@ -503,9 +506,10 @@ export class ContainerService {
     // The monitor deletes the runtime's container when it ends; a second `runtime delete` (a
     // whole runc start, ~20 ms of CPU) only when the runtime still has state for it.
     if (existsSync(join(runtimeRoot(this.root), c.id))) await new Runtime(c.state.Runtime || chooseRuntime(), runtimeRoot(this.root)).delete(c.id);
-    await span('remove: files', async () => {
-      await rm(paths.dir, { recursive: true, force: true });
-      await rm(paths.monitor, { recursive: true, force: true });
+    // Synchronous: a dozen small entries, where async rm pays a thread-pool round trip each.
+    span('remove: files', () => {
+      rmSync(paths.dir, { recursive: true, force: true });
+      rmSync(paths.monitor, { recursive: true, force: true });
     });
     span('remove: row', () => this.records.delete(c.id));
     if (opts.volumes) await this.removeAnonymousVolumes(c);
