@@ -7,35 +7,20 @@
  * streams lazily from whatever fds 0/1/2 are at first use, and they must be the client's.
  */
 import './warm.js';
-import { readdirSync, writeSync } from 'node:fs';
-import { setPriority } from 'node:os';
+import { writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from '../main.js';
 import { mark } from '../../util/trace.js';
 import { nativeAddon } from '../../util/native.js';
 import { packageRoot } from '../../util/package-root.js';
 import { buildId } from './build-id.js';
+import { reniceProcess } from './renice.js';
 import { CTL_FD, REQUEST_TIMEOUT_MS, exitLine, parseRequest } from './protocol.js';
 
 const native = nativeAddon();
 
 /** Exit status for "I was started for a build that is no longer current". */
 const EXIT_STALE = 75;
-
-/**
- * setpriority(2) on a pid changes one thread on Linux. The supervisor reniced the main thread
- * only, and every thread started since inherited it: libuv's pool (all async fs work, e.g. the
- * engine's start-up sweep: measured 115-140 ms instead of ~10 under load) and V8's. All go back.
- */
-function reniceAllThreads(nice: number): void {
-  for (const tid of readdirSync('/proc/self/task')) {
-    try {
-      setPriority(Number(tid), nice);
-    } catch {
-      // exited meanwhile
-    }
-  }
-}
 
 function closeAll(fds: number[]): void {
   for (const fd of fds) native.closeFd(fd);
@@ -75,7 +60,9 @@ async function serve(): Promise<void> {
   // Through process.env's own setters, so setenv/unsetenv reach the native environment too.
   // Idle workers start niced (see supervisor.ts); the command runs at the caller's priority.
   const nice = Number(process.env.HULL_WORKER_NICE);
-  if (Number.isInteger(nice)) reniceAllThreads(nice);
+  // Every thread (see renice.ts): measured, libuv's pool left at +10 made the engine's start-up
+  // fs work take 115-140 ms instead of ~10 under load.
+  if (Number.isInteger(nice)) reniceProcess(process.pid, nice);
   for (const k of Object.keys(process.env)) delete process.env[k];
   Object.assign(process.env, env);
   try {
