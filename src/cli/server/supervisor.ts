@@ -57,7 +57,7 @@ interface Worker {
  * spends loading (measured: `node main.js --version` 0.25-0.30 s of CPU, a `--no-lazy` worker's
  * load 0.40-0.48 s). A client waits for a loading worker only when less than that is left.
  */
-const COLD_FRACTION = 0.6;
+const COLD_FRACTION = numberEnv('HULL_SERVER_COLD_FRACTION', 0.6, 0, 1);
 /** CPU ms the last worker had used when it became ready; until one has, a guess. */
 let readyCpuMs = 450;
 
@@ -154,7 +154,7 @@ function loadingWorkerWorthWaitingFor(): Worker | undefined {
     const cpu = cpuMs(w.child.pid);
     if (cpu > bestCpu) [best, bestCpu] = [w, cpu];
   }
-  return best && readyCpuMs - bestCpu < readyCpuMs * COLD_FRACTION ? best : undefined;
+  return best && readyCpuMs - bestCpu <= readyCpuMs * COLD_FRACTION ? best : undefined;
 }
 
 function refill(): void {
