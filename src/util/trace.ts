@@ -17,7 +17,14 @@ interface Span {
   start: number;
   /** undefined for a mark (a point in time) or a span still open at exit */
   ms?: number;
+  /** this process's CPU (user + system) during the span, ms; children (runc, ip) not included */
+  cpu?: number;
   depth: number;
+}
+
+function cpuNow(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
 }
 
 let spans: Span[] | undefined;
@@ -58,8 +65,10 @@ export function span<T>(name: string, fn: () => T): T {
   const list = begin();
   const s: Span = { name, start: now(), depth: depth++ };
   list.push(s);
+  const cpu0 = cpuNow();
   const end = (): void => {
     s.ms = now() - s.start;
+    s.cpu = cpuNow() - cpu0;
     depth--;
   };
   let r: T;
@@ -93,8 +102,9 @@ export function mark(name: string): void {
 
 /** The collected rows as text (also used by tests). */
 export function formatTrace(rows: readonly Span[] = spans ?? []): string {
-  const lines = rows.map((s) => `${s.start.toFixed(1).padStart(8)} ${s.ms === undefined ? '       ·' : s.ms.toFixed(1).padStart(8)}  ${'  '.repeat(s.depth)}${s.name}`);
-  return `hull trace (pid ${process.pid}: ${process.argv.slice(2).join(' ')})\n   at ms    took  phase\n${lines.join('\n')}\n`;
+  const col = (v: number | undefined): string => (v === undefined ? '·' : v.toFixed(1)).padStart(8);
+  const lines = rows.map((s) => `${s.start.toFixed(1).padStart(8)} ${col(s.ms)} ${col(s.cpu)}  ${'  '.repeat(s.depth)}${s.name}`);
+  return `hull trace (pid ${process.pid}: ${process.argv.slice(2).join(' ')}; cpu: this process only, not runc or ip)\n   at ms    took  cpu ms  phase\n${lines.join('\n')}\n`;
 }
 
 function flush(): void {

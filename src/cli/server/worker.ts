@@ -9,12 +9,13 @@
 import './warm.js';
 import { writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCli } from '../main.js';
+import { prepareProgram, runCli } from '../main.js';
 import { mark } from '../../util/trace.js';
 import { nativeAddon } from '../../util/native.js';
 import { packageRoot } from '../../util/package-root.js';
 import { buildId } from './build-id.js';
 import { reniceProcess } from './renice.js';
+import { warmSqlite } from '../../state/db.js';
 import { CTL_FD, REQUEST_TIMEOUT_MS, exitLine, parseRequest } from './protocol.js';
 
 const native = nativeAddon();
@@ -28,6 +29,9 @@ function closeAll(fds: number[]): void {
 
 async function serve(): Promise<void> {
   if (buildId() !== process.env.HULL_WORKER_BUILD) process.exit(EXIT_STALE);
+  // Work every command does that needs nothing from the request, done while idle.
+  const program = prepareProgram();
+  warmSqlite();
   // Ready: fd 1 is still the pipe to the supervisor (fs.writeSync does not create process.stdout).
   writeSync(1, 'R');
   // Blocks until the supervisor hands over a client's connection; EOF when it went away.
@@ -72,7 +76,7 @@ async function serve(): Promise<void> {
   }
   process.argv = [process.execPath, join(packageRoot(), 'dist', 'src', 'cli', 'main.js'), ...args];
   mark('worker: request received');
-  await runCli(process.argv);
+  await runCli(process.argv, program);
 }
 
 await serve();
