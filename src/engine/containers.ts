@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import type { ImageStore } from '../image/store.js';
 import type { ContainerDoc, ContainerState } from '../container/model.js';
 import { initialState } from '../container/model.js';
-import { attach, isMonitorAlive, readExit, startMonitor, waitExit, ContainerStartError, type AttachOptions, type Attachment, type ExitInfo } from '../container/monitor.js';
+import { attach, isMonitorAlive, readExit, startMonitor, waitExit, ContainerStartError, STATE_FILES, type AttachOptions, type Attachment, type ExitInfo } from '../container/monitor.js';
 import { NAME_PATTERN, randomName } from '../container/names.js';
 import { containerPaths, runtimeRoot } from '../container/paths.js';
 import { unmountRootfs } from '../container/rootfs.js';
@@ -493,9 +493,11 @@ export class ContainerService {
       if (c.state.MonitorPid > 0) await this.waitFor(containerPaths(this.root, c.id).monitor, c.state.MonitorPid, 30_000);
     }
     // A monitor nobody recorded (its CLI was killed right after starting it) holds a created
-    // container; it must not outlive the container's files.
-    killStaleMonitors(c.id);
+    // container; it must not outlive the container's files. Without a monitor directory no start
+    // got that far, and with an exit in it the last monitor's container is over (it ends by
+    // itself once the directory is gone): no /proc scan then, the `run --rm` case.
     const paths = containerPaths(this.root, c.id);
+    if (existsSync(paths.monitor) && !existsSync(join(paths.monitor, STATE_FILES.exit))) killStaleMonitors(c.id);
     this.records.transaction(() => {
       const fresh = this.records.get(c.id);
       if (fresh) this.saveState(c.id, { ...(JSON.parse(fresh.state) as ContainerState), Status: 'removing' });
