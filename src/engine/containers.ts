@@ -264,10 +264,15 @@ export class ContainerService {
     rmSync(paths.monitor, { recursive: true, force: true });
     mkdirSync(paths.monitor, { recursive: true, mode: 0o700 });
     const net = span('start: network', () => this.networks?.prepare(c));
+    // Plumbing that may still be running (net.ready) must be over before anything undoes it.
+    const settled = async (): Promise<void> => void (await net?.ready?.catch(() => undefined));
     try {
       await span('start: bundle', () => prepareBundle(this.images, c, image, paths, this.volumes, net));
+      // The VM runtime reads the namespace's interfaces at create.
+      if (vm) await span('start: network ready', async () => net?.ready);
       if (vm) await prepareVm(this.root, c.doc, paths.dir, this.notice);
     } catch (e) {
+      await settled();
       this.volumes.release(c.id);
       if (net) this.networks?.release(c);
       throw e;
@@ -291,6 +296,7 @@ export class ContainerService {
         ...(vm ? vmMonitorOptions(runtimeRoot(this.root), c.id, c.doc.Config.Tty) : {}),
       }));
     } catch (e) {
+      await settled();
       unmountRootfs(paths.rootfs);
       this.volumes.release(c.id);
       this.networks?.release(c);
@@ -320,6 +326,7 @@ export class ContainerService {
     });
     if (abandoned || !this.records.get(c.id)) {
       // Stopped or removed while the restart was on its way.
+      await settled();
       await runtime.kill(c.id, 'KILL').catch(() => undefined);
       if (!this.records.get(c.id)) {
         await this.waitFor(paths.monitor, started.monitorPid, 30_000);
@@ -333,10 +340,14 @@ export class ContainerService {
     let attachment: Attachment | undefined;
     try {
       if (attachOpts) attachment = await span('start: attach', () => attach(paths.monitor, attachOpts));
+      // The workload never runs before its interfaces exist (Docker configures them during
+      // create, before start, too).
+      await span('start: network ready', async () => net?.ready);
       await span('start: runtime start', () => runtime.start(c.id));
       mark('start: workload running');
     } catch (e) {
       attachment?.detach();
+      await settled();
       await runtime.kill(c.id, 'KILL').catch(() => undefined);
       throw e;
     }

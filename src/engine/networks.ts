@@ -48,6 +48,12 @@ export interface BundleNetwork {
   addresses: string[];
   /** Resolvers for resolv.conf (aardvark's address first on user networks). */
   dns: string[];
+  /**
+   * Plumbing still under way in the namespace (the fast path runs it alongside the bundle and
+   * `runc create`, which only needs the namespace to exist). It must be awaited before the
+   * workload starts (`runtime start`), and before any runtime that reads the namespace at create.
+   */
+  ready?: Promise<void>;
 }
 
 /** The container fields networking reads; kept narrow so containers.ts need not be imported. */
@@ -372,13 +378,30 @@ export class NetworkService {
     return n.name === 'bridge' && !n.internal && n.bridge ? n : undefined;
   }
 
-  /** true: plumbed by hull; false: the bridge is not set up yet (netavark's job). */
-  private tryFast(c: NetContainer, n: NetworkRow, ep: EndpointRow): boolean {
+  /**
+   * The fast path, in the namespace already made. When the bridge or its rules are missing (the
+   * first container on it), netavark does the whole setup instead, in the same namespace.
+   */
+  private async plumbFast(c: NetContainer, n: NetworkRow, ep: EndpointRow, path: string): Promise<void> {
     const mac = randomMac();
     this.records.setPlumbing(n.id, c.id, 'hull', mac);
-    const done = span('network: fast attach', () => fastAttach({ containerId: c.id, bridge: n.bridge!, subnet: n.subnet!, gateway: n.gateway!, ip: ep.ip, mac }));
-    if (!done) this.records.setPlumbing(n.id, c.id, 'netavark', '');
-    return done;
+    if (await span('network: fast attach', () => fastAttach({ containerId: c.id, bridge: n.bridge!, subnet: n.subnet!, gateway: n.gateway!, ip: ep.ip, mac }))) return;
+    createNetns(c.id); // loopback up: netavark leaves lo alone
+    this.netavarkSetup(c, [ep], [], path);
+  }
+
+  private netavarkSetup(c: NetContainer, eps: EndpointRow[], claims: PortClaim[], path: string): void {
+    for (const ep of eps) this.records.setPlumbing(ep.networkId, c.id, 'netavark', '');
+    const status = span('network: netavark setup', () => this.netavark.setup(path, this.options(c, eps, claims)));
+    for (const ep of eps) {
+      const n = this.network(ep.networkId);
+      const mac = status[n.name]?.interfaces[ep.iface]?.mac_address;
+      if (mac) this.records.setMac(n.id, c.id, mac);
+      // A default bridge may outlive its last container (fast-path teardown): remember its root.
+      if (n.name === 'bridge') markBridge(this.root, netavarkNetwork(n));
+    }
+    // Rare (the first container on a bridge), so this is where leftovers of deleted roots go.
+    span('network: reclaim stale bridges', () => reclaimStaleBridges(this.netavark));
   }
 
   /** At start: the namespace to join, addresses and resolvers for /etc. */
@@ -405,22 +428,18 @@ export class NetworkService {
     if (this.records.endpointsFor(c.id).length === 0) this.connect(mode, c);
     const eps = this.records.endpointsFor(c.id);
     const fast = this.fastEligible(c, eps);
-    if (fast && this.tryFast(c, fast, eps[0]!)) return { namespace: { path: netnsPath(c.id) }, addresses: [eps[0]!.ip], dns: this.resolvers(eps, userDns) };
+    if (fast) {
+      // Only the namespace now (runc joins it by path); the rest runs while the bundle is written
+      // and `runc create` runs, and is awaited before `runc start`.
+      const path = span('network: netns add', () => createNetns(c.id, { loopback: false }));
+      const ready = this.plumbFast(c, fast, eps[0]!, path);
+      ready.catch(() => undefined); // awaited by the caller; this only marks it handled meanwhile
+      return { namespace: { path }, addresses: [eps[0]!.ip], dns: this.resolvers(eps, userDns), ready };
+    }
     // The namespace first: it is what marks this container's port claims as live (claimPorts).
     const path = span('network: netns add', () => createNetns(c.id));
     try {
-      const claims = this.claimPorts(c);
-      for (const ep of eps) this.records.setPlumbing(ep.networkId, c.id, 'netavark', '');
-      const status = span('network: netavark setup', () => this.netavark.setup(path, this.options(c, eps, claims)));
-      for (const ep of eps) {
-        const n = this.network(ep.networkId);
-        const mac = status[n.name]?.interfaces[ep.iface]?.mac_address;
-        if (mac) this.records.setMac(n.id, c.id, mac);
-        // A default bridge may outlive its last container (fast-path teardown): remember its root.
-        if (n.name === 'bridge') markBridge(this.root, netavarkNetwork(n));
-      }
-      // Rare (the first container on a bridge), so this is where leftovers of deleted roots go.
-      span('network: reclaim stale bridges', () => reclaimStaleBridges(this.netavark));
+      this.netavarkSetup(c, eps, this.claimPorts(c), path);
     } catch (e) {
       this.records.deleteClaimsFor(c.id);
       removeNetns(c.id);

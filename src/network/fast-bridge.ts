@@ -4,9 +4,11 @@
  * netavark has already made, with no published ports and no DNS entries to register. What is
  * left per container is what netavark's bridge driver does per container, done with two
  * `ip -batch` runs (~3 ms of CPU) instead of a netavark run under the host-wide lock (~150-250 ms:
- * netavark re-checks every network-level iptables rule, one iptables exec each, on every call):
+ * netavark re-checks every network-level iptables rule, one iptables exec each, on every call).
+ * The namespace exists already (the engine makes it first: runc joins it by path, so all of
+ * this runs alongside `runc create` and only has to be done before `runc start`):
  *
- *   host:  netns add hull-<id>; link add vh<id12> type veth peer name eth0 address MAC netns hull-<id>;
+ *   host:  link add vh<id12> type veth peer name eth0 address MAC netns hull-<id>;
  *          link set vh<id12> master BRIDGE up                      (under the netavark lock)
  *   netns: link set lo up; addr add IP/PREFIX broadcast + dev eth0; link set eth0 up;
  *          route add default via GATEWAY proto static metric 100   (what netavark configures)
@@ -20,7 +22,7 @@
  * leaves, as docker0 does; a marker in /run/hull/bridges names its root, and bridges of roots
  * that are gone are taken down by netavark (`reclaimStaleBridges`).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -58,18 +60,34 @@ export function randomMac(): string {
   return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
 }
 
+function batchArgs(opts: { netns?: string; force?: boolean }): string[] {
+  return [...(opts.netns ? ['-n', opts.netns] : []), ...(opts.force ? ['-force'] : []), '-batch', '-'];
+}
+
 function ipBatch(lines: string[], opts: { netns?: string; force?: boolean } = {}): { ok: boolean; err: string } {
-  const args = [...(opts.netns ? ['-n', opts.netns] : []), ...(opts.force ? ['-force'] : []), '-batch', '-'];
-  const r = spawnSync('ip', args, { input: `${lines.join('\n')}\n`, encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync('ip', batchArgs(opts), { input: `${lines.join('\n')}\n`, encoding: 'utf8', timeout: 30_000 });
   return { ok: r.status === 0, err: (r.stderr || r.error?.message || '').trim() };
 }
 
-function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+/** `cmd args`, not blocking this process: its status and stderr. */
+function runAsync(cmd: string, args: string[], input = ''): Promise<{ ok: boolean; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: [input ? 'pipe' : 'ignore', 'ignore', 'pipe'], timeout: 30_000 });
+    let err = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+    child.on('error', (e) => resolve({ ok: false, err: e.message }));
+    child.on('close', (code) => resolve({ ok: code === 0, err: err.trim() }));
+    // A command that exits before reading all of it (an error) must not crash us with EPIPE.
+    child.stdin?.on('error', () => undefined).end(input);
+  });
+}
+
+function ipBatchAsync(lines: string[], opts: { netns?: string; force?: boolean } = {}): Promise<{ ok: boolean; err: string }> {
+  return runAsync('ip', batchArgs(opts), `${lines.join('\n')}\n`);
 }
 
 /** Runs `fn` holding the host-wide lock netavark runs under (netavark.ts), so no netavark teardown removes the bridge meanwhile. */
-function withNetworkLock<T>(fn: () => T): T {
+async function withNetworkLock<T>(fn: () => Promise<T>): Promise<T> {
   mkdirSync(join(LOCK_FILE, '..'), { recursive: true });
   const fd = openSync(LOCK_FILE, 'a', 0o600);
   try {
@@ -77,9 +95,9 @@ function withNetworkLock<T>(fn: () => T): T {
     const deadline = Date.now() + LOCK_TIMEOUT_MS;
     while (!native.flockExclusive(fd)) {
       if (Date.now() > deadline) throw new HullError('INTERNAL', `timed out waiting for ${LOCK_FILE}`);
-      sleepSync(3);
+      await new Promise((r) => setTimeout(r, 3));
     }
-    return fn();
+    return await fn();
   } finally {
     closeSync(fd); // releases the lock
   }
@@ -94,23 +112,21 @@ function bridgeUp(bridge: string): boolean {
 }
 
 /** netavark's network-level rules are still there (one rule it adds with the bridge; gone after an iptables flush). */
-function forwardRuleExists(subnet: string): boolean {
-  return spawnSync('iptables', ['-w', '-C', 'NETAVARK_FORWARD', '-s', subnet, '-j', 'ACCEPT'], { stdio: 'ignore', timeout: 30_000 }).status === 0;
+async function forwardRuleExists(subnet: string): Promise<boolean> {
+  return (await runAsync('iptables', ['-w', '-C', 'NETAVARK_FORWARD', '-s', subnet, '-j', 'ACCEPT'])).ok;
 }
 
 /**
- * Plumb the container's namespace (created here) onto an existing bridge. false: the bridge or
- * its rules are missing (nothing was changed; netavark must do the whole setup). Throws, with
- * nothing left behind, when the kernel refuses.
+ * Plumb the container's namespace (which must exist) onto an existing bridge. false: the bridge
+ * or its rules are missing (nothing was changed; netavark must do the whole setup). Throws when
+ * the kernel refuses, with the veth and the namespace deleted.
  */
-export function fastAttach(e: FastEndpoint): boolean {
+export async function fastAttach(e: FastEndpoint): Promise<boolean> {
   const ns = netnsName(e.containerId);
   const veth = hostVethName(e.containerId);
-  const attached = withNetworkLock(() => {
-    if (!bridgeUp(e.bridge) || !span('network: rule check (iptables -C)', () => forwardRuleExists(e.subnet))) return false;
-    const r = span('network: ip batch (host)', () =>
-      ipBatch([`netns add ${ns}`, `link add ${veth} type veth peer name eth0 address ${e.mac} netns ${ns}`, `link set ${veth} master ${e.bridge} up`]),
-    );
+  const attached = await withNetworkLock(async () => {
+    if (!bridgeUp(e.bridge) || !(await span('network: rule check (iptables -C)', () => forwardRuleExists(e.subnet)))) return false;
+    const r = await span('network: ip batch (host)', () => ipBatchAsync([`link add ${veth} type veth peer name eth0 address ${e.mac} netns ${ns}`, `link set ${veth} master ${e.bridge} up`]));
     if (!r.ok) {
       fastDetach(e.containerId);
       throw new HullError('INTERNAL', `setting up the container's network: ${r.err}`);
@@ -119,8 +135,8 @@ export function fastAttach(e: FastEndpoint): boolean {
   });
   if (!attached) return false;
   const prefix = e.subnet.split('/')[1];
-  const r = span('network: ip batch (netns)', () =>
-    ipBatch(['link set lo up', `addr add ${e.ip}/${prefix} broadcast + dev eth0`, 'link set eth0 up', `route add default via ${e.gateway} dev eth0 proto static metric 100`], { netns: ns }),
+  const r = await span('network: ip batch (netns)', () =>
+    ipBatchAsync(['link set lo up', `addr add ${e.ip}/${prefix} broadcast + dev eth0`, 'link set eth0 up', `route add default via ${e.gateway} dev eth0 proto static metric 100`], { netns: ns }),
   );
   if (!r.ok) {
     fastDetach(e.containerId);
