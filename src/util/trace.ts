@@ -59,10 +59,14 @@ function begin(): Span[] {
   return spans;
 }
 
+/** Rows kept per process: a long-lived process (`hull serve`) traced for hours must not grow without bound. */
+const MAX_ROWS = 10_000;
+
 /** Time `fn` (sync or async) as phase `name`; nested spans are indented under it. */
 export function span<T>(name: string, fn: () => T): T {
   if (!enabled()) return fn();
   const list = begin();
+  if (list.length >= MAX_ROWS) return fn();
   const s: Span = { name, start: now(), depth: depth++ };
   list.push(s);
   const cpu0 = cpuNow();
@@ -97,7 +101,8 @@ export function span<T>(name: string, fn: () => T): T {
 /** A point in time (e.g. "workload started"). */
 export function mark(name: string): void {
   if (!enabled()) return;
-  begin().push({ name, start: now(), depth });
+  const list = begin();
+  if (list.length < MAX_ROWS) list.push({ name, start: now(), depth });
 }
 
 /** The collected rows as text (also used by tests). */
