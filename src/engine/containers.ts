@@ -343,7 +343,7 @@ export class ContainerService {
       // The workload never runs before its interfaces exist (Docker configures them during
       // create, before start, too).
       await span('start: network ready', async () => net?.ready);
-      await span('start: runtime start', () => runtime.start(c.id));
+      await span('start: runtime start', () => runtime.start(c.id, started.pid));
       mark('start: workload running');
     } catch (e) {
       attachment?.detach();
