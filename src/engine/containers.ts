@@ -517,7 +517,9 @@ export class ContainerService {
     this.volumes.release(c.id);
     span('remove: network endpoints', () => this.networks?.removed(c));
     // The monitor deletes the runtime's container when it ends; a second `runtime delete` (a
-    // whole runc start, ~20 ms of CPU) only when the runtime still has state for it.
+    // whole runc start, ~20 ms of CPU) only when the runtime still has state for it. Right after
+    // an exit (`run --rm`) the monitor's own delete is usually still running: wait for it.
+    await span('remove: monitor\'s runtime delete', () => monitorFinished(paths.monitor));
     if (existsSync(join(runtimeRoot(this.root), c.id))) await new Runtime(c.state.Runtime || chooseRuntime(), runtimeRoot(this.root)).delete(c.id);
     // Synchronous: a dozen small entries, where async rm pays a thread-pool round trip each.
     span('remove: files', () => {
@@ -598,6 +600,17 @@ export class ContainerService {
 }
 
 const RESTARTER_FILE = 'restarter.pid';
+
+/**
+ * A monitor that recorded its container's exit (exit.json) and still has the container's pid
+ * file is finishing: it removes the pid file right after its `runtime delete`. Waits for that,
+ * bounded (a monitor killed midway leaves the file; the caller then deletes by itself).
+ */
+async function monitorFinished(stateDir: string): Promise<void> {
+  if (!existsSync(join(stateDir, STATE_FILES.exit))) return;
+  const deadline = Date.now() + 2000;
+  while (existsSync(join(stateDir, STATE_FILES.pid)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+}
 
 /** The exit a container gets when its monitor died without recording one (killed with it). */
 function lostExit(): ExitInfo {
