@@ -5,11 +5,17 @@
  *   hull run --rm IMAGE true                      (the native client `hull`, fresh root), twice:
  *                                                   cold: HULL_NO_SERVER=1, the client execs node
  *                                                   warm: served by a warm worker (src/cli/server/)
- *   docker run --rm --network none IMAGE true     (private dockerd 20.10 + containerd 1.6)
+ *   docker run --rm IMAGE true                    (private dockerd 20.10 + containerd 1.6)
  *   podman run --rm --network none IMAGE true     (private store, cgroupfs, runc)
  *   runc run --bundle B ID                        (bare runc on an unpacked rootfs: the floor)
  *
- *   node dist/bench/run.js [--runs 20] [--no-docker] [--no-podman] [--no-breakdown]
+ * hull and docker run on their DEFAULT network, as a user's `run` does: hull's `bridge`
+ * (a veth on its bridge), docker's `bridge` (a private Linux bridge for the peer, see
+ * lib/peer-bridge.ts; no iptables). podman stays on `--network none`: its default network
+ * would share podman0 and 10.88/16 with any other podman on the host. `--network none` puts
+ * hull and docker there too.
+ *
+ *   node dist/bench/run.js [--runs 20] [--network default|none] [--no-docker] [--no-podman] [--no-breakdown]
  *
  * Each tool runs once untimed, then `--runs` times with the tools taking turns in an order that
  * rotates every round, so drift in the machine's state is spread over all of them. Between
@@ -19,8 +25,9 @@
  * comparison, hull's time is broken down by timing its pieces as separate commands: node's own
  * start-up, the CLI's start-up (`hull --version`: node plus loading hull's modules), opening
  * the state (`hull ps -a`), then `hull create`, `hull start` and `hull rm` of one container.
- * Then 20 warm runs back to back (no waiting for the pool to refill: some may run cold), and
- * the CLI server's fixed memory cost (supervisor plus idle workers, PSS).
+ * Then 20 warm runs back to back (no waiting for the pool to refill: some may run cold), the
+ * CLI server's fixed memory cost (supervisor plus idle workers, PSS), and one warm run traced
+ * (HULL_TRACE, src/util/trace.ts): where the time of one `run --rm` goes, phase by phase.
  *
  * A benchmark reports; it never fails: the exit status is 0 whatever the budget lines say.
  */
@@ -30,12 +37,12 @@ import { basename, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { HULL_BIN, HULL_CLIENT } from '../test/helpers/hull.js';
+import { HULL_BIN, HULL_CLIENT, hullCommand } from '../test/helpers/hull.js';
 import { PeerStartError, prepareRuncBundle, run, runOk } from './lib/peers.js';
 import type { RuncBundle } from './lib/peers.js';
 import { median, cleanupStack, sumRollups } from './lib/stats.js';
 import { buildBenchImage, cliOk, containerIds, dockerEngine, hullEngine, log, msTable, podmanEngine } from './lib/containers.js';
-import type { BenchImage, Engine, MsSeries } from './lib/containers.js';
+import type { BenchImage, Engine, MsSeries, NetworkChoice } from './lib/containers.js';
 
 /** Warm workers the supervisor keeps (its default). */
 const POOL = 2;
@@ -135,8 +142,8 @@ async function serverPids(server: CliServer): Promise<{ supervisor?: number; wor
  * hull through the client with its own CLI server. Its background work includes refilling the
  * worker pool, so between timed runs the bench waits for that too (bounded, like all settling).
  */
-async function warmHull(image: BenchImage, server: CliServer): Promise<Engine> {
-  const e = await hullEngine(image, { name: 'hull warm', viaClient: true, env: { HULL_CLI_SOCKET: server.socket, HULL_CLIENT_TRACE: server.trace } });
+async function warmHull(image: BenchImage, server: CliServer, network: NetworkChoice): Promise<Engine> {
+  const e = await hullEngine(image, { name: 'hull warm', viaClient: true, network, env: { HULL_CLI_SOCKET: server.socket, HULL_CLIENT_TRACE: server.trace } });
   const background = e.background.bind(e);
   e.background = async () => [...(await background()), ...(readyWorkers(server) < POOL ? [-1] : [])];
   return e;
@@ -152,8 +159,10 @@ async function hullConfig(hull: Engine, bundleDir: string): Promise<Record<strin
   try {
     const spec = JSON.parse(readFileSync(join(hull.stateRoot!, 'containers', id, 'config.json'), 'utf8')) as {
       mounts: { source: string }[];
-      linux: { cgroupsPath?: string };
+      linux: { cgroupsPath?: string; namespaces: { type: string; path?: string }[] };
     };
+    // hull's network namespace goes with its container: runc makes a new, empty one instead.
+    for (const ns of spec.linux.namespaces) if (ns.type === 'network') delete ns.path;
     for (const m of spec.mounts) {
       if (!m.source.startsWith(join(hull.stateRoot!, 'containers', id))) continue;
       const copy = join(bundleDir, `hull-${basename(m.source)}`);
@@ -269,6 +278,25 @@ async function loop(hull: Engine, server: CliServer): Promise<string> {
   );
 }
 
+/**
+ * One warm `run --rm` with HULL_TRACE (src/util/trace.ts): per phase, when it began and how
+ * long it took, from the client's start. Run after settling, so a ready worker serves it.
+ */
+async function tracedRun(hull: Engine, server: CliServer): Promise<string> {
+  await settle(hull);
+  const file = join(server.dir, 'hull-trace');
+  const [bin, argv] = hullCommand(['--root', hull.stateRoot!, 'run', '--rm', ...hull.runFlags, hull.image, 'true'], true);
+  const r = await run(bin, argv, { timeoutMs: RUN_TIMEOUT_MS, env: { ...process.env, HULL_CLI_SOCKET: server.socket, HULL_TRACE: file } });
+  if (r.code !== 0) return `traced run failed (${r.code}): ${r.stderr.trim()}\n`;
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return 'traced run: no trace written\n';
+  }
+  return `one warm run --rm, traced (load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}):\n${text}`;
+}
+
 /** The CLI server's fixed cost: supervisor plus its idle workers, PSS (not per container). */
 async function serverMemory(hull: Engine, server: CliServer): Promise<string> {
   await settle(hull);
@@ -287,8 +315,11 @@ async function main(): Promise<void> {
       'no-docker': { type: 'boolean', default: false },
       'no-podman': { type: 'boolean', default: false },
       'no-breakdown': { type: 'boolean', default: false },
+      network: { type: 'string', default: 'default' },
     },
   });
+  const network = values.network as NetworkChoice;
+  if (network !== 'default' && network !== 'none') throw new Error('--network must be default or none');
   const runs = Number(values.runs);
   if (!(Number.isInteger(runs) && runs >= 1 && runs <= 500)) throw new Error('--runs must be an integer from 1 to 500');
   if (!existsSync(HULL_BIN)) throw new Error(`${HULL_BIN} is missing: run npm run build first`);
@@ -299,11 +330,11 @@ async function main(): Promise<void> {
     const image: BenchImage = await buildBenchImage();
     cleanups.push(() => image.remove());
     if (!existsSync(HULL_CLIENT)) throw new Error(`${HULL_CLIENT} is missing: run npm run build first`);
-    const cold = await hullEngine(image, { name: 'hull cold', viaClient: true, env: { HULL_NO_SERVER: '1' } });
+    const cold = await hullEngine(image, { name: 'hull cold', viaClient: true, network, env: { HULL_NO_SERVER: '1' } });
     cleanups.push(() => cold.stop());
     const dir = await mkdtemp(join(tmpdir(), 'hull-bench-cli-'));
     const server: CliServer = { dir, socket: join(dir, 'cli.sock'), trace: join(dir, 'trace') };
-    const hull = await warmHull(image, server);
+    const hull = await warmHull(image, server, network);
     cleanups.push(async () => {
       await hull.stop();
       const { supervisor } = await serverPids(server);
@@ -333,7 +364,7 @@ async function main(): Promise<void> {
         if (e instanceof PeerStartError && e.logTail) log(`--- ${name} log (tail) ---\n${e.logTail}\n--- end ---`);
       }
     };
-    await peer('docker', values['no-docker'], async () => (await dockerEngine(image)).engine);
+    await peer('docker', values['no-docker'], async () => (await dockerEngine(image, network)).engine);
     await peer('podman', values['no-podman'], async () => (await podmanEngine(image)).engine);
     try {
       const bundle = await prepareRuncBundle(image.layout, ['true']);
@@ -403,6 +434,8 @@ async function main(): Promise<void> {
     process.stdout.write('\n');
     process.stdout.write(await loop(hull, server));
     process.stdout.write(await serverMemory(hull, server));
+    process.stdout.write('\n');
+    process.stdout.write(await tracedRun(hull, server));
 
     if (!values['no-breakdown']) {
       process.stdout.write('\n');

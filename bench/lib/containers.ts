@@ -15,6 +15,7 @@ import { hullCommand } from '../../test/helpers/hull.js';
 import { median, spread } from './stats.js';
 import { processesMatching, run, runOk, startDockerd, startPodman, unmountAll } from './peers.js';
 import type { DockerdPeer, PodmanPeer, RunOptions, RunResult } from './peers.js';
+import { PeerBridge } from './peer-bridge.js';
 
 export const BENCH_IMAGE = 'bench/busybox:latest';
 
@@ -51,7 +52,10 @@ export interface Engine {
   name: string;
   /** Runs the engine's CLI with `args` (the engine's own global flags are added). */
   cli(args: readonly string[], opts?: Omit<RunOptions, 'env'>): Promise<RunResult>;
-  /** Flags `run`/`create` get so no engine touches the network: `--network none`. */
+  /**
+   * Flags `run`/`create` get: `--network none` (no engine touches the network), or none at all
+   * when the engine was made with `network: 'default'` (its default bridge network).
+   */
   runFlags: string[];
   /** The image name as this engine knows it after the load. */
   image: string;
@@ -86,6 +90,15 @@ export interface HullVariant {
   name: string;
   viaClient: boolean;
   env?: Record<string, string>;
+  /** 'default': containers join hull's default `bridge` network (no --network flag). */
+  network?: NetworkChoice;
+}
+
+/** `none` (the default for benchmarks) or each engine's default network. */
+export type NetworkChoice = 'none' | 'default';
+
+function runFlagsFor(network: NetworkChoice | undefined): string[] {
+  return network === 'default' ? [] : ['--network', 'none'];
 }
 
 /** A fresh hull root with the bench image loaded. */
@@ -101,7 +114,7 @@ export async function hullEngine(image: BenchImage, variant: HullVariant = { nam
     name: variant.name,
     stateRoot: root,
     cli,
-    runFlags: ['--network', 'none'],
+    runFlags: runFlagsFor(variant.network),
     image: BENCH_IMAGE,
     holders: () => processesMatching('hull-monitor', `${root}/`),
     holderName: 'hull-monitor',
@@ -117,12 +130,19 @@ export async function hullEngine(image: BenchImage, variant: HullVariant = { nam
   return engine;
 }
 
-export async function dockerEngine(image: BenchImage): Promise<{ engine: Engine; peer: DockerdPeer }> {
-  const peer = await startDockerd();
+export async function dockerEngine(image: BenchImage, network: NetworkChoice = 'none'): Promise<{ engine: Engine; peer: DockerdPeer }> {
+  const bridge = network === 'default' ? await PeerBridge.create() : undefined;
+  let peer: DockerdPeer;
+  try {
+    peer = await startDockerd(bridge ? { bridge: bridge.name } : {});
+  } catch (e) {
+    await bridge?.remove();
+    throw e;
+  }
   const engine: Engine = {
     name: 'docker',
     cli: (args, opts = {}) => peer.docker(args, opts),
-    runFlags: ['--network', 'none'],
+    runFlags: runFlagsFor(network),
     image: BENCH_IMAGE,
     // containerd-shim-runc-v2, one per container (dockerd does not group them); the comm is cut at 15 characters.
     holders: () => processesMatching('containerd-shim', `${peer.execRoot}/`),
@@ -131,12 +151,14 @@ export async function dockerEngine(image: BenchImage): Promise<{ engine: Engine;
     stop: async () => {
       await removeAllContainers(engine).catch((e: unknown) => log(`docker cleanup: ${(e as Error).message}`));
       await peer.stop();
+      await bridge?.remove();
     },
   };
   try {
     await cliOk(engine, ['load', '-q', '-i', image.dockerArchive]);
   } catch (e) {
     await peer.stop();
+    await bridge?.remove();
     throw e;
   }
   return { engine, peer };

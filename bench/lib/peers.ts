@@ -119,6 +119,12 @@ export interface DockerdOptions {
   stopTimeoutMs?: number;
   /** Appended to dockerd's arguments. */
   extraArgs?: string[];
+  /**
+   * An existing Linux bridge (with its address) for docker's default `bridge` network
+   * (`--bridge=NAME`); without one, dockerd has no default network (`--bridge=none`). Either way
+   * dockerd touches no iptables rules and no forwarding sysctl.
+   */
+  bridge?: string;
 }
 
 const DOCKERD_BIN = '/usr/sbin/dockerd';
@@ -279,7 +285,7 @@ export async function startDockerd(opts: DockerdOptions = {}): Promise<DockerdPe
     '--ip6tables=false',
     '--ip-forward=false',
     '--ip-masq=false',
-    '--bridge=none',
+    opts.bridge ? `--bridge=${opts.bridge}` : '--bridge=none',
     '--userland-proxy=false',
     ...(opts.extraArgs ?? []),
   ];

@@ -270,8 +270,21 @@ static void restore_stdio(void)
 	}
 }
 
+/* HULL_TRACE: the command's origin for src/util/trace.ts, so the hand-over to node shows. */
+static void trace_origin(void)
+{
+	const char *t = getenv("HULL_TRACE");
+	if (!t || !*t || strcmp(t, "0") == 0) return;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	char us[32];
+	snprintf(us, sizeof us, "%lld", (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000);
+	setenv("HULL_TRACE_T0", us, 1);
+}
+
 int main(int argc, char **argv)
 {
+	trace_origin();
 	find_root();
 	const char *no = getenv("HULL_NO_SERVER");
 	const char *node_opts = getenv("NODE_OPTIONS");

@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import { Engine, resolveRoot } from '../engine/engine.js';
 import { HullError } from '../util/errors.js';
 import { isWarmWorker } from './server/worker-mode.js';
+import { span } from '../util/trace.js';
 
 let rootFlag: string | undefined;
 
@@ -13,7 +14,7 @@ export function setRootFlag(root: string | undefined): void {
 
 /** Open the engine, run `fn`, always close the database. */
 export async function withEngine<T>(fn: (engine: Engine) => Promise<T> | T): Promise<T> {
-  const engine = await Engine.open(resolveRoot(rootFlag));
+  const engine = await span('engine: open (SQLite, migrations)', () => Engine.open(resolveRoot(rootFlag)));
   try {
     return await fn(engine);
   } finally {

@@ -20,6 +20,7 @@ import { resolveUser } from '../container/spec/user.js';
 import type { VolumeStore } from '../volume/store.js';
 import { ociMountsFor } from './container-mounts.js';
 import { existsSync } from 'node:fs';
+import { span } from '../util/trace.js';
 import { join } from 'node:path';
 
 /** Where Docker puts its init (tini) in the container; `--init` runs it as pid 1. */
@@ -63,10 +64,10 @@ export async function prepareBundle(images: ImageStore, c: { id: string; doc: Co
   const { doc } = c;
   const h = doc.HostConfig;
   const lowers = image.config.rootfs.diff_ids.map((d) => images.layers.path(d as Digest));
-  await mountRootfs(lowers, paths.upper, paths.work, paths.rootfs);
+  await span('bundle: overlay mount', () => mountRootfs(lowers, paths.upper, paths.work, paths.rootfs));
   const network = net ?? { namespace: h.NetworkMode === 'host' ? ('host' as const) : ('none' as const), addresses: [], dns: h.Dns ?? [] };
   const hostNetwork = network.namespace === 'host';
-  await writeEtcFiles(paths, {
+  await span('bundle: /etc files', () => writeEtcFiles(paths, {
     hostname: doc.Config.Hostname,
     extraHosts: (h.ExtraHosts ?? []).map((e) => {
       const i = e.indexOf(':');
@@ -75,12 +76,12 @@ export async function prepareBundle(images: ImageStore, c: { id: string; doc: Co
     addresses: network.addresses,
     dns: network.dns,
     hostNetwork,
-  });
-  const user = await resolveUser(paths.rootfs, doc.Config.User || undefined, h.GroupAdd ?? []);
+  }));
+  const user = await span('bundle: user', () => resolveUser(paths.rootfs, doc.Config.User || undefined, h.GroupAdd ?? []));
   const capabilities = resolveCapabilities({ capAdd: h.CapAdd ?? [], capDrop: h.CapDrop ?? [], privileged: h.Privileged });
   const seccompOpt = securityOpt(doc, 'seccomp');
-  const profile = h.Privileged ? undefined : await seccompProfileFor(seccompOpt);
-  const seccomp = profile ? seccompForContainer(profile, { capabilities, arch: image.config.architecture }) : undefined;
+  const profile = h.Privileged ? undefined : await span('bundle: seccomp profile', () => seccompProfileFor(seccompOpt));
+  const seccomp = profile ? span('bundle: seccomp resolve', () => seccompForContainer(profile, { capabilities, arch: image.config.architecture })) : undefined;
   // Docker's order (PATH, HOSTNAME, TERM, then the container's Env); runc adds HOME from passwd.
   const env = execEnv(doc.Config.Env, doc.Config.Hostname, doc.Config.Tty, []);
 
@@ -89,7 +90,7 @@ export async function prepareBundle(images: ImageStore, c: { id: string; doc: Co
   const mounts = [...tmpfsMounts(h.Tmpfs), ...(await ociMountsFor(doc.MountPoints ?? [], volumes, paths.rootfs, c.id))];
   if (init) mounts.push({ destination: INIT_PATH, type: 'bind', source: init, options: ['rbind', 'ro', 'nosuid', 'nodev'] });
 
-  const spec = buildSpec({
+  const spec = span('bundle: build spec', () => buildSpec({
     rootfs: paths.rootfs,
     readonlyRootfs: h.ReadonlyRootfs,
     process: {
@@ -121,6 +122,6 @@ export async function prepareBundle(images: ImageStore, c: { id: string; doc: Co
     ...(h.OomScoreAdj ? { oomScoreAdj: h.OomScoreAdj } : {}),
     shmSize: h.ShmSize,
     etcFiles: { hosts: paths.hosts, hostname: paths.hostname, resolvConf: paths.resolvConf },
-  });
-  await replaceFile(join(paths.dir, 'config.json'), JSON.stringify(spec));
+  }));
+  await span('bundle: write config.json', () => replaceFile(join(paths.dir, 'config.json'), JSON.stringify(spec)));
 }

@@ -5,14 +5,14 @@
  * unmounts, and applies the restart policy or --rm.
  */
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, existsSync, writeFileSync, openSync, closeSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { readdirSync, readFileSync, existsSync, writeFileSync, openSync, closeSync, mkdirSync, rmSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ImageStore } from '../image/store.js';
 import type { ContainerDoc, ContainerState } from '../container/model.js';
 import { initialState } from '../container/model.js';
-import { attach, isMonitorAlive, readExit, startMonitor, waitExit, ContainerStartError, type AttachOptions, type Attachment, type ExitInfo } from '../container/monitor.js';
+import { attach, isMonitorAlive, readExit, startMonitor, waitExit, ContainerStartError, STATE_FILES, type AttachOptions, type Attachment, type ExitInfo } from '../container/monitor.js';
 import { NAME_PATTERN, randomName } from '../container/names.js';
 import { containerPaths, runtimeRoot } from '../container/paths.js';
 import { unmountRootfs } from '../container/rootfs.js';
@@ -27,6 +27,7 @@ import { VolumeStore } from '../volume/store.js';
 import type { EndpointRequest, NetworkService } from './networks.js';
 import { EngineEvents } from './events.js';
 import { isVm, prepareVm, vmMonitorOptions, vmRuntimePath } from '../vm/prepare.js';
+import { mark, span } from '../util/trace.js';
 
 export interface Container {
   id: string;
@@ -173,7 +174,7 @@ export class ContainerService {
     if (name !== undefined && name !== '' && !NAME_PATTERN.test(name)) {
       throw new HullError('INVALID_ARGUMENT', `Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
     }
-    const image = this.images.find(req.Config.Image);
+    const image = span('create: image lookup', () => this.images.find(req.Config.Image));
     if (!image) throw new HullError('IMAGE_NOT_FOUND', `No such image: ${req.Config.Image}`);
     const id = randomBytes(32).toString('hex');
     const doc = buildContainerDoc(req, image.config, id);
@@ -184,7 +185,7 @@ export class ContainerService {
     const { points, anonymous } = await createPlannedVolumes(plan, this.volumes);
     if (points.length > 0) doc.MountPoints = points;
     try {
-      return await this.insertNew(id, name, image.id, doc, req.NetworkingConfig?.EndpointsConfig);
+      return await span('create: insert row, endpoints', () => this.insertNew(id, name, image.id, doc, req.NetworkingConfig?.EndpointsConfig));
     } catch (e) {
       await removeVolumes(this.volumes, anonymous);
       throw e;
@@ -202,15 +203,15 @@ export class ContainerService {
   private async insertNew(id: string, name: string | undefined, imageId: string, doc: ContainerDoc, endpoints: Record<string, EndpointRequest> | undefined): Promise<Container> {
     const createdAt = nowIso();
     const paths = containerPaths(this.root, id);
-    await mkdir(paths.dir, { recursive: true, mode: 0o710 });
+    span('create: container dir', () => mkdirSync(paths.dir, { recursive: true, mode: 0o710 }));
     const wanted = name ? name.replace(/^\//, '') : undefined;
     for (let attempt = 0; ; attempt++) {
       const candidate = wanted ?? randomName(attempt);
       try {
-        this.records.insert({ id, name: candidate, imageId, createdAt, config: JSON.stringify(doc), state: JSON.stringify(initialState()) });
+        span('create: row', () => this.records.insert({ id, name: candidate, imageId, createdAt, config: JSON.stringify(doc), state: JSON.stringify(initialState()) }));
         const created: Container = { id, name: candidate, imageId, createdAt, doc, state: initialState() };
         try {
-          this.networks?.created(created, endpoints);
+          span('create: endpoint (IPAM)', () => this.networks?.created(created, endpoints));
         } catch (e) {
           this.networks?.removed(created);
           this.records.delete(id);
@@ -241,12 +242,12 @@ export class ContainerService {
    * removed meanwhile.
    */
   async start(ref: string, attachOpts?: AttachOptions, restarting = false): Promise<{ container: Container; attachment?: Attachment }> {
-    const c = this.get(ref);
+    const c = span('start: load container', () => this.get(ref));
     if (c.state.Status === 'running' || c.state.Status === 'paused') {
       if (attachOpts) return { container: c, attachment: await attach(containerPaths(this.root, c.id).monitor, attachOpts) };
       return { container: c };
     }
-    const image = this.images.load(c.imageId);
+    const image = span('start: image config', () => this.images.load(c.imageId));
     if (!image) throw new HullError('IMAGE_NOT_FOUND', `No such image: ${c.doc.Config.Image}`);
     const paths = containerPaths(this.root, c.id);
     const vm = isVm(c.doc);
@@ -254,16 +255,24 @@ export class ContainerService {
     const runtime = new Runtime(runtimePath, runtimeRoot(this.root));
     // A monitor left by a CLI killed during an earlier start still holds the (created) container
     // and would delete the new one, or write its exit into the new state directory, when it ends.
-    killStaleMonitors(c.id);
+    // Its directory is made by every start before the monitor, so without one no start ever got
+    // that far: nothing to look for (saves a scan of every process's command line).
+    if (existsSync(paths.monitor)) span('start: stale monitor scan', () => killStaleMonitors(c.id));
     // A runtime state left by a crashed start must go before `create`; none is the usual case.
     if (existsSync(join(runtimeRoot(this.root), c.id))) await runtime.delete(c.id);
-    await rm(paths.monitor, { recursive: true, force: true });
-    await mkdir(paths.monitor, { recursive: true, mode: 0o700 });
-    const net = this.networks?.prepare(c);
+    // Synchronous: an empty directory, and each async call is a thread-pool round trip.
+    rmSync(paths.monitor, { recursive: true, force: true });
+    mkdirSync(paths.monitor, { recursive: true, mode: 0o700 });
+    const net = span('start: network', () => this.networks?.prepare(c));
+    // Plumbing that may still be running (net.ready) must be over before anything undoes it.
+    const settled = async (): Promise<void> => void (await net?.ready?.catch(() => undefined));
     try {
-      await prepareBundle(this.images, c, image, paths, this.volumes, net);
+      await span('start: bundle', () => prepareBundle(this.images, c, image, paths, this.volumes, net));
+      // The VM runtime reads the namespace's interfaces at create.
+      if (vm) await span('start: network ready', async () => net?.ready);
       if (vm) await prepareVm(this.root, c.doc, paths.dir, this.notice);
     } catch (e) {
+      await settled();
       this.volumes.release(c.id);
       if (net) this.networks?.release(c);
       throw e;
@@ -272,7 +281,7 @@ export class ContainerService {
     const log = c.doc.HostConfig.LogConfig;
     let started;
     try {
-      started = await startMonitor({
+      started = await span('start: monitor + runtime create', () => startMonitor({
         id: c.id,
         bundle: paths.dir,
         runtime: runtimePath,
@@ -285,8 +294,9 @@ export class ContainerService {
         ...(log.Config['max-file'] ? { logMaxFiles: Number(log.Config['max-file']) } : {}),
         exitCommand: [process.execPath, hullMain(), '--root', this.root, '_exited', c.id],
         ...(vm ? vmMonitorOptions(runtimeRoot(this.root), c.id, c.doc.Config.Tty) : {}),
-      });
+      }));
     } catch (e) {
+      await settled();
       unmountRootfs(paths.rootfs);
       this.volumes.release(c.id);
       this.networks?.release(c);
@@ -316,6 +326,7 @@ export class ContainerService {
     });
     if (abandoned || !this.records.get(c.id)) {
       // Stopped or removed while the restart was on its way.
+      await settled();
       await runtime.kill(c.id, 'KILL').catch(() => undefined);
       if (!this.records.get(c.id)) {
         await this.waitFor(paths.monitor, started.monitorPid, 30_000);
@@ -328,10 +339,15 @@ export class ContainerService {
     }
     let attachment: Attachment | undefined;
     try {
-      if (attachOpts) attachment = await attach(paths.monitor, attachOpts);
-      await runtime.start(c.id);
+      if (attachOpts) attachment = await span('start: attach', () => attach(paths.monitor, attachOpts));
+      // The workload never runs before its interfaces exist (Docker configures them during
+      // create, before start, too).
+      await span('start: network ready', async () => net?.ready);
+      await span('start: runtime start', () => runtime.start(c.id, started.pid));
+      mark('start: workload running');
     } catch (e) {
       attachment?.detach();
+      await settled();
       await runtime.kill(c.id, 'KILL').catch(() => undefined);
       throw e;
     }
@@ -381,13 +397,16 @@ export class ContainerService {
     const paths = containerPaths(this.root, id);
     const exit = readExit(paths.monitor);
     if (!exit || !claimExit(paths.monitor)) return;
-    c = this.transition(c, (cur) => (cur.MonitorPid > 0 ? exitedState(cur, exit) : undefined));
-    this.events.container(c, 'die', { exitCode: String(exit.exitCode) });
-    unmountRootfs(paths.rootfs);
+    c = span('exited: record state, event', () => {
+      const next = this.transition(c, (cur) => (cur.MonitorPid > 0 ? exitedState(cur, exit) : undefined));
+      this.events.container(next, 'die', { exitCode: String(exit.exitCode) });
+      return next;
+    });
+    span('exited: unmount', () => unmountRootfs(paths.rootfs));
     this.volumes.release(id);
-    this.networks?.release(c);
+    span('exited: network release', () => this.networks?.release(c));
     if (c.doc.HostConfig.AutoRemove) {
-      await this.remove(id, { force: true, volumes: true });
+      await span('exited: --rm remove', () => this.remove(id, { force: true, volumes: true }));
       return;
     }
     if (!shouldRestart(c)) return;
@@ -485,22 +504,29 @@ export class ContainerService {
       if (c.state.MonitorPid > 0) await this.waitFor(containerPaths(this.root, c.id).monitor, c.state.MonitorPid, 30_000);
     }
     // A monitor nobody recorded (its CLI was killed right after starting it) holds a created
-    // container; it must not outlive the container's files.
-    killStaleMonitors(c.id);
+    // container; it must not outlive the container's files. Without a monitor directory no start
+    // got that far, and with an exit in it the last monitor's container is over (it ends by
+    // itself once the directory is gone): no /proc scan then, the `run --rm` case.
     const paths = containerPaths(this.root, c.id);
+    if (existsSync(paths.monitor) && !existsSync(join(paths.monitor, STATE_FILES.exit))) killStaleMonitors(c.id);
     this.records.transaction(() => {
       const fresh = this.records.get(c.id);
       if (fresh) this.saveState(c.id, { ...(JSON.parse(fresh.state) as ContainerState), Status: 'removing' });
     });
     unmountRootfs(paths.rootfs);
     this.volumes.release(c.id);
-    this.networks?.removed(c);
+    span('remove: network endpoints', () => this.networks?.removed(c));
     // The monitor deletes the runtime's container when it ends; a second `runtime delete` (a
-    // whole runc start, ~20 ms of CPU) only when the runtime still has state for it.
+    // whole runc start, ~20 ms of CPU) only when the runtime still has state for it. Right after
+    // an exit (`run --rm`) the monitor's own delete is usually still running: wait for it.
+    await span('remove: monitor\'s runtime delete', () => monitorFinished(paths.monitor));
     if (existsSync(join(runtimeRoot(this.root), c.id))) await new Runtime(c.state.Runtime || chooseRuntime(), runtimeRoot(this.root)).delete(c.id);
-    await rm(paths.dir, { recursive: true, force: true });
-    await rm(paths.monitor, { recursive: true, force: true });
-    this.records.delete(c.id);
+    // Synchronous: a dozen small entries, where async rm pays a thread-pool round trip each.
+    span('remove: files', () => {
+      rmSync(paths.dir, { recursive: true, force: true });
+      rmSync(paths.monitor, { recursive: true, force: true });
+    });
+    span('remove: row', () => this.records.delete(c.id));
     if (opts.volumes) await this.removeAnonymousVolumes(c);
     this.events.container(c, 'destroy');
     return c;
@@ -574,6 +600,17 @@ export class ContainerService {
 }
 
 const RESTARTER_FILE = 'restarter.pid';
+
+/**
+ * A monitor that recorded its container's exit (exit.json) and still has the container's pid
+ * file is finishing: it removes the pid file right after its `runtime delete`. Waits for that,
+ * bounded (a monitor killed midway leaves the file; the caller then deletes by itself).
+ */
+async function monitorFinished(stateDir: string): Promise<void> {
+  if (!existsSync(join(stateDir, STATE_FILES.exit))) return;
+  const deadline = Date.now() + 2000;
+  while (existsSync(join(stateDir, STATE_FILES.pid)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+}
 
 /** The exit a container gets when its monitor died without recording one (killed with it). */
 function lostExit(): ExitInfo {

@@ -17,6 +17,7 @@ import { DEFAULT_DOMAIN, familiarString, parseNormalizedTagged } from '../image/
 import { ImageStore } from '../image/store.js';
 import { openDb, type Db } from '../state/db.js';
 import { HullError } from '../util/errors.js';
+import { span } from '../util/trace.js';
 import { ContainerService } from './containers.js';
 import { VolumeService } from './volumes.js';
 import { NetworkService } from './networks.js';
@@ -49,9 +50,9 @@ export class Engine {
   }
 
   static async open(root: string): Promise<Engine> {
-    const db = openDb(root);
+    const db = span('engine: sqlite open + migrate', () => openDb(root));
     const images = new ImageStore(root, db);
-    await images.init();
+    await span('engine: image store init (sweep)', () => images.init());
     return new Engine(root, db, images);
   }
 

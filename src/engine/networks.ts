@@ -22,6 +22,8 @@ import { Netavark, type NetavarkNetwork, type NetavarkOptions } from '../network
 import { createNetns, netnsExists, netnsPath, removeNetns } from '../network/netns.js';
 import { foreignReservations, pickSubnet, releaseSubnet, reserveSubnet } from '../network/subnet-pool.js';
 import { listeningPorts } from '../network/host-ports.js';
+import { span } from '../util/trace.js';
+import { deleteInterfaces, fastAttach, fastDetach, markBridge, randomMac, reclaimStaleBridges } from '../network/fast-bridge.js';
 
 export interface NetworkCreateOptions {
   name: string;
@@ -46,6 +48,12 @@ export interface BundleNetwork {
   addresses: string[];
   /** Resolvers for resolv.conf (aardvark's address first on user networks). */
   dns: string[];
+  /**
+   * Plumbing still under way in the namespace (the fast path runs it alongside the bundle and
+   * `runc create`, which only needs the namespace to exist). It must be awaited before the
+   * workload starts (`runtime start`), and before any runtime that reads the namespace at create.
+   */
+  ready?: Promise<void>;
 }
 
 /** The container fields networking reads; kept narrow so containers.ts need not be imported. */
@@ -283,6 +291,7 @@ export class NetworkService {
         aliases: o.aliases ?? [],
         iface,
         mac: '',
+        plumber: 'netavark',
       };
       this.records.insertEndpoint(row);
       return row;
@@ -303,7 +312,8 @@ export class NetworkService {
     const ep = this.records.endpointsFor(c.id).find((e) => e.networkId === n.id);
     if (!ep) throw new HullError('CONFLICT', `container ${c.id} is not connected to network ${n.name}`);
     if ((c.state.Status === 'running' || c.state.Status === 'paused') && netnsExists(c.id)) {
-      this.netavark.teardown(netnsPath(c.id), this.options(c, [ep], []));
+      if (ep.plumber === 'hull') fastDetach(c.id, true);
+      else this.netavark.teardown(netnsPath(c.id), this.options(c, [ep], []));
     }
     this.records.deleteEndpoint(n.id, c.id);
   }
@@ -349,9 +359,49 @@ export class NetworkService {
   }
 
   private setupOne(c: NetContainer, n: NetworkRow, ep: EndpointRow): void {
+    this.records.setPlumbing(n.id, c.id, 'netavark', '');
     const status = this.netavark.setup(netnsPath(c.id), this.options(c, [ep], []));
     const mac = status[n.name]?.interfaces[ep.iface]?.mac_address;
     if (mac) this.records.setMac(n.id, c.id, mac);
+  }
+
+  /**
+   * The fast path (network/fast-bridge.ts) serves a container with one endpoint, on a network
+   * without DNS entries to register (the default bridge), publishing no ports.
+   * HULL_NETWORK_FAST=0 turns it off (A/B measurements, tests of the netavark path).
+   */
+  private fastEligible(c: NetContainer, eps: EndpointRow[]): NetworkRow | undefined {
+    if (process.env.HULL_NETWORK_FAST === '0' || eps.length !== 1) return undefined;
+    const h = c.doc.HostConfig;
+    if (Object.keys(h.PortBindings ?? {}).length > 0 || h.PublishAllPorts === true) return undefined;
+    const n = this.network(eps[0]!.networkId);
+    return n.name === 'bridge' && !n.internal && n.bridge ? n : undefined;
+  }
+
+  /**
+   * The fast path, in the namespace already made. When the bridge or its rules are missing (the
+   * first container on it), netavark does the whole setup instead, in the same namespace.
+   */
+  private async plumbFast(c: NetContainer, n: NetworkRow, ep: EndpointRow, path: string): Promise<void> {
+    const mac = randomMac();
+    this.records.setPlumbing(n.id, c.id, 'hull', mac);
+    if (await span('network: fast attach', () => fastAttach({ containerId: c.id, bridge: n.bridge!, subnet: n.subnet!, gateway: n.gateway!, ip: ep.ip, mac }))) return;
+    createNetns(c.id); // loopback up: netavark leaves lo alone
+    this.netavarkSetup(c, [ep], [], path);
+  }
+
+  private netavarkSetup(c: NetContainer, eps: EndpointRow[], claims: PortClaim[], path: string): void {
+    for (const ep of eps) this.records.setPlumbing(ep.networkId, c.id, 'netavark', '');
+    const status = span('network: netavark setup', () => this.netavark.setup(path, this.options(c, eps, claims)));
+    for (const ep of eps) {
+      const n = this.network(ep.networkId);
+      const mac = status[n.name]?.interfaces[ep.iface]?.mac_address;
+      if (mac) this.records.setMac(n.id, c.id, mac);
+      // A default bridge may outlive its last container (fast-path teardown): remember its root.
+      if (n.name === 'bridge') markBridge(this.root, netavarkNetwork(n));
+    }
+    // Rare (the first container on a bridge), so this is where leftovers of deleted roots go.
+    span('network: reclaim stale bridges', () => reclaimStaleBridges(this.netavark));
   }
 
   /** At start: the namespace to join, addresses and resolvers for /etc. */
@@ -377,16 +427,19 @@ export class NetworkService {
     // A create that died between the container row and its endpoint: connect it now.
     if (this.records.endpointsFor(c.id).length === 0) this.connect(mode, c);
     const eps = this.records.endpointsFor(c.id);
+    const fast = this.fastEligible(c, eps);
+    if (fast) {
+      // Only the namespace now (runc joins it by path); the rest runs while the bundle is written
+      // and `runc create` runs, and is awaited before `runc start`.
+      const path = span('network: netns add', () => createNetns(c.id, { loopback: false }));
+      const ready = this.plumbFast(c, fast, eps[0]!, path);
+      ready.catch(() => undefined); // awaited by the caller; this only marks it handled meanwhile
+      return { namespace: { path }, addresses: [eps[0]!.ip], dns: this.resolvers(eps, userDns), ready };
+    }
     // The namespace first: it is what marks this container's port claims as live (claimPorts).
-    const path = createNetns(c.id);
+    const path = span('network: netns add', () => createNetns(c.id));
     try {
-      const claims = this.claimPorts(c);
-      const status = this.netavark.setup(path, this.options(c, eps, claims));
-      for (const ep of eps) {
-        const n = this.network(ep.networkId);
-        const mac = status[n.name]?.interfaces[ep.iface]?.mac_address;
-        if (mac) this.records.setMac(n.id, c.id, mac);
-      }
+      this.netavarkSetup(c, eps, this.claimPorts(c), path);
     } catch (e) {
       this.records.deleteClaimsFor(c.id);
       removeNetns(c.id);
@@ -465,12 +518,22 @@ export class NetworkService {
     const claims = this.records.claimsFor(c.id);
     if (netnsExists(c.id)) {
       const eps = this.records.endpointsFor(c.id);
+      // The default bridge stays up after its last container, as docker0 does, so that the next
+      // container takes the fast path. netavark would take it down with its last interface; for
+      // an endpoint of it without ports (no per-container rules, no DNS entries) the veth pair is
+      // all netavark made per container, and deleting it is its whole per-container teardown.
+      const keepBridge = (e: EndpointRow): boolean => claims.length === 0 && this.network(e.networkId).name === 'bridge';
+      const viaNetavark = eps.filter((e) => e.plumber === 'netavark' && !keepBridge(e));
+      const netavarkVeths = eps.filter((e) => e.plumber === 'netavark' && keepBridge(e)).map((e) => e.iface);
       try {
-        if (eps.length > 0) this.netavark.teardown(netnsPath(c.id), this.options(c, eps, claims));
+        if (viaNetavark.length > 0) span('network: netavark teardown', () => this.netavark.teardown(netnsPath(c.id), this.options(c, viaNetavark, claims)));
       } catch {
         // a concurrent release got there first, or the interface is already gone
       }
-      removeNetns(c.id);
+      if (netavarkVeths.length > 0) span('network: veth delete', () => deleteInterfaces(c.id, netavarkVeths));
+      // Whoever set an endpoint up tears it down: hull's veth and the namespace in one `ip` run.
+      if (eps.some((e) => e.plumber === 'hull')) span('network: fast detach', () => fastDetach(c.id));
+      else span('network: netns delete', () => removeNetns(c.id));
     }
     this.records.deleteClaimsFor(c.id);
   }

@@ -7,8 +7,8 @@
  * never a blob a later command would trust.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream, rmSync, type ReadStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { createReadStream, mkdirSync, rmSync, type ReadStream } from 'node:fs';
+import { open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HullError } from '../util/errors.js';
 import { pidTempName, sweepDeadPidEntries } from '../util/fs.js';
@@ -24,8 +24,9 @@ export class BlobStore {
   }
 
   async init(): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
-    await mkdir(this.ingestDir, { recursive: true });
+    // Synchronous, like the sweep: two no-op mkdirs on every command's start.
+    mkdirSync(this.dir, { recursive: true });
+    mkdirSync(this.ingestDir, { recursive: true });
     // Ingest files of a process that died mid-write are garbage, never blobs.
     await sweepDeadPidEntries(this.ingestDir);
   }

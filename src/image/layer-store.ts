@@ -8,7 +8,7 @@
  * A layer is unpacked into `layers/tmp/<pid>-…` and renamed into place only once its diff id is
  * verified; a concurrent unpack of the same layer by another process simply loses the rename.
  */
-import { renameSync } from 'node:fs';
+import { mkdirSync, renameSync } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pidTempName, sweepDeadPidEntries } from '../util/fs.js';
@@ -31,8 +31,9 @@ export class LayerStore {
   }
 
   async init(): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
-    await mkdir(this.tmpDir, { recursive: true });
+    // Synchronous, like the sweep: two no-op mkdirs on every command's start.
+    mkdirSync(this.dir, { recursive: true });
+    mkdirSync(this.tmpDir, { recursive: true });
     await sweepDeadPidEntries(this.tmpDir);
   }
 

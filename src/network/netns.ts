@@ -24,14 +24,14 @@ function ip(args: string[]): { ok: boolean; err: string } {
   return { ok: r.status === 0, err: (r.stderr || r.error?.message || '').trim() };
 }
 
-/** Create the container's namespace with loopback up; an existing one is reused. */
-export function createNetns(containerId: string): string {
+/** Create the container's namespace with loopback up (unless the caller does that); an existing one is reused. */
+export function createNetns(containerId: string, o: { loopback?: boolean } = {}): string {
   const path = netnsPath(containerId);
   if (!existsSync(path)) {
     const r = ip(['netns', 'add', netnsName(containerId)]);
     if (!r.ok && !existsSync(path)) throw new HullError('INTERNAL', `creating network namespace: ${r.err}`);
   }
-  ip(['-n', netnsName(containerId), 'link', 'set', 'lo', 'up']);
+  if (o.loopback !== false) ip(['-n', netnsName(containerId), 'link', 'set', 'lo', 'up']);
   return path;
 }
 

@@ -24,7 +24,11 @@ export interface EndpointRow {
   aliases: string[];
   iface: string;
   mac: string;
+  /** Who set the interface up at the last start (and so tears it down). */
+  plumber: Plumber;
 }
+
+export type Plumber = 'netavark' | 'hull';
 
 export interface PortClaim {
   proto: string;
@@ -57,6 +61,7 @@ interface RawEndpoint {
   aliases: string;
   interface: string;
   mac: string;
+  plumber: string;
 }
 
 interface RawClaim {
@@ -90,6 +95,7 @@ const toEndpoint = (r: RawEndpoint): EndpointRow => ({
   aliases: JSON.parse(r.aliases) as string[],
   iface: r.interface,
   mac: r.mac,
+  plumber: r.plumber === 'hull' ? 'hull' : 'netavark',
 });
 
 const toClaim = (r: RawClaim): PortClaim => ({ proto: r.proto, hostIp: r.host_ip, hostPort: r.host_port, containerId: r.container_id, containerPort: r.container_port });
@@ -147,6 +153,11 @@ export class NetworkRecords {
 
   setMac(networkId: string, containerId: string, mac: string): void {
     this.db.prepare('UPDATE endpoints SET mac = ? WHERE network_id = ? AND container_id = ?').run(mac, networkId, containerId);
+  }
+
+  /** Recorded before the plumbing is done, so a crash midway leaves the right party to undo it. */
+  setPlumbing(networkId: string, containerId: string, plumber: Plumber, mac: string): void {
+    this.db.prepare('UPDATE endpoints SET plumber = ?, mac = ? WHERE network_id = ? AND container_id = ?').run(plumber, mac, networkId, containerId);
   }
 
   deleteEndpoint(networkId: string, containerId: string): void {

@@ -159,4 +159,9 @@ export const MIGRATIONS: readonly string[] = [
     pid          INTEGER NOT NULL
   );
   `,
+  `
+  -- Who plumbed an endpoint's interface at the container's last start, so the same party tears
+  -- it down: 'netavark', or 'hull' (network/fast-bridge.ts: a veth on an existing bridge).
+  ALTER TABLE endpoints ADD COLUMN plumber TEXT NOT NULL DEFAULT 'netavark';
+  `,
 ];

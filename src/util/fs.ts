@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, open, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
+import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 /** A unique name next to `target`, so the final rename stays on one filesystem (atomic). */
@@ -60,7 +61,9 @@ export function isPidAlive(pid: number): boolean {
 export async function sweepDeadPidEntries(dir: string): Promise<void> {
   let names: string[];
   try {
-    names = await readdir(dir);
+    // Synchronous: every command sweeps at start and the directory is almost always empty; a
+    // thread-pool round trip per call cost more than the listing (see docs/ARCHITECTURE.md).
+    names = readdirSync(dir);
   } catch {
     return;
   }

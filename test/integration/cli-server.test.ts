@@ -106,13 +106,13 @@ after(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-/** The supervisor serving our private socket, found by its command line. */
-function supervisorPid(): number | undefined {
+/** The supervisor serving our private socket (or `socket`), found by its command line. */
+function supervisorPid(socket = sock): number | undefined {
   for (const p of readdirSync('/proc')) {
     if (!/^\d+$/.test(p)) continue;
     try {
       const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-      if (cmd.some((a) => a.endsWith('supervisor.js')) && cmd.includes(sock)) return Number(p);
+      if (cmd.some((a) => a.endsWith('supervisor.js')) && cmd.includes(socket)) return Number(p);
     } catch {
       // exited meanwhile
     }
@@ -259,6 +259,34 @@ void describe('hull through the native client', { skip }, () => {
     assert.equal(r.how, 'node-stale-server 0');
     await workerReady();
     assert.notEqual(supervisorPid(), old);
+  });
+
+  test('no worker ready: the client is handed to the loading worker rather than running node', async () => {
+    // A pool of one, and waiting for a loading worker whatever it has left to load: every
+    // command after the first finds only the replacement the previous one started, still loading.
+    const socket = join(work, 'one.sock');
+    const env = { HULL_CLI_SOCKET: socket, HULL_SERVER_WORKERS: '1', HULL_SERVER_COLD_FRACTION: '1' };
+    const ready = (): true | undefined => {
+      try {
+        return readFileSync(`${socket}.ready`, 'utf8').trim() === '1' || undefined;
+      } catch {
+        return undefined;
+      }
+    };
+    try {
+      assert.equal((await run(['--version'], { viaClient: true, env })).how, 'node-no-server 0');
+      await until('the pool of one to be ready', ready, 60_000);
+      for (let i = 0; i < 3; i++) {
+        const r = await run(['--version'], { viaClient: true, env });
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stdout, '0.1.0\n');
+        assert.match(r.how, /^worker \d+$/, `command ${i + 1} was not served by a worker`);
+      }
+    } finally {
+      const pid = supervisorPid(socket);
+      if (pid) process.kill(pid, 'SIGTERM');
+      await until('that supervisor to exit', () => supervisorPid(socket) === undefined || undefined, 30_000);
+    }
   });
 
   test('concurrent commands each get a worker or run on node; none waits or fails', async () => {

@@ -323,3 +323,64 @@ describe('modes and errors', { skip }, () => {
     assert.equal((await ok(['network', 'prune', '-f', '--filter', `label=t=${process.pid}`])).trim(), `Deleted Networks:\n${net}`);
   });
 });
+
+describe('the default bridge fast path (network/fast-bridge.ts)', { skip }, () => {
+  const link = (name: string): { exists: boolean; master: string } => {
+    const r = spawnSync('ip', ['-j', 'link', 'show', name], { encoding: 'utf8' });
+    if (r.status !== 0) return { exists: false, master: '' };
+    return { exists: true, master: ((JSON.parse(r.stdout) as { master?: string }[])[0]?.master ?? '') };
+  };
+  const bridgeOf = async (r = root): Promise<string> => {
+    const id = (await runHull(['network', 'inspect', '-f', '{{.Id}}', 'bridge'], { root: r })).stdout.trim();
+    return `hull${id.slice(0, 6)}`;
+  };
+
+  test('on an up bridge hull plumbs the veth: reachable by IP, same NetworkSettings as netavark gives, gone after rm', async () => {
+    // netavark's path (the switch that turns the fast path off): the bridge is up from here on.
+    const slow = uniq('slow');
+    const r = await runHull(['run', '-d', '--name', slow, 'busybox', 'sleep', '120'], { root, env: { HULL_NETWORK_FAST: '0' } });
+    assert.equal(r.code, 0, r.stderr);
+    const bridge = await bridgeOf();
+    const fast = uniq('fast');
+    const id = (await ok(['run', '-d', '--name', fast, 'busybox', 'sh', '-c', 'echo reached | nc -l -p 7000; sleep 120'])).trim();
+    const veth = `vh${id.slice(0, 12)}`;
+    assert.deepEqual(link(veth), { exists: true, master: bridge }, 'hull\'s veth on the network\'s bridge');
+    // Reachable from another container by its address.
+    const ip = await inspect(fast, '{{.NetworkSettings.IPAddress}}');
+    const got = await until('the fast container to answer', async () => {
+      const x = await hull(['run', '--rm', 'busybox', 'nc', '-w', '3', ip, '7000']);
+      return x.stdout.includes('reached') ? x.stdout : undefined;
+    }, 30_000);
+    assert.match(got, /reached/);
+    // What inspect says is what the kernel has, in the same shape as for netavark's endpoint.
+    const settings = async (name: string): Promise<Record<string, unknown>> => JSON.parse(await inspect(name, '{{json .NetworkSettings}}')) as Record<string, unknown>;
+    const [s, f] = [await settings(slow), await settings(fast)];
+    assert.deepEqual(Object.keys(f).sort(), Object.keys(s).sort());
+    for (const k of ['Gateway', 'IPPrefixLen', 'Bridge']) assert.equal(f[k], s[k], k);
+    const nets = (x: Record<string, unknown>): Record<string, unknown> => (x.Networks as Record<string, Record<string, unknown>>).bridge!;
+    assert.deepEqual(Object.keys(nets(f)).sort(), Object.keys(nets(s)).sort());
+    assert.match(String(f.MacAddress), /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
+    assert.equal((await ok(['exec', fast, 'cat', '/sys/class/net/eth0/address'])).trim(), f.MacAddress);
+    assert.match(await ok(['exec', fast, 'ip', 'route']), new RegExp(`default via ${String(f.Gateway).replace(/\./g, '\\.')}`));
+    await ok(['rm', '-f', fast, slow]);
+    assert.equal(link(veth).exists, false, 'veth left behind');
+    assert.equal(existsSync(`/run/netns/hull-${id}`), false, 'netns left behind');
+    // The bridge stays for the next container, as docker0 does.
+    assert.equal(link(bridge).exists, true);
+  });
+
+  test('a bridge whose root is gone is taken down by the next netavark setup', async () => {
+    const other = join(work, 'other-root');
+    const load = await runHull(['load', '-i', join(work, 'busybox.tar')], { root: other });
+    assert.equal(load.code, 0, load.stderr);
+    const r = await runHull(['run', '--rm', 'busybox', 'true'], { root: other });
+    assert.equal(r.code, 0, r.stderr);
+    const bridge = await bridgeOf(other);
+    assert.equal(link(bridge).exists, true, 'the default bridge outlives its last container');
+    await rm(other, { recursive: true, force: true });
+    // netavark's path runs the reclaim (the fast path never does: it must stay fast).
+    const s = await runHull(['run', '--rm', 'busybox', 'true'], { root, env: { HULL_NETWORK_FAST: '0' } });
+    assert.equal(s.code, 0, s.stderr);
+    assert.equal(link(bridge).exists, false, `${bridge} of a deleted root is still there`);
+  });
+});

@@ -19,6 +19,7 @@ import { parseFilterTime } from '../../util/time-args.js';
 import { createProgress } from '../progress.js';
 import { humanDuration, timeAgo } from '../../util/units.js';
 import { psFilter } from '../../engine/container-filters.js';
+import { span } from '../../util/trace.js';
 import { addCreateFlags, toCreateRequest, type RunFlags } from './run-options.js';
 import { spawnSync } from 'node:child_process';
 import { stat } from 'node:fs/promises';
@@ -63,7 +64,7 @@ async function startAttached(engine: Engine, c: Container, interactive: boolean,
     void engine.containers.kill(c.id, sig).catch(() => undefined);
   };
   try {
-    const { attachment } = await engine.containers.start(c.id, {
+    const { attachment } = await span('run: start', () => engine.containers.start(c.id, {
       ...(stdin ? { stdin } : {}),
       stdout: process.stdout,
       stderr: process.stderr,
@@ -71,11 +72,11 @@ async function startAttached(engine: Engine, c: Container, interactive: boolean,
       ...terminalSizing(tty),
       // run records the exit itself (engine.containers.exited below): the monitor need not start `_exited`.
       claimExit: true,
-    });
+    }));
     detach = () => attachment!.detach();
     // Without a tty, signals to `hull run` go to the container (Docker's --sig-proxy).
     if (!tty) for (const s of signals) process.on(s, forward);
-    const exit = await attachment!.done;
+    const exit = await span('run: workload runs (attachment done)', () => attachment!.done);
     return exit;
   } finally {
     for (const s of signals) process.off(s, forward);
@@ -90,7 +91,7 @@ async function run(image: string, command: string[], flags: RunFlags & { detachK
     if (flags.detach && flags.rm === undefined) flags.rm = false;
     let c: Container;
     try {
-      c = await createWithPull(engine, image, command, flags);
+      c = await span('run: create', () => createWithPull(engine, image, command, flags));
     } catch (e) {
       if (isHullError(e)) {
         process.stderr.write(`hull: ${e.message}\n`);
@@ -106,8 +107,8 @@ async function run(image: string, command: string[], flags: RunFlags & { detachK
       }
       const exit = await startAttached(engine, c, flags.interactive ?? false, flags.detachKeys ?? 'ctrl-p,ctrl-q');
       if (!exit) return 0;
-      await engine.containers.exited(c.id);
-      if (c.doc.HostConfig.AutoRemove) await waitRemoved(engine, c.id);
+      await span('run: exited (record, unmount, network, --rm)', () => engine.containers.exited(c.id));
+      if (c.doc.HostConfig.AutoRemove) await span('run: wait removed', () => waitRemoved(engine, c.id));
       return exit.exitCode;
     } catch (e) {
       if (e instanceof Error && 'exitStatus' in e && typeof (e as { exitStatus?: number }).exitStatus === 'number') {

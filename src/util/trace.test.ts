@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { formatTrace, mark, span } from './trace.js';
+
+test('off: span only runs the function, nothing is recorded', async () => {
+  delete process.env.HULL_TRACE;
+  assert.equal(span('sync', () => 41 + 1), 42);
+  assert.equal(await span('async', () => Promise.resolve('x')), 'x');
+  mark('nothing');
+  assert.doesNotMatch(formatTrace(), /sync|async|nothing/);
+});
+
+test('on: nested, async and failing spans are timed; marks are points; a failure still ends its span', async () => {
+  process.env.HULL_TRACE = '/nonexistent-dir/trace'; // flushed at exit; a failed write is ignored
+  try {
+    await span('outer', async () => {
+      span('inner', () => undefined);
+      await new Promise((r) => setTimeout(r, 5));
+    });
+    mark('point');
+    assert.throws(() => span('fails', () => {
+      throw new Error('boom');
+    }), /boom/);
+    await assert.rejects(span('rejects', () => Promise.reject(new Error('no'))), /no/);
+    const lines = formatTrace().split('\n');
+    const row = (name: string): string[] => lines.find((l) => l.trimEnd().endsWith(name))!.trim().split(/\s+/);
+    const outer = row('outer');
+    assert.ok(Number(outer[1]) >= 4, `outer took ${outer[1]} ms`);
+    assert.match(lines.find((l) => l.endsWith('inner'))!, /\s{2}inner$/, 'inner is indented under outer');
+    assert.equal(row('point')[1], '·');
+    for (const n of ['fails', 'rejects']) assert.notEqual(row(n)[1], '·', `${n} has a duration`);
+    assert.doesNotMatch(lines.find((l) => l.endsWith('point'))!, /^\s*\S+\s+\S+\s+\S+\s{4}/, 'depth is back to 0 after failures');
+  } finally {
+    delete process.env.HULL_TRACE;
+  }
+});
