@@ -22,6 +22,8 @@ export interface VmSettings {
 }
 
 export const DEFAULT_CPUS = 1;
+/** hull.execN ports per VM: how many execs can run in it at once (vm/exec.ts). */
+export const EXEC_SLOTS = 8;
 export const DEFAULT_MEMORY_MIB = 512;
 /** Under TCG on a loaded 2-core host a boot takes 5-15 s; a hang is caught well after that. */
 export const DEFAULT_BOOT_TIMEOUT_SECONDS = 90;
@@ -77,7 +79,8 @@ export function qemuArgs(s: VmSettings, opts: { paused: boolean; probe?: boolean
   if (opts.probe) return args;
   args.push(
     '-qmp', `unix:${VM_FILES.qmp},server=on,wait=off`,
-    '-device', 'virtio-serial-pci,max_ports=8',
+    // 5 ports of the workload's (stdout, stderr, ctl, stdin, tty) and the exec slots.
+    '-device', `virtio-serial-pci,max_ports=${5 + EXEC_SLOTS}`,
     '-chardev', 'file,id=out,path=/dev/fd/3', '-device', 'virtserialport,chardev=out,name=hull.stdout',
     '-chardev', 'file,id=err,path=/dev/fd/4', '-device', 'virtserialport,chardev=err,name=hull.stderr',
     // pipe opens ctl.in and ctl.out read-write: the FIFO never reaches EOF and never blocks.
@@ -89,6 +92,8 @@ export function qemuArgs(s: VmSettings, opts: { paused: boolean; probe?: boolean
   // fd 6 (-t): the slave of the pty whose master the monitor got over the console socket.
   if (s.tty) args.push('-chardev', 'serial,id=tty,path=/dev/fd/6', '-device', 'virtserialport,chardev=tty,name=hull.tty');
   if (s.stdin) args.push('-chardev', 'socket,id=in,fd=5', '-device', 'virtserialport,chardev=in,name=hull.stdin');
+  // `hull exec` (vm/exec.ts): a listening socket per slot, served by the guest on "exec N".
+  for (let n = 0; n < EXEC_SLOTS; n++) args.push('-chardev', `socket,id=exec${n},path=exec${n}.sock,server=on,wait=off`, '-device', `virtserialport,chardev=exec${n},name=hull.exec${n}`);
   if (opts.paused) args.push('-S');
   return args;
 }

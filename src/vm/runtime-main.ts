@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * hull's VM runtime: an OCI-runtime-shaped command (`create`, `start`, `kill`, `delete`,
- * `state`, `pause`, `resume`, `ps`) that runs a bundle as a QEMU virtual machine instead of a
+ * `state`, `pause`, `resume`, `ps`, `exec`) that runs a bundle as a QEMU virtual machine instead of a
  * runc container. The container monitor (native/monitor) and the engine drive it exactly as
  * they drive runc, so logs, attach, exit recording, stop/kill/rm, restart policies and the
  * crash reconciliation are the container code paths, unchanged (docs/ARCHITECTURE.md, "Virtual machines").
@@ -9,12 +9,13 @@
  *   hull-vm-runtime --root DIR [--log F --log-format json] create --bundle B --pid-file P ID
  *   hull-vm-runtime --root DIR start|state|pause|resume|ps ID
  *   hull-vm-runtime --root DIR kill [--all] ID SIGNAL
+ *   hull-vm-runtime --root DIR [--log F --log-format json] exec --process FILE [--detach] ID
  *   hull-vm-runtime --root DIR delete [--force] ID
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createConnection } from 'node:net';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, writeFileSync, constants as fsc } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, openSync, readdirSync, readFileSync, writeFileSync, constants as fsc } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { constants as osc } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +27,8 @@ import { QEMU_BINARY, VIRTIOFSD_PID_SUFFIX, VM_FILES, qemuArgs, virtiofsdCommand
 import { guestMounts, mountFields, qemuShareArgs } from './mounts.js';
 import { netnsPath, networkFields, qemuNetArgs, readNetwork, wireTaps } from './network.js';
 import { aliveAs, readCtl, readPid, waitFor } from './proc.js';
+import { ExecFailed, vmExec } from './exec.js';
+import type { OciProcess } from '../container/spec/oci-types.js';
 
 class UsageError extends Error {}
 
@@ -36,7 +39,7 @@ interface Parsed {
   rest: string[];
 }
 
-const VALUE_FLAGS = new Set(['--root', '--log', '--log-format', '--bundle', '--pid-file', '--console-socket']);
+const VALUE_FLAGS = new Set(['--root', '--log', '--log-format', '--bundle', '--pid-file', '--console-socket', '--process']);
 
 function parse(argv: string[]): Parsed {
   const flags = new Map<string, string | true>();
@@ -73,8 +76,8 @@ async function create(p: Parsed): Promise<void> {
   const settings = JSON.parse(readFileSync(join(bundle, 'vm.json'), 'utf8')) as VmSettings;
   const dir = vmDir(p.root, id);
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  // Kept with the VM: start reads its boot timeout and console path from here.
-  writeFileSync(join(dir, 'vm.json'), JSON.stringify(settings));
+  // Kept with the VM: start reads its boot timeout and console path from here, exec the bundle.
+  writeFileSync(join(dir, 'vm.json'), JSON.stringify({ ...settings, bundle }));
   nativeAddon().mknod(join(dir, VM_FILES.ctlIn), fsc.S_IFIFO | 0o600, 0, 0);
   writeFileSync(join(dir, VM_FILES.ctlOut), '');
   writeFileSync(join(dir, VM_FILES.created), '');
@@ -196,9 +199,49 @@ async function start(p: Parsed): Promise<void> {
   throw new Error(`${why}; console: ${tail(settings.consoleLog)}`);
 }
 
-/** The settings create copied from the bundle. */
-function bundleSettings(dir: string): VmSettings {
-  return JSON.parse(readFileSync(join(dir, 'vm.json'), 'utf8')) as VmSettings;
+/** The settings create copied from the bundle, and the bundle's path. */
+function bundleSettings(dir: string): VmSettings & { bundle: string } {
+  return JSON.parse(readFileSync(join(dir, 'vm.json'), 'utf8')) as VmSettings & { bundle: string };
+}
+
+/** `exec --process FILE [--detach] ID`: exits with the process's status (vm/exec.ts). */
+async function exec(p: Parsed): Promise<void> {
+  const id = p.rest[0];
+  const processFile = p.flags.get('--process');
+  if (!id || typeof processFile !== 'string') throw new UsageError('exec needs --process and an id');
+  const dir = vmDir(p.root, id);
+  try {
+    if (!aliveAs(readPid(join(dir, VM_FILES.qemuPid)), 'qemu-system') || existsSync(join(dir, VM_FILES.created))) {
+      throw new Error('cannot exec in a stopped container');
+    }
+    const settings = bundleSettings(dir);
+    const status = await vmExec({
+      dir,
+      rootfs: join(settings.bundle, 'rootfs'),
+      process: JSON.parse(readFileSync(processFile, 'utf8')) as OciProcess,
+      detach: p.flags.has('--detach'),
+    });
+    process.exit(status);
+  } catch (e) {
+    // runc's words, which the engine turns into Docker's "OCI runtime exec failed: …".
+    if (e instanceof ExecFailed) {
+      logError(p, `exec failed: unable to start container process: ${e.message}`);
+      process.exit(e.status);
+    }
+    logError(p, messageOf(e));
+    throw e;
+  }
+}
+
+/** An error in runc's JSON log format (--log F --log-format json), where the engine reads it. */
+function logError(p: Parsed, message: string): void {
+  const log = p.flags.get('--log');
+  if (typeof log !== 'string') return;
+  try {
+    appendFileSync(log, JSON.stringify({ level: 'error', msg: message, time: new Date().toISOString() }) + '\n');
+  } catch {
+    // the message still goes to stderr
+  }
 }
 
 async function kill(p: Parsed): Promise<void> {
@@ -273,6 +316,7 @@ async function main(): Promise<void> {
       process.stdout.write(JSON.stringify([readPid(join(vmDir(p.root, p.rest[0]!), VM_FILES.qemuPid))].filter((n) => n > 0)) + '\n');
       return;
     case 'exec':
+      return exec(p);
     case 'update':
       throw new Error(`${p.verb} is not supported for VMs yet`);
     default:

@@ -130,6 +130,45 @@ describe('hull run --isolation vm', { skip, concurrency: 1 }, () => {
     assert.ok(!existsSync(join(root, 'runtime', id)), 'the VM runtime directory is removed');
   });
 
+  test('exec runs processes in a running VM: output, exit codes, -e/-u/-w, -i, -d, two at once, signals; not in a stopped VM', async () => {
+    const name = uniq('vm');
+    await ok(['run', '-d', '--isolation', 'vm', '--memory', '256m', '--name', name, 'busybox', 'sleep', '600']);
+    const r = await hull(['exec', name, 'sh', '-c', 'uname -r; echo to-err >&2; exit 7']);
+    assert.deepEqual([r.code, r.stdout, r.stderr], [7, `${findKernel().version}\n`, 'to-err\n']);
+    const env = await hull(['exec', '-e', 'FOO=bar', '-u', '1000:1000', '-w', '/tmp', name, 'sh', '-c', 'echo "$FOO" "$HOME"; id -u; id -g; pwd']);
+    assert.deepEqual([env.code, env.stdout], [0, 'bar /home/app\n1000\n1000\n/tmp\n'], env.stderr);
+    const input = 'line\n'.repeat(5000);
+    const piped = await hull(['exec', '-i', name, 'sh', '-c', 'wc -l; echo after-eof'], { input });
+    assert.deepEqual([piped.code, piped.stdout.trim().split(/\s+/)], [0, ['5000', 'after-eof']], piped.stderr);
+    assert.equal((await hull(['exec', name, 'sh', '-c', 'echo $$; kill -9 $$'])).code, 137, 'a signalled process is 128+N');
+    const missing = await hull(['exec', name, 'no-such-command']);
+    assert.equal(missing.code, 127);
+    assert.match(missing.stderr, /OCI runtime exec failed: exec failed: unable to start container process: exec: "no-such-command": executable file not found in \$PATH: unknown/);
+    assert.equal((await hull(['exec', '-w', '/no/such/dir', name, 'true'])).code, 127);
+    // -d returns at once; the process lives on in the guest.
+    await ok(['exec', '-d', name, 'sh', '-c', 'sleep 1; echo detached > /tmp/d']);
+    await until('the detached exec to write its file', async () => ((await hull(['exec', name, 'cat', '/tmp/d'])).stdout === 'detached\n' ? true : undefined), 60_000);
+    // Two at once, each on its own channel; the slow one started first.
+    const [slow, fast] = await Promise.all([hull(['exec', name, 'sh', '-c', 'sleep 2; echo slow']), hull(['exec', name, 'echo', 'fast'])]);
+    assert.deepEqual([slow.code, slow.stdout, fast.code, fast.stdout], [0, 'slow\n', 0, 'fast\n']);
+    // A signal to the exec's CLI reaches the process in the guest (runExec forwards it to the runtime).
+    const [file, argv] = hullCommand(['--root', root, 'exec', name, 'sh', '-c', 'trap "echo got-term; exit 5" TERM; echo ready; while true; do sleep 1; done']);
+    const child = spawn(file, argv, { env: { ...process.env, ...ENV } });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    await until('the exec to be ready', () => (out.includes('ready') ? true : undefined), 60_000);
+    child.kill('SIGTERM');
+    const [code] = (await once(child, 'exit')) as [number];
+    assert.deepEqual([code, out], [5, 'ready\ngot-term\n']);
+    // The VM's own workload is untouched by all of it.
+    assert.equal((await ok(['inspect', '-f', '{{.State.Status}}', name])).trim(), 'running');
+    await ok(['stop', '-t', '1', name]);
+    const stopped = await hull(['exec', name, 'true']);
+    assert.equal(stopped.code, 1);
+    assert.match(stopped.stderr, /^Error response from daemon: container [0-9a-f]{64} is not running\n$/);
+    await ok(['rm', name]);
+  });
+
   test('a command the image lacks exits 127 with Docker\'s message', async () => {
     const r = await hull(['run', '--rm', '--isolation', 'vm', 'busybox', 'no-such-command']);
     assert.equal(r.code, 127, r.stderr);
