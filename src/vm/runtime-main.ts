@@ -18,7 +18,8 @@ import { createConnection } from 'node:net';
 import { appendFileSync, closeSync, existsSync, openSync, readdirSync, readFileSync, writeFileSync, constants as fsc } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { constants as osc } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { applyCpuLimits, cgroupDirs, joinCgroup, removeCgroup } from './cgroup.js';
 import { nativeAddon } from '../util/native.js';
 import { messageOf } from '../util/errors.js';
 import { guestConfig } from './guest-config.js';
@@ -145,7 +146,42 @@ async function create(p: Parsed): Promise<void> {
       throw new Error(`connecting the VM to its network: ${messageOf(e)}`);
     }
   }
+  // The host cgroup stats read and update limits (vm/cgroup.ts): QEMU and its virtiofsds.
+  const cgroups = joinCgroup(cgroupDirs(cgroupsPath(bundle)), [qemu.pid!, ...vfsds.map((v) => v.pid!)]);
+  writeFileSync(join(dir, CGROUPS_FILE), JSON.stringify(cgroups));
   await writeFile(pidFile, String(qemu.pid));
+}
+
+/** The VM's cgroup directories, as create recorded them. */
+const CGROUPS_FILE = 'cgroups.json';
+
+function recordedCgroups(dir: string): string[] {
+  try {
+    return JSON.parse(readFileSync(join(dir, CGROUPS_FILE), 'utf8')) as string[];
+  } catch {
+    return [];
+  }
+}
+
+/** config.json's linux.cgroupsPath (the engine writes `hull/<id>`). */
+function cgroupsPath(bundle: string): string {
+  const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as { linux?: { cgroupsPath?: string } };
+  return spec.linux?.cgroupsPath || `hull/${basename(bundle)}`;
+}
+
+/**
+ * `update -r -` (runc's): CPU limits apply to the VM's host processes at once (its vCPU count
+ * changes at its next start, from the stored --cpus). Memory is the guest's RAM, fixed at boot.
+ */
+async function update(p: Parsed): Promise<void> {
+  // `update -r - ID`: the id is the last argument.
+  const dir = vmDir(p.root, p.rest.at(-1)!);
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  const r = JSON.parse(Buffer.concat(chunks).toString() || '{}') as { memory?: unknown; pids?: unknown; cpu?: { quota?: number; period?: number; shares?: number } };
+  if (r.memory !== undefined) throw new Error("a running VM's memory is its guest RAM, fixed when it boots: stop the VM, update it, and start it again");
+  if (r.pids !== undefined) throw new Error('--pids-limit does not apply to a VM: its processes are the guest kernel\'s');
+  if (r.cpu) applyCpuLimits(recordedCgroups(dir), r.cpu);
 }
 
 /** The pty master to the monitor over its console socket (SCM_RIGHTS), runc's console protocol. */
@@ -275,6 +311,10 @@ async function del(p: Parsed): Promise<void> {
   await waitFor(() => daemons.every((f) => !aliveAs(readPid(join(dir, f)), 'virtiofsd')), 2_000);
   const sockets = daemons.map((f) => (f === VM_FILES.virtiofsdPid ? VM_FILES.virtiofs : `${f.slice(0, -VIRTIOFSD_PID_SUFFIX.length)}.sock`));
   await Promise.all(sockets.map((s) => rm(virtiofsdLockFile(p.rest[0]!, s), { force: true })));
+  // The cgroup can go once QEMU has (a SIGKILLed process leaves it a moment later).
+  const cgroups = recordedCgroups(dir);
+  await waitFor(() => !aliveAs(readPid(join(dir, VM_FILES.qemuPid)), 'qemu-system'), 2_000);
+  removeCgroup(cgroups);
   await rm(dir, { recursive: true, force: true });
 }
 
@@ -318,7 +358,7 @@ async function main(): Promise<void> {
     case 'exec':
       return exec(p);
     case 'update':
-      throw new Error(`${p.verb} is not supported for VMs yet`);
+      return update(p);
     default:
       throw new UsageError(`unknown command ${p.verb}`);
   }
