@@ -7,7 +7,9 @@
  * request and then asks the init on hull.ctl with "exec N"; the init opens hull.execN and from
  * then on both sides speak frames: a type byte, a 4-byte big-endian length, the payload.
  *
- *   host → guest  P  the process: NUL-terminated fields a=argv element, e=env entry, c=cwd,
+ *   host → guest  L  list the guest's processes (`top`): answered by O frames, in the columns
+ *                    of `ps -ef`, and X
+ *                 P  the process: NUL-terminated fields a=argv element, e=env entry, c=cwd,
  *                    u=uid, g=gid, G=additional gid, t=1 for a terminal, i=1 to keep stdin,
  *                    d=1 to detach, w="ROWS COLS" initial terminal size
  *                 I  stdin bytes          C  stdin closed (EOF)
@@ -21,6 +23,7 @@
  * process keeps running without its stdio, as a process whose `runc exec` was killed.
  */
 #include "guest.h"
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -228,8 +231,119 @@ report:
 		release(s);
 }
 
+/* The user name of `uid` in the guest's (the image's) /etc/passwd, else the number. */
+static void user_name(uid_t uid, char *out, size_t size)
+{
+	snprintf(out, size, "%u", uid);
+	FILE *f = fopen("/etc/passwd", "re");
+	char line[512];
+	while (f && fgets(line, sizeof line, f)) {
+		char *name = strtok(line, ":"), *pw = strtok(NULL, ":"), *id = strtok(NULL, ":");
+		if (name && pw && id && (uid_t)strtoul(id, NULL, 10) == uid) {
+			snprintf(out, size, "%s", name);
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+}
+
+/* A line of `ps -ef` (UID PID PPID C STIME TTY TIME CMD) for /proc/<name>; 0 for kernel threads. */
+static int ps_line(const char *name, time_t boot, long hz, char *out, size_t size)
+{
+	char path[300], stat[1024];
+	snprintf(path, sizeof path, "/proc/%s/stat", name);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, stat, sizeof stat - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	stat[n] = 0;
+	char *open_paren = strchr(stat, '('), *close_paren = strrchr(stat, ')');
+	if (!open_paren || !close_paren)
+		return 0;
+	*close_paren = 0;
+	char state;
+	int ppid, tty;
+	unsigned long flags, utime, stime;
+	unsigned long long start;
+	if (sscanf(close_paren + 2, "%c %d %*d %*d %d %*d %lu %*u %*u %*u %*u %lu %lu %*d %*d %*d %*d %*d %*d %llu", &state, &ppid, &tty, &flags, &utime, &stime, &start) != 7)
+		return 0;
+	if (flags & 0x00200000) /* PF_KTHREAD */
+		return 0;
+	char cmd[2048] = "";
+	snprintf(path, sizeof path, "/proc/%s/cmdline", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	n = fd >= 0 ? read(fd, cmd, sizeof cmd - 1) : 0;
+	if (fd >= 0)
+		close(fd);
+	cmd[n > 0 ? n : 0] = 0;
+	for (ssize_t i = 0; i < n - 1; i++)
+		if (!cmd[i])
+			cmd[i] = ' ';
+	if (n <= 0)
+		snprintf(cmd, sizeof cmd, "[%s]", open_paren + 1);
+	uid_t uid = 0;
+	char status[2048];
+	snprintf(path, sizeof path, "/proc/%s/status", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	n = fd >= 0 ? read(fd, status, sizeof status - 1) : 0;
+	if (fd >= 0)
+		close(fd);
+	status[n > 0 ? n : 0] = 0;
+	char *u = strstr(status, "\nUid:");
+	if (u)
+		uid = (uid_t)strtoul(u + 5, NULL, 10);
+	char user[64], tty_name[32] = "?", stime_text[16] = "?";
+	user_name(uid, user, sizeof user);
+	unsigned major = ((unsigned)tty >> 8) & 0xfff, minor = ((unsigned)tty & 0xff) | (((unsigned)tty >> 12) & 0xfff00);
+	if (major >= 136 && major <= 143)
+		snprintf(tty_name, sizeof tty_name, "pts/%u", (major - 136) * 256 + minor);
+	else if (major == 4)
+		snprintf(tty_name, sizeof tty_name, "tty%u", minor);
+	else if (major == 5 && minor == 1)
+		snprintf(tty_name, sizeof tty_name, "console");
+	time_t started = boot + (time_t)(start / (unsigned long long)hz);
+	struct tm tm;
+	if (gmtime_r(&started, &tm))
+		strftime(stime_text, sizeof stime_text, "%H:%M", &tm);
+	unsigned long cpu = (utime + stime) / (unsigned long)hz;
+	snprintf(out, size, "%-8s %5s %5d  0 %s %-8s %02lu:%02lu:%02lu %s\n", user, name, ppid, stime_text, tty_name, cpu / 3600, cpu / 60 % 60, cpu % 60, cmd);
+	return 1;
+}
+
+static void list_processes(struct slot *s)
+{
+	long hz = sysconf(_SC_CLK_TCK);
+	double uptime = 0;
+	FILE *f = fopen("/proc/uptime", "re");
+	if (f) {
+		if (fscanf(f, "%lf", &uptime) != 1)
+			uptime = 0;
+		fclose(f);
+	}
+	time_t boot = time(NULL) - (time_t)uptime;
+	send_text(s, 'O', "UID        PID  PPID  C STIME TTY          TIME CMD\n");
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	char line[2300];
+	while (d && (e = readdir(d)))
+		if (e->d_name[0] >= '0' && e->d_name[0] <= '9' && ps_line(e->d_name, boot, hz > 0 ? hz : 100, line, sizeof line))
+			send_text(s, 'O', line);
+	if (d)
+		closedir(d);
+	send_text(s, 'X', "exit 0");
+	release(s);
+}
+
 static void handle_frame(struct slot *s, char type, char *data, size_t len)
 {
+	if (type == 'L' && s->pid == 0) {
+		list_processes(s);
+		return;
+	}
 	if (type == 'P' && s->pid == 0) {
 		spawn(s, data, len);
 		return;

@@ -98,20 +98,65 @@ export async function vmExec(o: VmExecOptions): Promise<number> {
   }
 }
 
-async function runOnSlot(o: VmExecOptions, slot: number): Promise<number> {
-  const p = o.process;
-  const tty = p.terminal && !o.detach;
-  const env = [...p.env];
-  if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${homeOf(o.rootfs, p.user.uid)}`);
-  // Relative: a unix socket path is limited to 107 bytes (the runtime's verbs run in the VM directory).
-  process.chdir(o.dir);
+/**
+ * Connects to slot's port, writes `request` and has the guest init serve the port. Relative
+ * socket path: a unix socket path is limited to 107 bytes (the runtime runs in the VM directory).
+ */
+async function openChannel(dir: string, slot: number, request: Buffer): Promise<Socket> {
+  process.chdir(dir);
   const sock = createConnection(`exec${slot}.sock`);
   await new Promise<void>((resolve, reject) => {
     sock.once('connect', resolve);
     sock.once('error', (e) => reject(new HullError('INTERNAL', `the VM's exec channel: ${messageOf(e)}`)));
   });
+  // The request waits in the socket until the guest opens the port.
+  sock.write(request);
+  const ctl = openSync(join(dir, VM_FILES.ctlIn), fsc.O_WRONLY | fsc.O_NONBLOCK);
+  try {
+    writeFileSync(ctl, `exec ${slot}\n`);
+  } finally {
+    closeSync(ctl);
+  }
+  return sock;
+}
+
+/** The guest's processes in `ps -ef`'s columns (guest-exec.c lists them from its /proc). */
+export async function vmProcessList(dir: string): Promise<string> {
+  const slot = takeSlot(dir);
+  try {
+    const sock = await openChannel(dir, slot, encodeFrame('L'));
+    return await new Promise<string>((resolve, reject) => {
+      const reader = new FrameReader();
+      const out: Buffer[] = [];
+      const timer = setTimeout(() => sock.destroy(new Error(`the VM did not list its processes within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+      sock.on('data', (chunk: Buffer) => {
+        for (const f of reader.push(chunk)) {
+          if (f.type === 'O') out.push(f.data);
+          else if (f.type === 'X') {
+            clearTimeout(timer);
+            sock.destroy();
+            resolve(Buffer.concat(out).toString());
+          }
+        }
+      });
+      sock.on('error', (e) => reject(e));
+      sock.on('close', () => {
+        clearTimeout(timer);
+        reject(new Error('the VM stopped while listing its processes'));
+      });
+    });
+  } finally {
+    release(dir, slot);
+  }
+}
+
+async function runOnSlot(o: VmExecOptions, slot: number): Promise<number> {
+  const p = o.process;
+  const tty = p.terminal && !o.detach;
+  const env = [...p.env];
+  if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${homeOf(o.rootfs, p.user.uid)}`);
   const size = tty ? terminalSize(o) : undefined;
-  sock.write(
+  const request =
     requestFrame({
       args: p.args,
       env,
@@ -123,16 +168,8 @@ async function runOnSlot(o: VmExecOptions, slot: number): Promise<number> {
       stdin: !o.detach,
       detach: o.detach,
       ...(size ? { size } : {}),
-    }),
-  );
-  // Written after the request, which waits in the socket until the guest opens the port.
-  const ctl = openSync(join(o.dir, VM_FILES.ctlIn), fsc.O_WRONLY | fsc.O_NONBLOCK);
-  try {
-    writeFileSync(ctl, `exec ${slot}\n`);
-  } finally {
-    closeSync(ctl);
-  }
-  return relay(o, sock, tty);
+    });
+  return relay(o, await openChannel(o.dir, slot, request), tty);
 }
 
 /** Frames from the guest to this process's stdio, its stdin and signals to the guest. */

@@ -28,7 +28,7 @@ import { QEMU_BINARY, VIRTIOFSD_PID_SUFFIX, VM_FILES, qemuArgs, virtiofsdCommand
 import { guestMounts, mountFields, qemuShareArgs } from './mounts.js';
 import { netnsPath, networkFields, qemuNetArgs, readNetwork, wireTaps } from './network.js';
 import { aliveAs, readCtl, readPid, waitFor } from './proc.js';
-import { ExecFailed, vmExec } from './exec.js';
+import { ExecFailed, vmExec, vmProcessList } from './exec.js';
 import type { OciProcess } from '../container/spec/oci-types.js';
 
 class UsageError extends Error {}
@@ -359,6 +359,10 @@ async function main(): Promise<void> {
       return exec(p);
     case 'update':
       return update(p);
+    case 'top':
+      // Not a runc verb: the guest's processes for `hull top` (engine/container-ops.ts).
+      process.stdout.write(await vmProcessList(vmDir(p.root, p.rest[0]!)));
+      return;
     default:
       throw new UsageError(`unknown command ${p.verb}`);
   }

@@ -130,7 +130,7 @@ describe('hull run --isolation vm', { skip, concurrency: 1 }, () => {
     assert.ok(!existsSync(join(root, 'runtime', id)), 'the VM runtime directory is removed');
   });
 
-  test('exec runs processes in a running VM: output, exit codes, -e/-u/-w, -i, -d, two at once, signals; not in a stopped VM', async () => {
+  test('exec runs processes in a running VM (output, exit codes, -e/-u/-w, -i, -d, two at once, signals); top lists the guest\'s processes; stats and update --cpus act on the host processes; not in a stopped VM', async () => {
     const name = uniq('vm');
     await ok(['run', '-d', '--isolation', 'vm', '--memory', '256m', '--name', name, 'busybox', 'sleep', '600']);
     const r = await hull(['exec', name, 'sh', '-c', 'uname -r; echo to-err >&2; exit 7']);
@@ -162,6 +162,35 @@ describe('hull run --isolation vm', { skip, concurrency: 1 }, () => {
     assert.deepEqual([code, out], [5, 'ready\ngot-term\n']);
     // The VM's own workload is untouched by all of it.
     assert.equal((await ok(['inspect', '-f', '{{.State.Status}}', name])).trim(), 'running');
+
+    // top: the guest's processes (its init, the workload, a detached exec), not QEMU.
+    await ok(['exec', '-d', name, 'sleep', '321']);
+    const top = await ok(['top', name]);
+    assert.match(top.split('\n')[0]!, /^UID\s+PID\s+PPID\s+C\s+STIME\s+TTY\s+TIME\s+CMD$/);
+    assert.match(top, /^root\s+1\s+0\s.*\/init$/m);
+    assert.match(top, /^root\s+\d+\s+1\s.*sleep 600$/m);
+    assert.match(top, /\ssleep 321$/m);
+    assert.doesNotMatch(top, /qemu/);
+    const psOpts = await hull(['top', name, 'aux']);
+    assert.equal(psOpts.code, 1);
+    assert.match(psOpts.stderr, /ps options \("aux"\) are not supported/);
+    // stats: what QEMU and virtiofsd cost the host, from their own cgroup.
+    const stats = JSON.parse(await ok(['stats', '--no-stream', '--format', '{{json .}}', name])) as { MemUsage: string; PIDs: string };
+    const mib = Number(/^([\d.]+)MiB/.exec(stats.MemUsage)?.[1]);
+    assert.ok(mib > 20 && mib < 2048, `host memory of the VM: ${stats.MemUsage}`);
+    assert.ok(Number(stats.PIDs) >= 2, `QEMU and virtiofsd threads: ${stats.PIDs}`);
+    // update: CPU limits apply to the host processes; guest RAM cannot change while it runs.
+    await ok(['update', '--cpus', '0.5', name]);
+    const id = (await ok(['inspect', '-f', '{{.Id}}', name])).trim();
+    const qemuPid = (await ok(['inspect', '-f', '{{.State.Pid}}', name])).trim();
+    const cpuCgroup = /^\d+:[^:]*\bcpu\b[^:]*:(.*)$/m.exec(readFileSync(`/proc/${qemuPid}/cgroup`, 'utf8'))?.[1] ?? '';
+    assert.ok(cpuCgroup.endsWith(id), `QEMU is in the VM's cgroup: ${cpuCgroup}`);
+    const cpuDir = ['/sys/fs/cgroup/cpu', '/sys/fs/cgroup/cpu,cpuacct'].map((d) => join(d, cpuCgroup)).find((d) => existsSync(d));
+    if (cpuDir) assert.equal(readFileSync(join(cpuDir, 'cpu.cfs_quota_us'), 'utf8').trim(), '50000');
+    const mem = await hull(['update', '--memory', '300m', name]);
+    assert.equal(mem.code, 1);
+    assert.match(mem.stderr, /a running VM's memory is its guest RAM, fixed when it boots/);
+    assert.equal((await ok(['inspect', '-f', '{{.HostConfig.NanoCpus}} {{.HostConfig.Memory}}', name])).trim(), `500000000 ${256 * 1024 * 1024}`);
     await ok(['stop', '-t', '1', name]);
     const stopped = await hull(['exec', name, 'true']);
     assert.equal(stopped.code, 1);
