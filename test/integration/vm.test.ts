@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -212,6 +212,28 @@ describe('hull run --isolation vm', { skip, concurrency: 1 }, () => {
     await until('the failed VM to be cleaned up', () => leftovers().length === 0 || undefined, 30_000);
     assert.ok(!existsSync(join(root, 'runtime', (await ok(['inspect', '-f', '{{.Id}}', name])).trim())), 'the VM runtime directory is removed');
     await ok(['rm', '-f', name]);
+  });
+
+  test('--kernel boots the given kernel image, kept in the container (inspect); a bad one is refused at create', async () => {
+    const kernel = join(work, 'my-vmlinuz');
+    await copyFile(findKernel().path, kernel);
+    const name = uniq('vm');
+    await ok(['create', '--isolation', 'vm', '--kernel', kernel, '--name', name, 'busybox', 'uname', '-r']);
+    assert.equal((await ok(['inspect', '-f', '{{.HostConfig.VmKernel}}', name])).trim(), kernel);
+    assert.equal(await ok(['start', '-a', name]), `${findKernel().version}\n`);
+    await ok(['rm', name]);
+    await writeFile(join(work, 'not-a-kernel'), 'x'.repeat(4096));
+    for (const [args, message] of [
+      [['--kernel', join(work, 'missing')], /invalid --kernel .*missing: no such file or directory/],
+      [['--kernel', join(work, 'not-a-kernel')], /invalid --kernel .*not-a-kernel: not a Linux kernel image \(bzImage\)/],
+    ] as const) {
+      const r = await hull(['create', '--isolation', 'vm', ...args, 'busybox', 'true']);
+      assert.equal(r.code, 125);
+      assert.match(r.stderr, message);
+    }
+    const noVm = await hull(['create', '--kernel', kernel, 'busybox', 'true']);
+    assert.equal(noVm.code, 125);
+    assert.match(noVm.stderr, /--kernel needs --isolation vm/);
   });
 
   test('bad requests are refused before anything boots', async () => {
