@@ -11,20 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { dockerCli, dockerInPty, loadBusybox, startApiServer, DOCKER_CLI, type ApiServer } from '../helpers/api-server.js';
-import { containerTestSkip, until } from '../helpers/hull.js';
+import { until } from '../helpers/hull.js';
+import { vmTestSkip } from '../helpers/vm.js';
 import { vmLeftovers } from '../helpers/leftovers.js';
 import { findKernel } from '../../src/vm/guest-image.js';
 
-function kernelSkip(): false | string {
-  try {
-    findKernel();
-    return false;
-  } catch {
-    return 'needs a guest kernel (linux-image-cloud-amd64)';
-  }
-}
-
-const skip = containerTestSkip(['skopeo', 'qemu-system-x86_64', 'script'], ['/bin/busybox', '/usr/lib/qemu/virtiofsd', DOCKER_CLI]) || kernelSkip();
+const skip = vmTestSkip(['script'], [DOCKER_CLI]);
 
 /** POST with an empty JSON body over the server's socket: [status, body]. */
 function post(server: ApiServer, path: string, body: unknown): Promise<[number, string]> {

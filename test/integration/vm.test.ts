@@ -14,7 +14,8 @@ import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { containerTestSkip, hullCommand, runHull, until } from '../helpers/hull.js';
+import { hullCommand, runHull, until } from '../helpers/hull.js';
+import { vmTestSkip } from '../helpers/vm.js';
 import type { HullResult } from '../helpers/hull.js';
 import { buildOciLayout, busyboxImage } from '../helpers/images.js';
 import { findKernel } from '../../src/vm/guest-image.js';
@@ -22,16 +23,7 @@ import { vmLeftovers } from '../helpers/leftovers.js';
 
 const execFileP = promisify(execFile);
 
-function kernelSkip(): false | string {
-  try {
-    findKernel();
-    return false;
-  } catch {
-    return 'needs a guest kernel (linux-image-cloud-amd64)';
-  }
-}
-
-const skip = containerTestSkip(['skopeo', 'qemu-system-x86_64'], ['/bin/busybox', '/usr/lib/qemu/virtiofsd']) || kernelSkip();
+const skip = vmTestSkip();
 
 const netSkip = existsSync('/usr/lib/podman/netavark') && existsSync('/usr/lib/podman/aardvark-dns') ? false : 'netavark/aardvark-dns not installed';
 const ENV: Record<string, string> = { HULL_VM_ACCEL: 'tcg' };
