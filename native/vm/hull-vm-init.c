@@ -527,14 +527,16 @@ static int relay(int *from, int to, short revents)
 }
 
 /* Reads what hull.ctl has and acts on its complete lines: `signal N` to the workload, `winsize
- * ROWS COLS` on the terminal (-t). Called when poll says the port is readable. */
-static void ctl_lines(pid_t child, int master)
+ * ROWS COLS` on the terminal (-t), `exec N` (guest-exec.c). Called when poll says the port is
+ * readable. Returns 1 when one of the lines was `start`. */
+static int ctl_lines(pid_t child, int master)
 {
+	int start = 0;
 	static char line[256];
 	static size_t have;
 	ssize_t r = read(ctl_fd, line + have, sizeof line - 1 - have);
 	if (r <= 0)
-		return;
+		return 0;
 	have += (size_t)r;
 	line[have] = 0;
 	char *nl;
@@ -548,6 +550,8 @@ static void ctl_lines(pid_t child, int master)
 			ioctl(master, TIOCSWINSZ, &ws);
 		else if (sscanf(line, "exec %d", &sig) == 1 && child > 0)
 			exec_begin(sig);
+		else if (strcmp(line, "start") == 0)
+			start = 1;
 		size_t rest = have - (size_t)(nl + 1 - line);
 		memmove(line, nl + 1, rest);
 		have = rest;
@@ -555,6 +559,7 @@ static void ctl_lines(pid_t child, int master)
 	}
 	if (have >= sizeof line - 1)
 		have = 0;
+	return start;
 }
 
 /* In the child: become process `p` (the workload or an exec). Reports why it could not on `errpipe`. */
@@ -661,11 +666,16 @@ int main(void)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
-	/* A terminal size sent before the start (attach comes first) is set before the workload
-	 * runs, so it sees it from its first instruction. */
-	struct pollfd early = { .fd = ctl_fd, .events = POLLIN };
-	while (master >= 0 && poll(&early, 1, 0) > 0 && (early.revents & POLLIN))
-		ctl_lines(0, master);
+	/* The VM boots at `create` and waits here, ready, for `hull start` ("start" on hull.ctl): the
+	 * boot overlaps the host's work between create and start. A terminal size sent before the
+	 * start (attach comes first) is set before the workload runs, so it sees it at once. */
+	for (;;) {
+		struct pollfd early = { .fd = ctl_fd, .events = POLLIN };
+		if (poll(&early, 1, -1) < 0 && errno != EINTR)
+			fail("waiting for the start: %s", strerror(errno));
+		if ((early.revents & POLLIN) && ctl_lines(0, master))
+			break;
+	}
 
 	int ep[2];
 	if (pipe2(ep, O_CLOEXEC) < 0)

@@ -119,7 +119,7 @@ async function create(p: Parsed): Promise<void> {
 
   // fds 3, 4: the container's stdout and stderr, which the guest's ports write; 5: its stdin (-i).
   // In the container's network namespace (nsenter execs, so the pid is QEMU's): its taps are made there.
-  const qemuCmd = [QEMU_BINARY, ...qemuArgs(settings, { paused: true }), ...qemuShareArgs(mounts.shares), ...qemuNetArgs(net)];
+  const qemuCmd = [QEMU_BINARY, ...qemuArgs(settings, { paused: false }), ...qemuShareArgs(mounts.shares), ...qemuNetArgs(net)];
   const [cmd, ...args] = ns ? ['nsenter', `--net=${ns}`, '--', ...qemuCmd] : qemuCmd;
   // fd 6 (-t): a pty's slave for QEMU, its master for the monitor, as runc hands one over.
   const consoleSocket = p.flags.get('--console-socket');
@@ -217,7 +217,13 @@ async function start(p: Parsed): Promise<void> {
   const dir = vmDir(p.root, id);
   const qemuPid = readPid(join(dir, VM_FILES.qemuPid));
   const settings = bundleSettings(dir);
-  await qmpIn(dir, 'cont');
+  // The guest booted from `create` on and waits for this line to run the workload.
+  const ctl = openSync(join(dir, VM_FILES.ctlIn), fsc.O_WRONLY | fsc.O_NONBLOCK);
+  try {
+    writeFileSync(ctl, 'start\n');
+  } finally {
+    closeSync(ctl);
+  }
   await rm(join(dir, VM_FILES.created), { force: true });
   // Started means the workload runs (Docker's start returns then); a guest that hangs or dies
   // before that is a start failure, with the console's last lines as the reason.
