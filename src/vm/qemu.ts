@@ -62,7 +62,7 @@ export function kernelCmdline(extra: string[] = []): string {
  * (no PIT/HPET reference), and microvm's virtio-mmio devices need a kernel with
  * VIRTIO_MMIO_CMDLINE_DEVICES or ACPI discovery; q35's virtio-pci needs neither.
  */
-export function qemuArgs(s: VmSettings, opts: { paused: boolean; probe?: boolean }): string[] {
+export function qemuArgs(s: VmSettings, opts: { paused: boolean; probe?: boolean | 'root' }): string[] {
   const mem = `${s.memoryMiB}M`;
   const args = [
     '-M', `q35,accel=${s.accel},memory-backend=mem`,
@@ -73,9 +73,11 @@ export function qemuArgs(s: VmSettings, opts: { paused: boolean; probe?: boolean
     '-object', `memory-backend-memfd,id=mem,size=${mem},share=on`,
     '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
     '-kernel', s.kernel, '-initrd', s.initrd,
-    '-append', kernelCmdline(opts.probe ? ['hull.probe=1'] : []),
+    '-append', kernelCmdline(opts.probe === 'root' ? ['hull.probe=root'] : opts.probe ? ['hull.probe=1'] : []),
     '-chardev', `file,id=con,path=${s.consoleLog}`, '-serial', 'chardev:con',
   ];
+  // bench/vm.ts's floor: the root share (a virtiofsd on VM_FILES.virtiofs), mounted, then off.
+  if (opts.probe === 'root') args.push('-chardev', `socket,id=vfs,path=${VM_FILES.virtiofs}`, '-device', 'vhost-user-fs-pci,chardev=vfs,tag=hullroot');
   if (opts.probe) return args;
   args.push(
     '-qmp', `unix:${VM_FILES.qmp},server=on,wait=off`,
