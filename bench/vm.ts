@@ -8,6 +8,7 @@
  *          (the image's rootfs, served by virtiofsd) and powers off. What it leaves out is
  *          what hull adds: the engine, monitor and runtime processes, the overlay and network
  *          set-up and teardown, the NIC, the stdio/ctl/exec ports, running the workload.
+ *   boot, no root: the floor without virtiofsd and the root mount (hull.probe=1), for reference
  *   hull run --rm IMAGE true                   (the same image as a container)
  *
  *   node dist/bench/vm.js [--runs 3]
@@ -80,7 +81,10 @@ async function main(): Promise<void> {
     const kernel = findKernel();
     const initrd = await guestInitramfs(join(root, 'vm'), kernel);
     const accel = await chooseAccel(join(root, 'vm'), kernel.path, initrd, (l) => console.error(l));
-    const floorArgs = qemuArgs({ kernel: kernel.path, initrd, accel, cpus: 1, memoryMiB: 512, consoleLog: join(work, 'floor.log'), bootTimeoutSeconds: 0, stdin: false }, { paused: false, probe: 'root' });
+    const settings = { kernel: kernel.path, initrd, accel, cpus: 1, memoryMiB: 512, consoleLog: join(work, 'floor.log'), bootTimeoutSeconds: 0, stdin: false };
+    // For reference, not the budget: the kernel and init alone, no root share.
+    const bareArgs = qemuArgs(settings, { paused: false, probe: true });
+    const floorArgs = qemuArgs(settings, { paused: false, probe: 'root' });
     // The floor's root: the image's filesystem (`hull export` of a container of it), a plain directory.
     const floorRoot = join(work, 'floor-root');
     await mkdir(floorRoot);
@@ -93,6 +97,7 @@ async function main(): Promise<void> {
     const tools: [string, () => Promise<number>][] = [
       ['hull vm', () => timed(process.execPath, hull(['--isolation', 'vm']))],
       ['floor (qemu)', () => floor(work, floorRoot, floorArgs)],
+      ['boot, no root', () => timed(QEMU_BINARY, bareArgs)],
       ['hull container', () => timed(process.execPath, hull([]))],
     ];
     // One untimed round: caches (initramfs, page cache) warm for everyone.
