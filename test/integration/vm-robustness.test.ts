@@ -15,6 +15,7 @@ import { loadBusybox } from '../helpers/api-server.js';
 import { hullCommand, runHull, until, type HullResult } from '../helpers/hull.js';
 import { vmLeftovers } from '../helpers/leftovers.js';
 import { vmTestSkip } from '../helpers/vm.js';
+import { cgroupDirs } from '../../src/vm/cgroup.js';
 
 const ENV: Record<string, string> = { HULL_VM_ACCEL: 'tcg' };
 let work: string;
@@ -30,12 +31,14 @@ async function ok(args: string[]): Promise<string> {
   return r.stdout;
 }
 
-/** Every trace a VM can leave: QEMU, virtiofsd, mounts under the root, its netns, its runtime directory. */
+/** Every trace a VM can leave: QEMU, virtiofsd, mounts under the root, its netns, runtime directory, cgroup. */
 function traces(ids: readonly string[]): string[] {
   const left = vmLeftovers(root);
   for (const id of ids) {
     if (existsSync(`/run/netns/hull-${id}`)) left.push(`netns hull-${id}`);
     if (existsSync(join(root, 'runtime', id))) left.push(`runtime dir of ${id}`);
+    // The VM's host cgroup (vm/cgroup.ts), placed as from this process: hull runs in its cgroup.
+    for (const dir of cgroupDirs(`hull/${id}`)) if (existsSync(dir)) left.push(`cgroup ${dir}`);
   }
   return left;
 }
@@ -75,6 +78,7 @@ describe('VM robustness', { skip: vmTestSkip(), concurrency: 1, timeout: 900_000
     assert.match(await ok(['logs', name]), /^up$/m);
     const id = (await ok(['inspect', '-f', '{{.Id}}', name])).trim();
     assert.ok(existsSync(`/run/netns/hull-${id}`), 'the running VM has its network namespace');
+    assert.ok(cgroupDirs(`hull/${id}`).some((d) => existsSync(d)), 'the running VM has its cgroup');
     await ok(['rm', '-f', name]);
     await until('every trace of the VM to go', () => traces([id]).length === 0 || undefined, 30_000).catch(() => assert.deepEqual(traces([id]), []));
   });
