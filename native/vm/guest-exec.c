@@ -48,6 +48,10 @@ static struct slot {
 	int tty;
 	char *buf; /* frames read from the port, not handled yet */
 	size_t have;
+	/* stdin bytes the process has not taken yet: until it does, no more frames are handled
+	 * (nor read from the port), so pid 1 never blocks on a process that does not read. */
+	char *pending;
+	size_t pending_len;
 	struct timespec begun; /* when "exec N" came */
 } slots[EXEC_SLOTS] = { [0 ... EXEC_SLOTS - 1] = { .port = -1, .in = -1, .out = -1, .err = -1 } };
 
@@ -68,6 +72,9 @@ static void release(struct slot *s)
 	close_fd(&s->err);
 	s->pid = 0;
 	s->have = 0;
+	free(s->pending);
+	s->pending = NULL;
+	s->pending_len = 0;
 }
 
 /* A whole frame to the host; the port is non-blocking, so a full queue is waited out. */
@@ -191,6 +198,8 @@ static void spawn(struct slot *s, char *fields, size_t len)
 		s->tty = 0;
 		fcntl(s->out, F_SETFL, O_NONBLOCK);
 		fcntl(s->err, F_SETFL, O_NONBLOCK);
+		if (s->in >= 0)
+			fcntl(s->in, F_SETFL, O_NONBLOCK);
 	}
 	if (pipe2(ep, O_CLOEXEC) < 0) {
 		snprintf(why, sizeof why, "126 pipe: %s", strerror(errno));
@@ -338,6 +347,32 @@ static void list_processes(struct slot *s)
 	release(s);
 }
 
+/* stdin bytes to the process without blocking: what it does not take now waits in `pending`. */
+static void feed_stdin(struct slot *s, const char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(s->in, data, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN)
+			break;
+		if (w <= 0) {
+			if (!s->tty)
+				close_fd(&s->in);
+			return;
+		}
+		data += w;
+		len -= (size_t)w;
+	}
+	if (len == 0)
+		return;
+	s->pending = malloc(len);
+	if (!s->pending)
+		return; /* out of memory: these bytes are lost rather than pid 1 blocked */
+	memcpy(s->pending, data, len);
+	s->pending_len = len;
+}
+
 static void handle_frame(struct slot *s, char type, char *data, size_t len)
 {
 	if (type == 'L' && s->pid == 0) {
@@ -351,8 +386,7 @@ static void handle_frame(struct slot *s, char type, char *data, size_t len)
 	if (s->pid == 0)
 		return;
 	if (type == 'I' && s->in >= 0) {
-		if (write_all(s->in, data, len) < 0 && !s->tty)
-			close_fd(&s->in);
+		feed_stdin(s, data, len);
 	} else if (type == 'C' && !s->tty) {
 		close_fd(&s->in);
 	} else if (type == 'W' && s->tty) {
@@ -370,17 +404,11 @@ static void handle_frame(struct slot *s, char type, char *data, size_t len)
 	}
 }
 
-/* Reads what the host sent and handles each complete frame; -1 when the host is gone. */
-static int read_port(struct slot *s)
+/* Handles the complete frames in the slot's buffer, until stdin is pending; -1 on a bad frame. */
+static int handle_frames(struct slot *s)
 {
-	ssize_t n = read(s->port, s->buf + s->have, EXEC_BUF - s->have);
-	if (n < 0 && (errno == EINTR || errno == EAGAIN))
-		return 0;
-	if (n <= 0)
-		return -1;
-	s->have += (size_t)n;
 	size_t off = 0;
-	while (s->have - off >= FRAME_HEAD) {
+	while (s->have - off >= FRAME_HEAD && !s->pending) {
 		const unsigned char *h = (const unsigned char *)s->buf + off;
 		size_t len = ((size_t)h[1] << 24) | ((size_t)h[2] << 16) | ((size_t)h[3] << 8) | h[4];
 		if (len > EXEC_BUF - FRAME_HEAD)
@@ -395,6 +423,44 @@ static int read_port(struct slot *s)
 	memmove(s->buf, s->buf + off, s->have - off);
 	s->have -= off;
 	return 0;
+}
+
+/* Reads what the host sent and handles each complete frame; -1 when the host is gone. */
+static int read_port(struct slot *s)
+{
+	ssize_t n = read(s->port, s->buf + s->have, EXEC_BUF - s->have);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return 0;
+	if (n <= 0)
+		return -1;
+	s->have += (size_t)n;
+	return handle_frames(s);
+}
+
+/* Writes what stdin has pending; when all of it is taken, the frames held back are handled. */
+static void flush_stdin(struct slot *s)
+{
+	while (s->pending && s->pending_len > 0) {
+		ssize_t w = write(s->in, s->pending, s->pending_len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN)
+			return;
+		if (w <= 0) {
+			/* The process closed its stdin (or exited): the rest has no reader. */
+			if (!s->tty)
+				close_fd(&s->in);
+			s->pending_len = 0;
+			break;
+		}
+		memmove(s->pending, s->pending + w, s->pending_len - (size_t)w);
+		s->pending_len -= (size_t)w;
+	}
+	free(s->pending);
+	s->pending = NULL;
+	s->pending_len = 0;
+	if (handle_frames(s) < 0)
+		release(s);
 }
 
 /* One read of the process's output relayed as an O/E frame: 1 when something was relayed, 0
@@ -424,9 +490,12 @@ int exec_pollfds(struct pollfd *p)
 	int n = 0;
 	for (int i = 0; i < EXEC_SLOTS; i++) {
 		struct slot *s = &slots[i];
-		p[n++] = (struct pollfd){ .fd = s->port, .events = POLLIN };
+		/* With stdin pending the port is not read (a hang-up is still seen), the stdin fd is
+		 * watched for room instead. */
+		p[n++] = (struct pollfd){ .fd = s->port, .events = s->pending ? 0 : POLLIN };
 		p[n++] = (struct pollfd){ .fd = s->pid ? s->out : -1, .events = POLLIN };
 		p[n++] = (struct pollfd){ .fd = s->pid ? s->err : -1, .events = POLLIN };
+		p[n++] = (struct pollfd){ .fd = s->pending ? s->in : -1, .events = POLLOUT };
 	}
 	return n;
 }
@@ -444,9 +513,9 @@ static int host_gone(const struct slot *s)
 
 void exec_events(const struct pollfd *p, int n)
 {
-	for (int i = 0; i < EXEC_SLOTS && i * 3 + 2 < n; i++) {
+	for (int i = 0; i < EXEC_SLOTS && i * EXEC_POLLFDS + EXEC_POLLFDS - 1 < n; i++) {
 		struct slot *s = &slots[i];
-		const struct pollfd *q = p + i * 3;
+		const struct pollfd *q = p + i * EXEC_POLLFDS;
 		int hup = s->port >= 0 && q[0].fd == s->port && (q[0].revents & (POLLHUP | POLLERR));
 		if (s->port >= 0 && q[0].fd == s->port && (q[0].revents & POLLIN) && read_port(s) < 0)
 			hup = 1;
@@ -459,6 +528,8 @@ void exec_events(const struct pollfd *p, int n)
 			relay_out(s, &s->out, 'O');
 		if (s->pid && s->err >= 0 && q[2].fd == s->err && q[2].revents)
 			relay_out(s, &s->err, 'E');
+		if (s->pending && s->port >= 0 && q[3].fd == s->in && s->in >= 0 && q[3].revents)
+			flush_stdin(s);
 	}
 }
 

@@ -34,8 +34,9 @@ int open_pty(int *slave);
 
 /* guest-exec.c: `exec N` on hull.ctl starts serving port hull.execN (protocol there). */
 #define EXEC_SLOTS 8
+#define EXEC_POLLFDS 4 /* per slot: its port, the process's stdout, stderr and stdin */
 void exec_begin(int slot);
-/* Adds the fds of running execs to `p` (room for EXEC_SLOTS * 3); returns how many. */
+/* Adds the fds of running execs to `p` (room for EXEC_SLOTS * EXEC_POLLFDS); returns how many. */
 int exec_pollfds(struct pollfd *p);
 /* Handles the events poll returned for the fds exec_pollfds added, in the same order. */
 void exec_events(const struct pollfd *p, int n);

@@ -713,7 +713,7 @@ int main(void)
 
 	int status = 0;
 	for (;;) {
-		struct pollfd p[4 + EXEC_SLOTS * 3] = { { .fd = sfd, .events = POLLIN }, { .fd = ctl_fd, .events = POLLIN }, { .fd = master, .events = POLLIN }, { .fd = tty_port, .events = POLLIN } };
+		struct pollfd p[4 + EXEC_SLOTS * EXEC_POLLFDS] = { { .fd = sfd, .events = POLLIN }, { .fd = ctl_fd, .events = POLLIN }, { .fd = master, .events = POLLIN }, { .fd = tty_port, .events = POLLIN } };
 		int nexec = exec_pollfds(p + 4);
 		if (poll(p, (nfds_t)(4 + nexec), -1) < 0) {
 			if (errno == EINTR)

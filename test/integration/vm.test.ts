@@ -133,6 +133,13 @@ describe('hull run --isolation vm', { skip, concurrency: 1 }, () => {
     const piped = await hull(['exec', '-i', name, 'sh', '-c', 'wc -l; echo after-eof'], { input });
     assert.deepEqual([piped.code, piped.stdout.trim().split(/\s+/)], [0, ['5000', 'after-eof']], piped.stderr);
     assert.equal((await hull(['exec', name, 'sh', '-c', 'echo $$; kill -9 $$'])).code, 137, 'a signalled process is 128+N');
+    // stdin a process does not read yet waits without blocking the guest's init: another exec
+    // runs meanwhile (it is what lets the first one go on), and every byte arrives after.
+    const blocked = hull(['exec', '-i', name, 'sh', '-c', 'while [ ! -e /tmp/go ]; do sleep 0.2; done; wc -c'], { input: 'x'.repeat(2_000_000) });
+    await until('the stdin-bound exec to start', async () => ((await ok(['top', name])).includes('while [ ! -e /tmp/go ]') ? true : undefined), 60_000);
+    await ok(['exec', name, 'touch', '/tmp/go']);
+    const unblocked = await blocked;
+    assert.deepEqual([unblocked.code, unblocked.stdout.trim()], [0, '2000000'], unblocked.stderr);
     const missing = await hull(['exec', name, 'no-such-command']);
     assert.equal(missing.code, 127);
     assert.match(missing.stderr, /OCI runtime exec failed: exec failed: unable to start container process: exec: "no-such-command": executable file not found in \$PATH: unknown/);
