@@ -2,8 +2,13 @@
  * VM start-up benchmark, in one run, tools taking turns each round:
  *
  *   hull run --rm --isolation vm IMAGE true   (the real binary)
- *   floor: qemu-system-x86_64 booting the same kernel and hull's initramfs with hull.probe=1
- *          (the guest init powers off as soon as it runs: no root, no workload)
+ *   floor: virtiofsd + qemu-system-x86_64 booting the same kernel and hull's initramfs, same
+ *          machine (q35), vCPUs, RAM (memfd, shared, as virtio-fs needs) and accelerator, with
+ *          hull.probe=root: the guest init loads the virtio modules, mounts the virtio-fs root
+ *          (the image's rootfs, served by virtiofsd) and powers off. What it leaves out is
+ *          what hull adds: the engine, monitor and runtime processes, the overlay and network
+ *          set-up and teardown, the NIC, the stdio/ctl/exec ports, running the workload.
+ *   boot, no root: the floor without virtiofsd and the root mount (hull.probe=1), for reference
  *   hull run --rm IMAGE true                   (the same image as a container)
  *
  *   node dist/bench/vm.js [--runs 3]
@@ -12,7 +17,8 @@
  * (HULL_VM_ACCEL forces). A benchmark reports; it never fails: exit status 0.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -21,15 +27,19 @@ import { HULL_BIN } from '../test/helpers/hull.js';
 import { buildOciLayout, busyboxImage } from '../test/helpers/images.js';
 import { chooseAccel } from '../src/vm/accel.js';
 import { findKernel, guestInitramfs } from '../src/vm/guest-image.js';
-import { QEMU_BINARY, qemuArgs } from '../src/vm/qemu.js';
+import { QEMU_BINARY, VM_FILES, qemuArgs, virtiofsdCommand } from '../src/vm/qemu.js';
 import { median } from './lib/stats.js';
 
 const execFileP = promisify(execFile);
 
 function timed(cmd: string, args: string[]): Promise<number> {
+  return timedIn(undefined, cmd, args);
+}
+
+function timedIn(cwd: string | undefined, cmd: string, args: string[]): Promise<number> {
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
-    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 300_000 });
+    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 300_000, ...(cwd ? { cwd } : {}) });
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('error', reject);
@@ -38,6 +48,25 @@ function timed(cmd: string, args: string[]): Promise<number> {
       resolve(Number(process.hrtime.bigint() - t0) / 1e6);
     });
   });
+}
+
+/** virtiofsd up (its socket there), then QEMU to its power-off: the floor, timed from the first spawn. */
+async function floor(work: string, root: string, args: string[]): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  const socket = join(work, VM_FILES.virtiofs);
+  const [cmd, ...vargs] = virtiofsdCommand(root, socket);
+  const vfsd = spawn(cmd!, vargs, { stdio: 'ignore' });
+  try {
+    while (!existsSync(socket)) {
+      if (vfsd.exitCode !== null) throw new Error('virtiofsd for the floor exited');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await timedIn(work, QEMU_BINARY, args);
+    return Number(process.hrtime.bigint() - t0) / 1e6;
+  } finally {
+    vfsd.kill('SIGKILL');
+    await rm(socket, { force: true });
+  }
 }
 
 async function main(): Promise<void> {
@@ -52,11 +81,23 @@ async function main(): Promise<void> {
     const kernel = findKernel();
     const initrd = await guestInitramfs(join(root, 'vm'), kernel);
     const accel = await chooseAccel(join(root, 'vm'), kernel.path, initrd, (l) => console.error(l));
-    const floorArgs = qemuArgs({ kernel: kernel.path, initrd, accel, cpus: 1, memoryMiB: 512, consoleLog: join(work, 'floor.log'), bootTimeoutSeconds: 0, stdin: false }, { paused: false, probe: true });
+    const settings = { kernel: kernel.path, initrd, accel, cpus: 1, memoryMiB: 512, consoleLog: join(work, 'floor.log'), bootTimeoutSeconds: 0, stdin: false };
+    // For reference, not the budget: the kernel and init alone, no root share.
+    const bareArgs = qemuArgs(settings, { paused: false, probe: true });
+    const floorArgs = qemuArgs(settings, { paused: false, probe: 'root' });
+    // The floor's root: the image's filesystem (`hull export` of a container of it), a plain directory.
+    const floorRoot = join(work, 'floor-root');
+    await mkdir(floorRoot);
+    const hullCli = (args: string[]): Promise<{ stdout: string }> => execFileP(process.execPath, ['--', HULL_BIN, '--root', root, ...args]);
+    const cid = (await hullCli(['create', 'busybox', 'true'])).stdout.trim();
+    await hullCli(['export', '-o', join(work, 'rootfs.tar'), cid]);
+    await hullCli(['rm', cid]);
+    await execFileP('tar', ['-xf', join(work, 'rootfs.tar'), '-C', floorRoot]);
     const hull = (extra: string[]): string[] => ['--', HULL_BIN, '--root', root, 'run', '--rm', ...extra, 'busybox', 'true'];
     const tools: [string, () => Promise<number>][] = [
       ['hull vm', () => timed(process.execPath, hull(['--isolation', 'vm']))],
-      ['floor (qemu)', () => timed(QEMU_BINARY, floorArgs)],
+      ['floor (qemu)', () => floor(work, floorRoot, floorArgs)],
+      ['boot, no root', () => timed(QEMU_BINARY, bareArgs)],
       ['hull container', () => timed(process.execPath, hull([]))],
     ];
     // One untimed round: caches (initramfs, page cache) warm for everyone.

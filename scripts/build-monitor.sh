@@ -23,6 +23,6 @@ mv -f "$OUT.tmp" "$OUT"
 
 # The VM guest's init (native/vm/hull-vm-init.c): static, because it runs as pid 1 of a guest
 # whose initramfs holds no libc.
-gcc "${CFLAGS[@]}" -static -o build/hull-vm-init.tmp native/vm/hull-vm-init.c
+gcc "${CFLAGS[@]}" -static -o build/hull-vm-init.tmp native/vm/hull-vm-init.c native/vm/guest-exec.c
 strip build/hull-vm-init.tmp 2>/dev/null || true
 mv -f build/hull-vm-init.tmp build/hull-vm-init

@@ -13,9 +13,10 @@ cd "$(dirname "$0")/.."
 # iptables: netavark's firewall backend; util-linux: flock/unshare around netavark.
 # qemu-system-x86 (QEMU, virtiofsd) and linux-image-cloud-amd64 (the guest kernel) run --isolation vm
 # (a VM also uses iproute2: ip, tc; util-linux: nsenter, unshare).
+# fonts-dejavu-core: the text of `hull compare --chart FILE.png` (rendered by resvg from the SVG).
 # docker-compose (1.29, python): a TEST dependency only (test/integration/api-compose.test.ts
 # drives `hull serve` with it); hull itself never runs it.
-PACKAGES=(runc skopeo docker-registry busybox-static zstd openssl ca-certificates tini gcc g++ make python3 netavark aardvark-dns iproute2 iptables util-linux qemu-system-x86 linux-image-cloud-amd64 docker-compose)
+PACKAGES=(runc skopeo docker-registry busybox-static zstd openssl ca-certificates tini gcc g++ make python3 netavark aardvark-dns iproute2 iptables util-linux qemu-system-x86 linux-image-cloud-amd64 docker-compose fonts-dejavu-core)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

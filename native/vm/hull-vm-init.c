@@ -21,7 +21,7 @@
  * or bind, or T=tmpfs mount data, each followed by D=destination, f=mount flags and, for a bind
  * of a file, F=the file's name in the share (vm/mounts.ts).
  */
-#define _GNU_SOURCE
+#include "guest.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -50,7 +50,7 @@
 
 static int ctl_fd = -1;
 
-static void msg(const char *fmt, ...)
+void msg(const char *fmt, ...)
 {
 	char buf[1024];
 	va_list ap;
@@ -140,7 +140,7 @@ static void load_modules(void)
 }
 
 /* /dev/vportNpM of the virtio serial port named `name`; waits for the device to appear. */
-static int open_port(const char *name, int flags)
+int open_port(const char *name, int flags)
 {
 	for (int tries = 0; tries < 1000; tries++) {
 		DIR *d = opendir("/sys/class/virtio-ports");
@@ -492,7 +492,7 @@ static void setup_root(void)
 		fail("switch to the container root: %s", strerror(errno));
 }
 
-static int write_all(int fd, const char *buf, size_t len)
+int write_all(int fd, const char *buf, size_t len)
 {
 	while (len > 0) {
 		ssize_t w = write(fd, buf, len);
@@ -527,14 +527,16 @@ static int relay(int *from, int to, short revents)
 }
 
 /* Reads what hull.ctl has and acts on its complete lines: `signal N` to the workload, `winsize
- * ROWS COLS` on the terminal (-t). Called when poll says the port is readable. */
-static void ctl_lines(pid_t child, int master)
+ * ROWS COLS` on the terminal (-t), `exec N` (guest-exec.c). Called when poll says the port is
+ * readable. Returns 1 when one of the lines was `start`. */
+static int ctl_lines(pid_t child, int master)
 {
+	int start = 0;
 	static char line[256];
 	static size_t have;
 	ssize_t r = read(ctl_fd, line + have, sizeof line - 1 - have);
 	if (r <= 0)
-		return;
+		return 0;
 	have += (size_t)r;
 	line[have] = 0;
 	char *nl;
@@ -546,6 +548,10 @@ static void ctl_lines(pid_t child, int master)
 			kill(child, sig);
 		else if (sscanf(line, "winsize %hu %hu", &ws.ws_row, &ws.ws_col) == 2 && master >= 0)
 			ioctl(master, TIOCSWINSZ, &ws);
+		else if (sscanf(line, "exec %d", &sig) == 1 && child > 0)
+			exec_begin(sig);
+		else if (strcmp(line, "start") == 0)
+			start = 1;
 		size_t rest = have - (size_t)(nl + 1 - line);
 		memmove(line, nl + 1, rest);
 		have = rest;
@@ -553,10 +559,11 @@ static void ctl_lines(pid_t child, int master)
 	}
 	if (have >= sizeof line - 1)
 		have = 0;
+	return start;
 }
 
-/* In the child: become the workload. Reports why it could not on `errpipe`. */
-static __attribute__((noreturn)) void exec_workload(int in, int out, int err, int errpipe)
+/* In the child: become process `p` (the workload or an exec). Reports why it could not on `errpipe`. */
+void exec_proc(const struct proc_spec *p, int in, int out, int err, int errpipe)
 {
 	sigset_t none;
 	sigemptyset(&none);
@@ -564,33 +571,49 @@ static __attribute__((noreturn)) void exec_workload(int in, int out, int err, in
 	setsid();
 	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
 		_exit(126);
-	/* -t: the pty is the workload's controlling terminal, as runc makes it. */
-	if (cfg.tty && ioctl(0, TIOCSCTTY, 0) < 0)
+	/* -t: the pty is the process's controlling terminal, as runc makes it. */
+	if (p->tty && ioctl(0, TIOCSCTTY, 0) < 0)
 		_exit(126);
 	char why[512];
 	int status = 126;
-	if (setgroups((size_t)cfg.ngroups, cfg.groups) < 0 || setgid(cfg.gid) < 0 || setuid(cfg.uid) < 0) {
-		snprintf(why, sizeof why, "setting user %u:%u: %s", cfg.uid, cfg.gid, strerror(errno));
-	} else if (chdir(cfg.cwd) < 0) {
-		snprintf(why, sizeof why, "chdir to cwd (\"%s\") set in config.json failed: %s", cfg.cwd, strerror(errno));
+	if (setgroups((size_t)p->ngroups, p->groups) < 0 || setgid(p->gid) < 0 || setuid(p->uid) < 0) {
+		snprintf(why, sizeof why, "setting user %u:%u: %s", p->uid, p->gid, strerror(errno));
+	} else if (chdir(p->cwd) < 0) {
+		snprintf(why, sizeof why, "chdir to cwd (\"%s\") set in config.json failed: %s", p->cwd, strerror(errno));
 		status = 128;
 	} else {
 		clearenv();
-		for (int i = 0; i < cfg.envc; i++)
-			putenv(cfg.env[i]);
-		cfg.argv[cfg.argc] = NULL;
-		execvp(cfg.argv[0], cfg.argv);
+		for (int i = 0; i < p->envc; i++)
+			putenv(p->env[i]);
+		p->argv[p->argc] = NULL;
+		execvp(p->argv[0], p->argv);
 		int e = errno;
-		if (e == ENOENT && !strchr(cfg.argv[0], '/')) {
-			snprintf(why, sizeof why, "exec: \"%s\": executable file not found in $PATH", cfg.argv[0]);
+		if (e == ENOENT && !strchr(p->argv[0], '/')) {
+			snprintf(why, sizeof why, "exec: \"%s\": executable file not found in $PATH", p->argv[0]);
 			status = 127;
 		} else {
-			snprintf(why, sizeof why, "exec: \"%s\": %s", cfg.argv[0], strerror(e));
+			snprintf(why, sizeof why, "exec: \"%s\": %s", p->argv[0], strerror(e));
 			status = e == ENOENT ? 127 : 126;
 		}
 	}
 	dprintf(errpipe, "%d %s", status, why);
 	_exit(status);
+}
+
+int open_pty(int *slave)
+{
+	char name[64];
+	int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0)
+		return -1;
+	if (grantpt(master) < 0 || unlockpt(master) < 0 || ptsname_r(master, name, sizeof name) != 0 ||
+	    (*slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
+		int e = errno;
+		close(master);
+		errno = e;
+		return -1;
+	}
+	return master;
 }
 
 int main(void)
@@ -607,6 +630,12 @@ int main(void)
 		close(cf);
 	}
 	load_modules();
+	/* bench/vm.ts's floor: boot to a mounted virtio-fs root, then power off. */
+	if (strstr(cmdline, "hull.probe=root")) {
+		mount_or_fail("hullroot", NEWROOT, "virtiofs", 0, NULL);
+		msg("probe ok");
+		power_off();
+	}
 	/* The acceleration probe (vm/accel.ts) only needs to see the guest reach its init. */
 	if (strstr(cmdline, "hull.probe=1")) {
 		msg("probe ok");
@@ -625,13 +654,10 @@ int main(void)
 	/* -t: the workload's stdio is a pty of the guest; its master is relayed to hull.tty. */
 	int master = -1;
 	if (cfg.tty) {
-		char name[64];
-		master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-		if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0 || ptsname_r(master, name, sizeof name) != 0)
+		int slave;
+		master = open_pty(&slave);
+		if (master < 0)
 			fail("pty: %s", strerror(errno));
-		int slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-		if (slave < 0)
-			fail("open %s: %s", name, strerror(errno));
 		close(in);
 		close(out);
 		close(err);
@@ -646,11 +672,16 @@ int main(void)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
-	/* A terminal size sent before the start (attach comes first) is set before the workload
-	 * runs, so it sees it from its first instruction. */
-	struct pollfd early = { .fd = ctl_fd, .events = POLLIN };
-	while (master >= 0 && poll(&early, 1, 0) > 0 && (early.revents & POLLIN))
-		ctl_lines(0, master);
+	/* The VM boots at `create` and waits here, ready, for `hull start` ("start" on hull.ctl): the
+	 * boot overlaps the host's work between create and start. A terminal size sent before the
+	 * start (attach comes first) is set before the workload runs, so it sees it at once. */
+	for (;;) {
+		struct pollfd early = { .fd = ctl_fd, .events = POLLIN };
+		if (poll(&early, 1, -1) < 0 && errno != EINTR)
+			fail("waiting for the start: %s", strerror(errno));
+		if ((early.revents & POLLIN) && ctl_lines(0, master))
+			break;
+	}
 
 	int ep[2];
 	if (pipe2(ep, O_CLOEXEC) < 0)
@@ -658,8 +689,11 @@ int main(void)
 	pid_t child = fork();
 	if (child < 0)
 		fail("fork: %s", strerror(errno));
-	if (child == 0)
-		exec_workload(in, out, err, ep[1]);
+	if (child == 0) {
+		struct proc_spec workload = { .argv = cfg.argv, .argc = cfg.argc, .env = cfg.env, .envc = cfg.envc, .cwd = cfg.cwd,
+					      .uid = cfg.uid, .gid = cfg.gid, .groups = cfg.groups, .ngroups = cfg.ngroups, .tty = cfg.tty };
+		exec_proc(&workload, in, out, err, ep[1]);
+	}
 	close(ep[1]);
 	char why[600];
 	ssize_t wn = read(ep[0], why, sizeof why - 1);
@@ -679,9 +713,14 @@ int main(void)
 
 	int status = 0;
 	for (;;) {
-		struct pollfd p[4] = { { .fd = sfd, .events = POLLIN }, { .fd = ctl_fd, .events = POLLIN }, { .fd = master, .events = POLLIN }, { .fd = tty_port, .events = POLLIN } };
-		if (poll(p, 4, -1) < 0 && errno != EINTR)
+		struct pollfd p[4 + EXEC_SLOTS * EXEC_POLLFDS] = { { .fd = sfd, .events = POLLIN }, { .fd = ctl_fd, .events = POLLIN }, { .fd = master, .events = POLLIN }, { .fd = tty_port, .events = POLLIN } };
+		int nexec = exec_pollfds(p + 4);
+		if (poll(p, (nfds_t)(4 + nexec), -1) < 0) {
+			if (errno == EINTR)
+				continue;
 			break;
+		}
+		exec_events(p + 4, nexec);
 		if (relay(&master, tty_port, p[2].revents) < 0 || relay(&tty_port, master, p[3].revents) < 0)
 			msg("terminal relay ended");
 		if (p[0].revents & POLLIN) {
@@ -694,6 +733,8 @@ int main(void)
 				if (w == child) {
 					status = st;
 					done = 1;
+				} else {
+					exec_reaped(w, st);
 				}
 			if (done)
 				break;

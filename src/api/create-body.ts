@@ -64,6 +64,8 @@ const OPTIONAL_HOST_FIELDS: Record<string, Kind | 'array'> = {
   PortBindings: 'object',
   PublishAllPorts: 'boolean',
   Mounts: 'array',
+  /** hull's own: the guest kernel of an Isolation "vm" container (`--kernel`). */
+  VmKernel: 'string',
 };
 
 /** HostConfig.Mounts: a list of objects whose text fields are strings (the engine checks the rest). */

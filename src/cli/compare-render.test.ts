@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import type { CompareResult, ModeResult } from '../engine/compare.js';
-import { compareSvg, compareTable } from './compare-render.js';
+import { compareChart, compareSvg, compareTable } from './compare-render.js';
 
 function mode(m: 'container' | 'vm', over: Partial<ModeResult> = {}): ModeResult {
   return {
@@ -49,4 +49,13 @@ test('the SVG is well-formed, escapes names, and has a bar per mode in each pane
   assert.ok(svg.includes('a&lt;b&gt;&amp;&quot;img&quot;'));
   // The larger value of a panel gets the full width; a zero gets a 1-pixel stub.
   assert.ok(doc.svg.rect.slice(1).every((r) => Number(r['@_width']) >= 1));
+});
+
+test('a .png chart is that SVG rendered: a PNG of twice its size; any other name gets the SVG', async () => {
+  const png = await compareChart(result, 'c.PNG');
+  assert.ok(Buffer.isBuffer(png));
+  assert.equal(png.subarray(0, 8).toString('latin1'), '\x89PNG\r\n\x1a\n');
+  const svgWidth = Number(/<svg[^>]* width="(\d+)"/.exec(compareSvg(result))?.[1]);
+  assert.equal(png.readUInt32BE(16), svgWidth * 2, 'IHDR width');
+  assert.equal(await compareChart(result, 'c.svg'), compareSvg(result));
 });

@@ -97,3 +97,16 @@ export function compareSvg(r: CompareResult): string {
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;
 }
+
+/**
+ * The chart for `--chart FILE`: SVG, or for *.png that SVG rendered by resvg (@resvg/resvg-js,
+ * a prebuilt native renderer, offline; text in the host's fonts, e.g. Debian's fonts-dejavu-core).
+ * Loaded only when a PNG is asked for.
+ */
+export async function compareChart(r: CompareResult, file: string): Promise<string | Buffer> {
+  const svg = compareSvg(r);
+  if (!file.toLowerCase().endsWith('.png')) return svg;
+  const { Resvg } = await import('@resvg/resvg-js');
+  // Twice the SVG's size: crisp on high-density screens, still small (tens of KiB).
+  return Buffer.from(new Resvg(svg, { fitTo: { mode: 'zoom', value: 2 }, font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' } }).render().asPng());
+}

@@ -75,6 +75,8 @@ export interface HostConfig {
   ShmSize: number;
   Runtime: string;
   Isolation: string;
+  /** hull's own (`--kernel`, with Isolation "vm"): the guest kernel to boot instead of the default. */
+  VmKernel?: string;
   ExtraHosts: string[] | null;
   Dns: string[] | null;
   OomScoreAdj: number;

@@ -18,6 +18,8 @@ import { CPU_PERIOD } from '../container/spec/spec.js';
 import { resolveUser } from '../container/spec/user.js';
 import { emptyStats, sampleStats, withPrevious, type StatsJSON } from '../container/stats.js';
 import { HullError } from '../util/errors.js';
+import { isVm } from '../vm/prepare.js';
+import { vmGuestProcesses } from '../vm/top.js';
 
 const runFile = promisify(execFile);
 
@@ -138,6 +140,10 @@ export async function containerTop(svc: ContainerService, ref: string, psArgs = 
   const c = svc.get(ref);
   if (c.state.Status === 'restarting') throw new HullError('CONFLICT', `Container ${c.id} is restarting, wait until the container is running`);
   if (!isLive(c)) throw notRunning(c);
+  if (isVm(c.doc)) {
+    const guest = await vmGuestProcesses(svc.runtimeFor(c), c.id, psArgs);
+    return parsePsOutput(guest.output, guest.pids);
+  }
   const pids = await svc.runtimeFor(c).pids(c.id);
   const args = psArgs.split(' ');
   let output: string;

@@ -16,7 +16,7 @@ interface OciProcess {
 }
 
 /** HOME from the image's passwd, as runc adds it when the env has none. */
-function homeOf(rootfs: string, uid: number): string {
+export function homeOf(rootfs: string, uid: number): string {
   try {
     for (const line of readFileSync(join(rootfs, 'etc', 'passwd'), 'utf8').split('\n')) {
       const f = line.split(':');

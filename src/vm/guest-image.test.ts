@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
-import { buildCpio, findKernel, moduleFiles } from './guest-image.js';
+import { buildCpio, bzImageVersion, findKernel, moduleFiles } from './guest-image.js';
 import { readCtl } from './proc.js';
 import { mkdtemp, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -46,4 +46,14 @@ test('readCtl reads the guest reports: started, error, exit or signal', async ()
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('bzImageVersion reads the version string the boot header points at, and nothing from other files', () => {
+  const image = Buffer.alloc(0x400);
+  image.write('HdrS', 0x202, 'latin1');
+  image.writeUInt16LE(0x100, 0x20e);
+  image.write('6.1.0-99-cloud-amd64 (builder@host) #1 SMP\0', 0x300, 'latin1');
+  assert.equal(bzImageVersion(image), '6.1.0-99-cloud-amd64');
+  assert.equal(bzImageVersion(Buffer.alloc(0x400)), undefined);
+  assert.equal(bzImageVersion(Buffer.from('short')), undefined);
 });

@@ -7,7 +7,7 @@
  * when the kernel, its modules or the init change.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { HullError } from '../util/errors.js';
@@ -22,13 +22,43 @@ export interface GuestKernel {
   version: string;
 }
 
-/** The kernel named by HULL_VM_KERNEL (a path), else the newest installed one with modules. */
-export function findKernel(override = process.env.HULL_VM_KERNEL): GuestKernel {
-  if (override) {
-    if (!existsSync(override)) throw new HullError('INVALID_ARGUMENT', `VM kernel ${override}: no such file or directory`);
-    const version = basename(override).replace(/^vmlinuz-/, '');
-    return { path: override, version };
+/**
+ * The `uname -r` a bzImage will report: the boot protocol header (at 0x202, "HdrS") points at
+ * the kernel's version string (0x20E: its offset - 0x200). Undefined for anything else.
+ */
+export function bzImageVersion(image: Buffer): string | undefined {
+  if (image.length < 0x210 || image.toString('latin1', 0x202, 0x206) !== 'HdrS') return undefined;
+  const at = image.readUInt16LE(0x20e) + 0x200;
+  if (at >= image.length) return undefined;
+  const end = image.indexOf(0, at);
+  const version = image.toString('latin1', at, end < 0 ? undefined : end).split(' ')[0];
+  return version && /^[\w.+~-]+$/.test(version) ? version : undefined;
+}
+
+/** A kernel given by path (--kernel, HULL_VM_KERNEL): a bzImage whose modules are installed. */
+function kernelAt(path: string, flag: string): GuestKernel {
+  let head: Buffer;
+  try {
+    const fd = openSync(path, 'r');
+    head = Buffer.alloc(64 * 1024);
+    head = head.subarray(0, readSync(fd, head, 0, head.length, 0));
+    closeSync(fd);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new HullError('INVALID_ARGUMENT', `invalid ${flag} ${path}: ${code === 'ENOENT' ? 'no such file or directory' : code === 'EISDIR' ? 'is a directory' : (e as Error).message}`);
   }
+  const version = bzImageVersion(head);
+  if (!version) throw new HullError('INVALID_ARGUMENT', `invalid ${flag} ${path}: not a Linux kernel image (bzImage)`);
+  if (!existsSync(join('/lib/modules', version, 'modules.dep'))) {
+    throw new HullError('INVALID_ARGUMENT', `invalid ${flag} ${path}: kernel ${version} has no modules in /lib/modules/${version} (hull's initramfs takes its virtio modules from there)`);
+  }
+  return { path, version };
+}
+
+/** `path` (--kernel), else the kernel named by HULL_VM_KERNEL, else the newest installed one with modules. */
+export function findKernel(path?: string, override = process.env.HULL_VM_KERNEL): GuestKernel {
+  if (path) return kernelAt(path, '--kernel');
+  if (override) return kernelAt(override, 'HULL_VM_KERNEL');
   const found = existsSync('/boot') ? readdirSync('/boot').filter((f) => f.startsWith('vmlinuz-')) : [];
   const usable = found.map((f) => f.slice('vmlinuz-'.length)).filter((v) => existsSync(join('/lib/modules', v, 'modules.dep')));
   // Cloud kernels first (small, virtio-only driver set), then the newest.

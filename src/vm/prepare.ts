@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { ContainerDoc } from '../container/model.js';
 import { HullError } from '../util/errors.js';
 import { chooseAccel } from './accel.js';
-import { findKernel, guestInitramfs } from './guest-image.js';
+import { findKernel, guestInitramfs, moduleFiles } from './guest-image.js';
 import { DEFAULT_BOOT_TIMEOUT_SECONDS, DEFAULT_CPUS, DEFAULT_MEMORY_MIB, VM_FILES, vmDir, type VmSettings } from './qemu.js';
 
 /** Docker's HostConfig.Isolation value (or runtime name) that selects the VM backend. */
@@ -27,10 +27,13 @@ const MIB = 1024 * 1024;
 
 /** What the VM backend cannot do yet, refused at create with Docker-style wording. */
 export function validateVmRequest(h: ContainerDoc['HostConfig']): void {
+  if (h.VmKernel && h.Isolation !== 'vm') throw new HullError('INVALID_ARGUMENT', '--kernel needs --isolation vm (a container runs on the host\'s kernel)');
   if (h.Isolation !== 'vm') return;
   if (h.NetworkMode === 'host') throw new HullError('INVALID_ARGUMENT', 'conflicting options: --network host and --isolation vm (a VM has its own kernel and network stack)');
   // The guest takes over the namespace's interfaces (vm/network.ts): another container's would go dead.
   if (h.NetworkMode?.startsWith('container:')) throw new HullError('INVALID_ARGUMENT', 'conflicting options: --network container:... and --isolation vm (the VM takes over the interfaces of its network namespace)');
+  // The kernel is checked now, so a bad path fails `create` (125), not a later start.
+  if (h.VmKernel) moduleFiles(findKernel(h.VmKernel).version);
   if (h.Memory && h.Memory < 64 * MIB) throw new HullError('INVALID_ARGUMENT', `a VM needs at least 64 MiB of memory (--memory ${h.Memory} bytes)`);
 }
 
@@ -54,7 +57,7 @@ export function vmResources(doc: ContainerDoc): { cpus: number; memoryMiB: numbe
 
 export async function prepareVm(root: string, doc: ContainerDoc, bundleDir: string, notice: (line: string) => void): Promise<void> {
   const cacheDir = join(root, 'vm');
-  const kernel = findKernel();
+  const kernel = findKernel(doc.HostConfig.VmKernel);
   const initrd = await guestInitramfs(cacheDir, kernel);
   const accel = await chooseAccel(cacheDir, kernel.path, initrd, notice);
   const timeout = Number(process.env.HULL_VM_BOOT_TIMEOUT) || DEFAULT_BOOT_TIMEOUT_SECONDS;

@@ -22,6 +22,8 @@ export interface VmSettings {
 }
 
 export const DEFAULT_CPUS = 1;
+/** hull.execN ports per VM: how many execs can run in it at once (vm/exec.ts). */
+export const EXEC_SLOTS = 8;
 export const DEFAULT_MEMORY_MIB = 512;
 /** Under TCG on a loaded 2-core host a boot takes 5-15 s; a hang is caught well after that. */
 export const DEFAULT_BOOT_TIMEOUT_SECONDS = 90;
@@ -60,7 +62,7 @@ export function kernelCmdline(extra: string[] = []): string {
  * (no PIT/HPET reference), and microvm's virtio-mmio devices need a kernel with
  * VIRTIO_MMIO_CMDLINE_DEVICES or ACPI discovery; q35's virtio-pci needs neither.
  */
-export function qemuArgs(s: VmSettings, opts: { paused: boolean; probe?: boolean }): string[] {
+export function qemuArgs(s: VmSettings, opts: { paused: boolean; probe?: boolean | 'root' }): string[] {
   const mem = `${s.memoryMiB}M`;
   const args = [
     '-M', `q35,accel=${s.accel},memory-backend=mem`,
@@ -71,13 +73,16 @@ export function qemuArgs(s: VmSettings, opts: { paused: boolean; probe?: boolean
     '-object', `memory-backend-memfd,id=mem,size=${mem},share=on`,
     '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
     '-kernel', s.kernel, '-initrd', s.initrd,
-    '-append', kernelCmdline(opts.probe ? ['hull.probe=1'] : []),
+    '-append', kernelCmdline(opts.probe === 'root' ? ['hull.probe=root'] : opts.probe ? ['hull.probe=1'] : []),
     '-chardev', `file,id=con,path=${s.consoleLog}`, '-serial', 'chardev:con',
   ];
+  // bench/vm.ts's floor: the root share (a virtiofsd on VM_FILES.virtiofs), mounted, then off.
+  if (opts.probe === 'root') args.push('-chardev', `socket,id=vfs,path=${VM_FILES.virtiofs}`, '-device', 'vhost-user-fs-pci,chardev=vfs,tag=hullroot');
   if (opts.probe) return args;
   args.push(
     '-qmp', `unix:${VM_FILES.qmp},server=on,wait=off`,
-    '-device', 'virtio-serial-pci,max_ports=8',
+    // 5 ports of the workload's (stdout, stderr, ctl, stdin, tty) and the exec slots.
+    '-device', `virtio-serial-pci,max_ports=${5 + EXEC_SLOTS}`,
     '-chardev', 'file,id=out,path=/dev/fd/3', '-device', 'virtserialport,chardev=out,name=hull.stdout',
     '-chardev', 'file,id=err,path=/dev/fd/4', '-device', 'virtserialport,chardev=err,name=hull.stderr',
     // pipe opens ctl.in and ctl.out read-write: the FIFO never reaches EOF and never blocks.
@@ -89,6 +94,8 @@ export function qemuArgs(s: VmSettings, opts: { paused: boolean; probe?: boolean
   // fd 6 (-t): the slave of the pty whose master the monitor got over the console socket.
   if (s.tty) args.push('-chardev', 'serial,id=tty,path=/dev/fd/6', '-device', 'virtserialport,chardev=tty,name=hull.tty');
   if (s.stdin) args.push('-chardev', 'socket,id=in,fd=5', '-device', 'virtserialport,chardev=in,name=hull.stdin');
+  // `hull exec` (vm/exec.ts): a listening socket per slot, served by the guest on "exec N".
+  for (let n = 0; n < EXEC_SLOTS; n++) args.push('-chardev', `socket,id=exec${n},path=exec${n}.sock,server=on,wait=off`, '-device', `virtserialport,chardev=exec${n},name=hull.exec${n}`);
   if (opts.paused) args.push('-S');
   return args;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * hull's VM runtime: an OCI-runtime-shaped command (`create`, `start`, `kill`, `delete`,
- * `state`, `pause`, `resume`, `ps`) that runs a bundle as a QEMU virtual machine instead of a
+ * `state`, `pause`, `resume`, `ps`, `exec`) that runs a bundle as a QEMU virtual machine instead of a
  * runc container. The container monitor (native/monitor) and the engine drive it exactly as
  * they drive runc, so logs, attach, exit recording, stop/kill/rm, restart policies and the
  * crash reconciliation are the container code paths, unchanged (docs/ARCHITECTURE.md, "Virtual machines").
@@ -9,15 +9,17 @@
  *   hull-vm-runtime --root DIR [--log F --log-format json] create --bundle B --pid-file P ID
  *   hull-vm-runtime --root DIR start|state|pause|resume|ps ID
  *   hull-vm-runtime --root DIR kill [--all] ID SIGNAL
+ *   hull-vm-runtime --root DIR [--log F --log-format json] exec --process FILE [--detach] ID
  *   hull-vm-runtime --root DIR delete [--force] ID
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createConnection } from 'node:net';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, writeFileSync, constants as fsc } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, openSync, readdirSync, readFileSync, writeFileSync, constants as fsc } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { constants as osc } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { applyCpuLimits, cgroupDirs, joinCgroup, removeCgroup } from './cgroup.js';
 import { nativeAddon } from '../util/native.js';
 import { messageOf } from '../util/errors.js';
 import { guestConfig } from './guest-config.js';
@@ -26,6 +28,8 @@ import { QEMU_BINARY, VIRTIOFSD_PID_SUFFIX, VM_FILES, qemuArgs, virtiofsdCommand
 import { guestMounts, mountFields, qemuShareArgs } from './mounts.js';
 import { netnsPath, networkFields, qemuNetArgs, readNetwork, wireTaps } from './network.js';
 import { aliveAs, readCtl, readPid, waitFor } from './proc.js';
+import { ExecFailed, vmExec, vmProcessList } from './exec.js';
+import type { OciProcess } from '../container/spec/oci-types.js';
 
 class UsageError extends Error {}
 
@@ -36,7 +40,7 @@ interface Parsed {
   rest: string[];
 }
 
-const VALUE_FLAGS = new Set(['--root', '--log', '--log-format', '--bundle', '--pid-file', '--console-socket']);
+const VALUE_FLAGS = new Set(['--root', '--log', '--log-format', '--bundle', '--pid-file', '--console-socket', '--process']);
 
 function parse(argv: string[]): Parsed {
   const flags = new Map<string, string | true>();
@@ -73,8 +77,8 @@ async function create(p: Parsed): Promise<void> {
   const settings = JSON.parse(readFileSync(join(bundle, 'vm.json'), 'utf8')) as VmSettings;
   const dir = vmDir(p.root, id);
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  // Kept with the VM: start reads its boot timeout and console path from here.
-  writeFileSync(join(dir, 'vm.json'), JSON.stringify(settings));
+  // Kept with the VM: start reads its boot timeout and console path from here, exec the bundle.
+  writeFileSync(join(dir, 'vm.json'), JSON.stringify({ ...settings, bundle }));
   nativeAddon().mknod(join(dir, VM_FILES.ctlIn), fsc.S_IFIFO | 0o600, 0, 0);
   writeFileSync(join(dir, VM_FILES.ctlOut), '');
   writeFileSync(join(dir, VM_FILES.created), '');
@@ -115,7 +119,7 @@ async function create(p: Parsed): Promise<void> {
 
   // fds 3, 4: the container's stdout and stderr, which the guest's ports write; 5: its stdin (-i).
   // In the container's network namespace (nsenter execs, so the pid is QEMU's): its taps are made there.
-  const qemuCmd = [QEMU_BINARY, ...qemuArgs(settings, { paused: true }), ...qemuShareArgs(mounts.shares), ...qemuNetArgs(net)];
+  const qemuCmd = [QEMU_BINARY, ...qemuArgs(settings, { paused: false }), ...qemuShareArgs(mounts.shares), ...qemuNetArgs(net)];
   const [cmd, ...args] = ns ? ['nsenter', `--net=${ns}`, '--', ...qemuCmd] : qemuCmd;
   // fd 6 (-t): a pty's slave for QEMU, its master for the monitor, as runc hands one over.
   const consoleSocket = p.flags.get('--console-socket');
@@ -142,7 +146,42 @@ async function create(p: Parsed): Promise<void> {
       throw new Error(`connecting the VM to its network: ${messageOf(e)}`);
     }
   }
+  // The host cgroup stats read and update limits (vm/cgroup.ts): QEMU and its virtiofsds.
+  const cgroups = joinCgroup(cgroupDirs(cgroupsPath(bundle)), [qemu.pid!, ...vfsds.map((v) => v.pid!)]);
+  writeFileSync(join(dir, CGROUPS_FILE), JSON.stringify(cgroups));
   await writeFile(pidFile, String(qemu.pid));
+}
+
+/** The VM's cgroup directories, as create recorded them. */
+const CGROUPS_FILE = 'cgroups.json';
+
+function recordedCgroups(dir: string): string[] {
+  try {
+    return JSON.parse(readFileSync(join(dir, CGROUPS_FILE), 'utf8')) as string[];
+  } catch {
+    return [];
+  }
+}
+
+/** config.json's linux.cgroupsPath (the engine writes `hull/<id>`). */
+function cgroupsPath(bundle: string): string {
+  const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as { linux?: { cgroupsPath?: string } };
+  return spec.linux?.cgroupsPath || `hull/${basename(bundle)}`;
+}
+
+/**
+ * `update -r -` (runc's): CPU limits apply to the VM's host processes at once (its vCPU count
+ * changes at its next start, from the stored --cpus). Memory is the guest's RAM, fixed at boot.
+ */
+async function update(p: Parsed): Promise<void> {
+  // `update -r - ID`: the id is the last argument.
+  const dir = vmDir(p.root, p.rest.at(-1)!);
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  const r = JSON.parse(Buffer.concat(chunks).toString() || '{}') as { memory?: unknown; pids?: unknown; cpu?: { quota?: number; period?: number; shares?: number } };
+  if (r.memory !== undefined) throw new Error("a running VM's memory is its guest RAM, fixed when it boots: stop the VM, update it, and start it again");
+  if (r.pids !== undefined) throw new Error('--pids-limit does not apply to a VM: its processes are the guest kernel\'s');
+  if (r.cpu) applyCpuLimits(recordedCgroups(dir), r.cpu);
 }
 
 /** The pty master to the monitor over its console socket (SCM_RIGHTS), runc's console protocol. */
@@ -178,7 +217,13 @@ async function start(p: Parsed): Promise<void> {
   const dir = vmDir(p.root, id);
   const qemuPid = readPid(join(dir, VM_FILES.qemuPid));
   const settings = bundleSettings(dir);
-  await qmpIn(dir, 'cont');
+  // The guest booted from `create` on and waits for this line to run the workload.
+  const ctl = openSync(join(dir, VM_FILES.ctlIn), fsc.O_WRONLY | fsc.O_NONBLOCK);
+  try {
+    writeFileSync(ctl, 'start\n');
+  } finally {
+    closeSync(ctl);
+  }
   await rm(join(dir, VM_FILES.created), { force: true });
   // Started means the workload runs (Docker's start returns then); a guest that hangs or dies
   // before that is a start failure, with the console's last lines as the reason.
@@ -196,9 +241,49 @@ async function start(p: Parsed): Promise<void> {
   throw new Error(`${why}; console: ${tail(settings.consoleLog)}`);
 }
 
-/** The settings create copied from the bundle. */
-function bundleSettings(dir: string): VmSettings {
-  return JSON.parse(readFileSync(join(dir, 'vm.json'), 'utf8')) as VmSettings;
+/** The settings create copied from the bundle, and the bundle's path. */
+function bundleSettings(dir: string): VmSettings & { bundle: string } {
+  return JSON.parse(readFileSync(join(dir, 'vm.json'), 'utf8')) as VmSettings & { bundle: string };
+}
+
+/** `exec --process FILE [--detach] ID`: exits with the process's status (vm/exec.ts). */
+async function exec(p: Parsed): Promise<void> {
+  const id = p.rest[0];
+  const processFile = p.flags.get('--process');
+  if (!id || typeof processFile !== 'string') throw new UsageError('exec needs --process and an id');
+  const dir = vmDir(p.root, id);
+  try {
+    if (!aliveAs(readPid(join(dir, VM_FILES.qemuPid)), 'qemu-system') || existsSync(join(dir, VM_FILES.created))) {
+      throw new Error('cannot exec in a stopped container');
+    }
+    const settings = bundleSettings(dir);
+    const status = await vmExec({
+      dir,
+      rootfs: join(settings.bundle, 'rootfs'),
+      process: JSON.parse(readFileSync(processFile, 'utf8')) as OciProcess,
+      detach: p.flags.has('--detach'),
+    });
+    process.exit(status);
+  } catch (e) {
+    // runc's words, which the engine turns into Docker's "OCI runtime exec failed: …".
+    if (e instanceof ExecFailed) {
+      logError(p, `exec failed: unable to start container process: ${e.message}`);
+      process.exit(e.status);
+    }
+    logError(p, messageOf(e));
+    throw e;
+  }
+}
+
+/** An error in runc's JSON log format (--log F --log-format json), where the engine reads it. */
+function logError(p: Parsed, message: string): void {
+  const log = p.flags.get('--log');
+  if (typeof log !== 'string') return;
+  try {
+    appendFileSync(log, JSON.stringify({ level: 'error', msg: message, time: new Date().toISOString() }) + '\n');
+  } catch {
+    // the message still goes to stderr
+  }
 }
 
 async function kill(p: Parsed): Promise<void> {
@@ -232,6 +317,10 @@ async function del(p: Parsed): Promise<void> {
   await waitFor(() => daemons.every((f) => !aliveAs(readPid(join(dir, f)), 'virtiofsd')), 2_000);
   const sockets = daemons.map((f) => (f === VM_FILES.virtiofsdPid ? VM_FILES.virtiofs : `${f.slice(0, -VIRTIOFSD_PID_SUFFIX.length)}.sock`));
   await Promise.all(sockets.map((s) => rm(virtiofsdLockFile(p.rest[0]!, s), { force: true })));
+  // The cgroup can go once QEMU has (a SIGKILLed process leaves it a moment later).
+  const cgroups = recordedCgroups(dir);
+  await waitFor(() => !aliveAs(readPid(join(dir, VM_FILES.qemuPid)), 'qemu-system'), 2_000);
+  removeCgroup(cgroups);
   await rm(dir, { recursive: true, force: true });
 }
 
@@ -273,8 +362,13 @@ async function main(): Promise<void> {
       process.stdout.write(JSON.stringify([readPid(join(vmDir(p.root, p.rest[0]!), VM_FILES.qemuPid))].filter((n) => n > 0)) + '\n');
       return;
     case 'exec':
+      return exec(p);
     case 'update':
-      throw new Error(`${p.verb} is not supported for VMs yet`);
+      return update(p);
+    case 'top':
+      // Not a runc verb: the guest's processes for `hull top` (engine/container-ops.ts).
+      process.stdout.write(await vmProcessList(vmDir(p.root, p.rest[0]!)));
+      return;
     default:
       throw new UsageError(`unknown command ${p.verb}`);
   }

@@ -125,7 +125,7 @@ describe('hull compare', { skip, concurrency: 1 }, () => {
       [['--runs', '0', 'busybox'], /invalid argument "0" for "--runs" flag/],
       [['--runs', 'x', 'busybox'], /invalid argument "x" for "--runs" flag/],
       [['--format', 'yaml', 'busybox'], /invalid argument "yaml" for "--format" flag/],
-      [['--chart', join(work, 'c.png'), 'busybox'], /the chart is an SVG file/],
+      [['--chart', join(work, 'c.gif'), 'busybox'], /the chart is an SVG or PNG file/],
       [['no-such-image-here'], /No such image: no-such-image-here/],
     ];
     for (const [args, message] of bad) {

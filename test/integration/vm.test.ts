@@ -8,13 +8,14 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { containerTestSkip, hullCommand, runHull, until } from '../helpers/hull.js';
+import { hullCommand, runHull, until } from '../helpers/hull.js';
+import { vmTestSkip } from '../helpers/vm.js';
 import type { HullResult } from '../helpers/hull.js';
 import { buildOciLayout, busyboxImage } from '../helpers/images.js';
 import { findKernel } from '../../src/vm/guest-image.js';
@@ -22,16 +23,7 @@ import { vmLeftovers } from '../helpers/leftovers.js';
 
 const execFileP = promisify(execFile);
 
-function kernelSkip(): false | string {
-  try {
-    findKernel();
-    return false;
-  } catch {
-    return 'needs a guest kernel (linux-image-cloud-amd64)';
-  }
-}
-
-const skip = containerTestSkip(['skopeo', 'qemu-system-x86_64'], ['/bin/busybox', '/usr/lib/qemu/virtiofsd']) || kernelSkip();
+const skip = vmTestSkip();
 
 const netSkip = existsSync('/usr/lib/podman/netavark') && existsSync('/usr/lib/podman/aardvark-dns') ? false : 'netavark/aardvark-dns not installed';
 const ENV: Record<string, string> = { HULL_VM_ACCEL: 'tcg' };
@@ -130,6 +122,81 @@ describe('hull run --isolation vm', { skip, concurrency: 1 }, () => {
     assert.ok(!existsSync(join(root, 'runtime', id)), 'the VM runtime directory is removed');
   });
 
+  test('exec runs processes in a running VM (output, exit codes, -e/-u/-w, -i, -d, two at once, signals); top lists the guest\'s processes; stats and update --cpus act on the host processes; not in a stopped VM', async () => {
+    const name = uniq('vm');
+    await ok(['run', '-d', '--isolation', 'vm', '--memory', '256m', '--name', name, 'busybox', 'sleep', '600']);
+    const r = await hull(['exec', name, 'sh', '-c', 'uname -r; echo to-err >&2; exit 7']);
+    assert.deepEqual([r.code, r.stdout, r.stderr], [7, `${findKernel().version}\n`, 'to-err\n']);
+    const env = await hull(['exec', '-e', 'FOO=bar', '-u', '1000:1000', '-w', '/tmp', name, 'sh', '-c', 'echo "$FOO" "$HOME"; id -u; id -g; pwd']);
+    assert.deepEqual([env.code, env.stdout], [0, 'bar /home/app\n1000\n1000\n/tmp\n'], env.stderr);
+    const input = 'line\n'.repeat(5000);
+    const piped = await hull(['exec', '-i', name, 'sh', '-c', 'wc -l; echo after-eof'], { input });
+    assert.deepEqual([piped.code, piped.stdout.trim().split(/\s+/)], [0, ['5000', 'after-eof']], piped.stderr);
+    assert.equal((await hull(['exec', name, 'sh', '-c', 'echo $$; kill -9 $$'])).code, 137, 'a signalled process is 128+N');
+    // stdin a process does not read yet waits without blocking the guest's init: another exec
+    // runs meanwhile (it is what lets the first one go on), and every byte arrives after.
+    const blocked = hull(['exec', '-i', name, 'sh', '-c', 'while [ ! -e /tmp/go ]; do sleep 0.2; done; wc -c'], { input: 'x'.repeat(2_000_000) });
+    await until('the stdin-bound exec to start', async () => ((await ok(['top', name])).includes('while [ ! -e /tmp/go ]') ? true : undefined), 60_000);
+    await ok(['exec', name, 'touch', '/tmp/go']);
+    const unblocked = await blocked;
+    assert.deepEqual([unblocked.code, unblocked.stdout.trim()], [0, '2000000'], unblocked.stderr);
+    const missing = await hull(['exec', name, 'no-such-command']);
+    assert.equal(missing.code, 127);
+    assert.match(missing.stderr, /OCI runtime exec failed: exec failed: unable to start container process: exec: "no-such-command": executable file not found in \$PATH: unknown/);
+    assert.equal((await hull(['exec', '-w', '/no/such/dir', name, 'true'])).code, 127);
+    // -d returns at once; the process lives on in the guest.
+    await ok(['exec', '-d', name, 'sh', '-c', 'sleep 1; echo detached > /tmp/d']);
+    await until('the detached exec to write its file', async () => ((await hull(['exec', name, 'cat', '/tmp/d'])).stdout === 'detached\n' ? true : undefined), 60_000);
+    // Two at once, each on its own channel; the slow one started first.
+    const [slow, fast] = await Promise.all([hull(['exec', name, 'sh', '-c', 'sleep 2; echo slow']), hull(['exec', name, 'echo', 'fast'])]);
+    assert.deepEqual([slow.code, slow.stdout, fast.code, fast.stdout], [0, 'slow\n', 0, 'fast\n']);
+    // A signal to the exec's CLI reaches the process in the guest (runExec forwards it to the runtime).
+    const [file, argv] = hullCommand(['--root', root, 'exec', name, 'sh', '-c', 'trap "echo got-term; exit 5" TERM; echo ready; while true; do sleep 1; done']);
+    const child = spawn(file, argv, { env: { ...process.env, ...ENV } });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    await until('the exec to be ready', () => (out.includes('ready') ? true : undefined), 60_000);
+    child.kill('SIGTERM');
+    const [code] = (await once(child, 'exit')) as [number];
+    assert.deepEqual([code, out], [5, 'ready\ngot-term\n']);
+    // The VM's own workload is untouched by all of it.
+    assert.equal((await ok(['inspect', '-f', '{{.State.Status}}', name])).trim(), 'running');
+
+    // top: the guest's processes (its init, the workload, a detached exec), not QEMU.
+    await ok(['exec', '-d', name, 'sleep', '321']);
+    const top = await ok(['top', name]);
+    assert.match(top.split('\n')[0]!, /^UID\s+PID\s+PPID\s+C\s+STIME\s+TTY\s+TIME\s+CMD$/);
+    assert.match(top, /^root\s+1\s+0\s.*\/init$/m);
+    assert.match(top, /^root\s+\d+\s+1\s.*sleep 600$/m);
+    assert.match(top, /\ssleep 321$/m);
+    assert.doesNotMatch(top, /qemu/);
+    const psOpts = await hull(['top', name, 'aux']);
+    assert.equal(psOpts.code, 1);
+    assert.match(psOpts.stderr, /ps options \("aux"\) are not supported/);
+    // stats: what QEMU and virtiofsd cost the host, from their own cgroup.
+    const stats = JSON.parse(await ok(['stats', '--no-stream', '--format', '{{json .}}', name])) as { MemUsage: string; PIDs: string };
+    const mib = Number(/^([\d.]+)MiB/.exec(stats.MemUsage)?.[1]);
+    assert.ok(mib > 20 && mib < 2048, `host memory of the VM: ${stats.MemUsage}`);
+    assert.ok(Number(stats.PIDs) >= 2, `QEMU and virtiofsd threads: ${stats.PIDs}`);
+    // update: CPU limits apply to the host processes; guest RAM cannot change while it runs.
+    await ok(['update', '--cpus', '0.5', name]);
+    const id = (await ok(['inspect', '-f', '{{.Id}}', name])).trim();
+    const qemuPid = (await ok(['inspect', '-f', '{{.State.Pid}}', name])).trim();
+    const cpuCgroup = /^\d+:[^:]*\bcpu\b[^:]*:(.*)$/m.exec(readFileSync(`/proc/${qemuPid}/cgroup`, 'utf8'))?.[1] ?? '';
+    assert.ok(cpuCgroup.endsWith(id), `QEMU is in the VM's cgroup: ${cpuCgroup}`);
+    const cpuDir = ['/sys/fs/cgroup/cpu', '/sys/fs/cgroup/cpu,cpuacct'].map((d) => join(d, cpuCgroup)).find((d) => existsSync(d));
+    if (cpuDir) assert.equal(readFileSync(join(cpuDir, 'cpu.cfs_quota_us'), 'utf8').trim(), '50000');
+    const mem = await hull(['update', '--memory', '300m', name]);
+    assert.equal(mem.code, 1);
+    assert.match(mem.stderr, /a running VM's memory is its guest RAM, fixed when it boots/);
+    assert.equal((await ok(['inspect', '-f', '{{.HostConfig.NanoCpus}} {{.HostConfig.Memory}}', name])).trim(), `500000000 ${256 * 1024 * 1024}`);
+    await ok(['stop', '-t', '1', name]);
+    const stopped = await hull(['exec', name, 'true']);
+    assert.equal(stopped.code, 1);
+    assert.match(stopped.stderr, /^Error response from daemon: container [0-9a-f]{64} is not running\n$/);
+    await ok(['rm', name]);
+  });
+
   test('a command the image lacks exits 127 with Docker\'s message', async () => {
     const r = await hull(['run', '--rm', '--isolation', 'vm', 'busybox', 'no-such-command']);
     assert.equal(r.code, 127, r.stderr);
@@ -144,6 +211,28 @@ describe('hull run --isolation vm', { skip, concurrency: 1 }, () => {
     await until('the failed VM to be cleaned up', () => leftovers().length === 0 || undefined, 30_000);
     assert.ok(!existsSync(join(root, 'runtime', (await ok(['inspect', '-f', '{{.Id}}', name])).trim())), 'the VM runtime directory is removed');
     await ok(['rm', '-f', name]);
+  });
+
+  test('--kernel boots the given kernel image, kept in the container (inspect); a bad one is refused at create', async () => {
+    const kernel = join(work, 'my-vmlinuz');
+    await copyFile(findKernel().path, kernel);
+    const name = uniq('vm');
+    await ok(['create', '--isolation', 'vm', '--kernel', kernel, '--name', name, 'busybox', 'uname', '-r']);
+    assert.equal((await ok(['inspect', '-f', '{{.HostConfig.VmKernel}}', name])).trim(), kernel);
+    assert.equal(await ok(['start', '-a', name]), `${findKernel().version}\n`);
+    await ok(['rm', name]);
+    await writeFile(join(work, 'not-a-kernel'), 'x'.repeat(4096));
+    for (const [args, message] of [
+      [['--kernel', join(work, 'missing')], /invalid --kernel .*missing: no such file or directory/],
+      [['--kernel', join(work, 'not-a-kernel')], /invalid --kernel .*not-a-kernel: not a Linux kernel image \(bzImage\)/],
+    ] as const) {
+      const r = await hull(['create', '--isolation', 'vm', ...args, 'busybox', 'true']);
+      assert.equal(r.code, 125);
+      assert.match(r.stderr, message);
+    }
+    const noVm = await hull(['create', '--kernel', kernel, 'busybox', 'true']);
+    assert.equal(noVm.code, 125);
+    assert.match(noVm.stderr, /--kernel needs --isolation vm/);
   });
 
   test('bad requests are refused before anything boots', async () => {

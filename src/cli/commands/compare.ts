@@ -1,9 +1,9 @@
-/** `hull compare [--runs N] [--format table|json] [--chart FILE.svg] IMAGE [CMD…]`: container vs VM, measured. */
+/** `hull compare [--runs N] [--format table|json] [--chart FILE.svg|FILE.png] IMAGE [CMD…]`: container vs VM, measured. */
 import type { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import { compare } from '../../engine/compare.js';
 import { HullError } from '../../util/errors.js';
-import { compareSvg, compareTable } from '../compare-render.js';
+import { compareChart, compareTable } from '../compare-render.js';
 import { out, printJson, withEngine } from '../context.js';
 
 interface CompareFlags {
@@ -20,8 +20,8 @@ function checkFlags(flags: CompareFlags): number {
   const runs = Number(flags.runs);
   if (!/^\d+$/.test(flags.runs) || runs < 1) throw new HullError('INVALID_ARGUMENT', `invalid argument "${flags.runs}" for "--runs" flag: must be a positive integer`);
   if (flags.format !== 'table' && flags.format !== 'json') throw new HullError('INVALID_ARGUMENT', `invalid argument "${flags.format}" for "--format" flag: must be table or json`);
-  if (flags.chart !== undefined && !flags.chart.toLowerCase().endsWith('.svg')) {
-    throw new HullError('INVALID_ARGUMENT', `invalid argument "${flags.chart}" for "--chart" flag: the chart is an SVG file (name it *.svg)`);
+  if (flags.chart !== undefined && !/\.(svg|png)$/i.test(flags.chart)) {
+    throw new HullError('INVALID_ARGUMENT', `invalid argument "${flags.chart}" for "--chart" flag: the chart is an SVG or PNG file (name it *.svg or *.png)`);
   }
   return runs;
 }
@@ -34,7 +34,7 @@ export function registerCompareCommand(program: Command): void {
     .argument('[command...]')
     .option('--runs <n>', 'Timed runs of each mode', String(DEFAULT_COMPARE_RUNS))
     .option('--format <format>', 'Output format: table or json', 'table')
-    .option('--chart <file>', 'Also write a bar chart of the results (SVG)')
+    .option('--chart <file>', 'Also write a bar chart of the results (*.svg or *.png)')
     .passThroughOptions()
     .action(async (image: string, command: string[], flags: CompareFlags) => {
       const runs = checkFlags(flags);
@@ -50,7 +50,7 @@ export function registerCompareCommand(program: Command): void {
         const result = await withEngine((engine) =>
           compare(engine, { image, command, runs, progress: (line) => process.stderr.write(`${line}\n`), signal: abort.signal }),
         );
-        if (flags.chart) await writeFile(flags.chart, compareSvg(result));
+        if (flags.chart) await writeFile(flags.chart, await compareChart(result, flags.chart));
         if (flags.format === 'json') printJson(result);
         else out(compareTable(result));
       } catch (e) {

@@ -4,6 +4,7 @@
  * `docker run` would send to a daemon.
  */
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Ulimit } from '../../container/model.js';
 import { expandEnvFlag, parseEnvFile } from '../../container/exec.js';
@@ -55,6 +56,7 @@ export interface RunFlags extends NetFlags {
   shmSize?: string;
   oomScoreAdj?: string;
   isolation?: string;
+  kernel?: string;
   platform?: string;
   pull?: string;
   sigProxy?: boolean;
@@ -113,6 +115,7 @@ export function addCreateFlags(cmd: Command): Command {
     .option('--shm-size <bytes>', 'Size of /dev/shm')
     .option('--oom-score-adj <int>', "Tune host's OOM preferences (-1000 to 1000)")
     .option('--isolation <string>', 'Container isolation technology')
+    .option('--kernel <path>', 'Guest kernel to boot with --isolation vm (default: $HULL_VM_KERNEL, else the newest installed cloud kernel)')
     .option('--platform <string>', 'Set platform if server is multi-platform capable')
     .option('--pull <string>', 'Pull image before running ("always", "missing", "never")', 'missing');
 }
@@ -255,6 +258,7 @@ export function toCreateRequest(image: string, command: string[], f: RunFlags): 
       ...(f.shmSize !== undefined ? { ShmSize: parseBytes(f.shmSize) } : {}),
       ...(f.oomScoreAdj !== undefined ? { OomScoreAdj: int('--oom-score-adj', f.oomScoreAdj)! } : {}),
       ...(f.isolation !== undefined ? { Isolation: f.isolation } : {}),
+      ...(f.kernel !== undefined ? { VmKernel: resolve(f.kernel) } : {}),
     },
   };
 }

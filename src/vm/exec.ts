@@ -1,0 +1,244 @@
+/**
+ * The VM runtime's `exec` verb (`exec --process FILE [--detach] ID`, as runc's), so the engine's
+ * exec path (container/exec.ts runExec) runs unchanged for VMs: this process's stdio is the
+ * exec's stdio, its exit status the process's, a start failure is an `exec failed: …` error in
+ * the --log file, as runc logs it.
+ *
+ * The channel is one of the VM's hull.execN virtio serial ports (QEMU socket chardevs
+ * `execN.sock` in the VM directory; the guest side and the frame protocol are
+ * native/vm/guest-exec.c). A slot is taken with an O_EXCL lock file holding this pid (a dead
+ * holder's lock is taken over), the port's socket is connected, the request written, and the
+ * guest init told on hull.ctl (`exec N`) to serve the port.
+ */
+import { closeSync, openSync, readFileSync, unlinkSync, writeFileSync, constants as fsc } from 'node:fs';
+import { createConnection, type Socket } from 'node:net';
+import { constants as osc } from 'node:os';
+import { join } from 'node:path';
+import type { OciProcess } from '../container/spec/oci-types.js';
+import { HullError, messageOf } from '../util/errors.js';
+import { FrameReader, encodeFrame, exitStatusOf, requestFrame, stdinFrames } from './exec-frames.js';
+import { homeOf } from './guest-config.js';
+import { EXEC_SLOTS, VM_FILES } from './qemu.js';
+
+/** How long the guest may take to answer a request under TCG on a loaded host. */
+const START_TIMEOUT_MS = 60_000;
+
+/** Signals to this process that go on to the exec's process (runExec forwards them here). */
+const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+
+export interface VmExecOptions {
+  /** The VM's runtime directory (QEMU's cwd; its sockets have relative names there). */
+  dir: string;
+  /** The container's rootfs on the host: HOME comes from its passwd, as runc sets it. */
+  rootfs: string;
+  process: OciProcess & { consoleSize?: { height: number; width: number } };
+  detach: boolean;
+}
+
+function lockPath(dir: string, slot: number): string {
+  return join(dir, `exec${slot}.lock`);
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** A free exec slot, locked for this process; its lock file is removed by `release`. */
+export function takeSlot(dir: string): number {
+  for (let slot = 0; slot < EXEC_SLOTS; slot++) {
+    const path = lockPath(dir, slot);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const fd = openSync(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
+        writeFileSync(fd, String(process.pid));
+        closeSync(fd);
+        return slot;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+      // Held by an exec that is gone (killed): its slot is free again.
+      const holder = Number(readFileSync(path, { encoding: 'utf8', flag: 'r' }).trim() || 0);
+      if (holder > 0 && pidAlive(holder)) break;
+      try {
+        unlinkSync(path);
+      } catch {
+        // another exec took it over first
+      }
+    }
+  }
+  throw new HullError('CONFLICT', `too many execs running in this VM at once (at most ${EXEC_SLOTS})`);
+}
+
+function release(dir: string, slot: number): void {
+  try {
+    unlinkSync(lockPath(dir, slot));
+  } catch {
+    // already gone
+  }
+}
+
+function terminalSize(o: VmExecOptions): { rows: number; cols: number } | undefined {
+  if (process.stdout.isTTY && process.stdout.rows && process.stdout.columns) return { rows: process.stdout.rows, cols: process.stdout.columns };
+  const c = o.process.consoleSize;
+  return c ? { rows: c.height, cols: c.width } : undefined;
+}
+
+/** Runs the exec; resolves with its exit status (0 once started with `detach`). */
+export async function vmExec(o: VmExecOptions): Promise<number> {
+  const slot = takeSlot(o.dir);
+  try {
+    return await runOnSlot(o, slot);
+  } finally {
+    release(o.dir, slot);
+  }
+}
+
+/**
+ * Connects to slot's port, writes `request` and has the guest init serve the port. Relative
+ * socket path: a unix socket path is limited to 107 bytes (the runtime runs in the VM directory).
+ */
+async function openChannel(dir: string, slot: number, request: Buffer): Promise<Socket> {
+  process.chdir(dir);
+  const sock = createConnection(`exec${slot}.sock`);
+  await new Promise<void>((resolve, reject) => {
+    sock.once('connect', resolve);
+    sock.once('error', (e) => reject(new HullError('INTERNAL', `the VM's exec channel: ${messageOf(e)}`)));
+  });
+  // The request waits in the socket until the guest opens the port.
+  sock.write(request);
+  const ctl = openSync(join(dir, VM_FILES.ctlIn), fsc.O_WRONLY | fsc.O_NONBLOCK);
+  try {
+    writeFileSync(ctl, `exec ${slot}\n`);
+  } finally {
+    closeSync(ctl);
+  }
+  return sock;
+}
+
+/** The guest's processes in `ps -ef`'s columns (guest-exec.c lists them from its /proc). */
+export async function vmProcessList(dir: string): Promise<string> {
+  const slot = takeSlot(dir);
+  try {
+    const sock = await openChannel(dir, slot, encodeFrame('L'));
+    return await new Promise<string>((resolve, reject) => {
+      const reader = new FrameReader();
+      const out: Buffer[] = [];
+      const timer = setTimeout(() => sock.destroy(new Error(`the VM did not list its processes within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+      sock.on('data', (chunk: Buffer) => {
+        for (const f of reader.push(chunk)) {
+          if (f.type === 'O') out.push(f.data);
+          else if (f.type === 'X') {
+            clearTimeout(timer);
+            sock.destroy();
+            resolve(Buffer.concat(out).toString());
+          }
+        }
+      });
+      sock.on('error', (e) => reject(e));
+      sock.on('close', () => {
+        clearTimeout(timer);
+        reject(new Error('the VM stopped while listing its processes'));
+      });
+    });
+  } finally {
+    release(dir, slot);
+  }
+}
+
+async function runOnSlot(o: VmExecOptions, slot: number): Promise<number> {
+  const p = o.process;
+  const tty = p.terminal && !o.detach;
+  const env = [...p.env];
+  if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${homeOf(o.rootfs, p.user.uid)}`);
+  const size = tty ? terminalSize(o) : undefined;
+  const request =
+    requestFrame({
+      args: p.args,
+      env,
+      cwd: p.cwd || '/',
+      uid: p.user.uid,
+      gid: p.user.gid,
+      additionalGids: p.user.additionalGids ?? [],
+      tty,
+      stdin: !o.detach,
+      detach: o.detach,
+      ...(size ? { size } : {}),
+    });
+  return relay(o, await openChannel(o.dir, slot, request), tty);
+}
+
+/** Frames from the guest to this process's stdio, its stdin and signals to the guest. */
+function relay(o: VmExecOptions, sock: Socket, tty: boolean): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    let started = false;
+    const rawTerminal = tty && process.stdin.isTTY;
+    const timer = setTimeout(() => finish(new HullError('INTERNAL', `the VM did not start the exec within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+    const onSignal = (sig: NodeJS.Signals): void => {
+      sock.write(encodeFrame('K', String(osc.signals[sig])));
+    };
+    const onResize = (): void => {
+      const s = terminalSize(o);
+      if (s) sock.write(encodeFrame('W', `${s.rows} ${s.cols}`));
+    };
+    const onStdin = (d: Buffer): void => {
+      for (const f of stdinFrames(d)) sock.write(f);
+    };
+    const onStdinEnd = (): void => {
+      if (!sock.destroyed) sock.write(encodeFrame('C'));
+    };
+    const finish = (err: Error | undefined, status = 0): void => {
+      clearTimeout(timer);
+      for (const s of FORWARDED) process.off(s, onSignal);
+      process.off('SIGWINCH', onResize);
+      process.stdin.off('data', onStdin);
+      process.stdin.off('end', onStdinEnd);
+      if (rawTerminal) process.stdin.setRawMode(false);
+      process.stdin.pause();
+      sock.destroy();
+      if (err) reject(err);
+      else resolve(status);
+    };
+    for (const s of FORWARDED) process.on(s, onSignal);
+    const reader = new FrameReader();
+    sock.on('data', (chunk: Buffer) => {
+      for (const f of reader.push(chunk)) {
+        if (f.type === 'O') process.stdout.write(f.data);
+        else if (f.type === 'E') process.stderr.write(f.data);
+        else if (f.type === 'F') return finish(new ExecFailed(f.data.toString()));
+        else if (f.type === 'X') return finish(undefined, exitStatusOf(f.data.toString()));
+        else if (f.type === 'S') {
+          started = true;
+          clearTimeout(timer);
+          if (o.detach) return finish(undefined, 0);
+          startInput();
+        }
+      }
+    });
+    sock.on('error', () => undefined);
+    // The port closed without an end report: the VM powered off (its workload ended) or died.
+    sock.on('close', () => finish(started ? undefined : new HullError('CONFLICT', 'the VM stopped before the exec started'), 137));
+
+    function startInput(): void {
+      if (rawTerminal) process.stdin.setRawMode(true);
+      if (tty) process.on('SIGWINCH', onResize);
+      process.stdin.on('data', onStdin);
+      process.stdin.on('end', onStdinEnd);
+      process.stdin.resume();
+    }
+  });
+}
+
+/** The guest could not start the process: "STATUS MESSAGE" from guest-exec.c. */
+export class ExecFailed extends Error {
+  readonly status: number;
+  constructor(report: string) {
+    const space = report.indexOf(' ');
+    super(space > 0 ? report.slice(space + 1) : report);
+    this.status = Number(report.slice(0, space)) || 126;
+  }
+}
