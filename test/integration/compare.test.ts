@@ -5,24 +5,22 @@
  * timing: VM numbers vary with the load of the machine.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import { Ajv } from 'ajv';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { containerTestSkip, hullCommand, runHull, until } from '../helpers/hull.js';
 import type { HullResult } from '../helpers/hull.js';
-import { buildOciLayout, busyboxImage } from '../helpers/images.js';
+import { loadBusybox } from '../helpers/images.js';
 import { vmLeftovers } from '../helpers/leftovers.js';
 import { findKernel } from '../../src/vm/guest-image.js';
 import { packageRoot } from '../../src/util/package-root.js';
 import type { CompareResult } from '../../src/engine/compare.js';
 
-const execFileP = promisify(execFile);
 
 function kernelSkip(): false | string {
   try {
@@ -53,11 +51,7 @@ describe('hull compare', { skip, concurrency: 1 }, () => {
   before(async () => {
     work = await mkdtemp(join(tmpdir(), 'hcmp-'));
     root = join(work, 'root');
-    const layout = join(work, 'layout');
-    await buildOciLayout(layout, busyboxImage({ refName: 'latest' }));
-    await execFileP('skopeo', ['copy', '--quiet', `oci:${layout}`, `oci-archive:${join(work, 'bb.tar')}:busybox:latest`]);
-    const r = await hull(['load', '-i', join(work, 'bb.tar')]);
-    assert.equal(r.code, 0, r.stderr);
+    await loadBusybox(root, work);
   });
 
   after(async () => {

@@ -11,7 +11,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
-import { loadBusybox } from '../helpers/api-server.js';
+import { loadBusybox } from '../helpers/images.js';
 import { hullCommand, runHull, until, type HullResult } from '../helpers/hull.js';
 import { vmLeftovers } from '../helpers/leftovers.js';
 import { vmTestSkip } from '../helpers/vm.js';

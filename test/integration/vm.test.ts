@@ -5,7 +5,7 @@
  * one VM. After every test no QEMU, virtiofsd or mount of this root is left.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -13,15 +13,13 @@ import { createConnection } from 'node:net';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import { hullCommand, runHull, until } from '../helpers/hull.js';
 import { vmTestSkip } from '../helpers/vm.js';
 import type { HullResult } from '../helpers/hull.js';
-import { buildOciLayout, busyboxImage } from '../helpers/images.js';
+import { loadBusybox } from '../helpers/images.js';
 import { findKernel } from '../../src/vm/guest-image.js';
 import { vmLeftovers } from '../helpers/leftovers.js';
 
-const execFileP = promisify(execFile);
 
 const skip = vmTestSkip();
 
@@ -52,10 +50,7 @@ describe('hull run --isolation vm', { skip, concurrency: 1 }, () => {
   before(async () => {
     work = await mkdtemp(join(tmpdir(), 'hull-vm-'));
     root = join(work, 'root');
-    const layout = join(work, 'layout');
-    await buildOciLayout(layout, busyboxImage({ refName: 'latest' }));
-    await execFileP('skopeo', ['copy', '--quiet', `oci:${layout}`, `oci-archive:${join(work, 'bb.tar')}:busybox:latest`]);
-    await ok(['load', '-i', join(work, 'bb.tar')]);
+    await loadBusybox(root, work);
     // Names the network's DNS does not know go upstream: to a loopback address nobody serves,
     // never to the host's resolver.
     await writeFile(join(work, 'upstream-resolv.conf'), `nameserver 127.53.${process.pid % 250}.254\n`);
