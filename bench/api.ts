@@ -1,7 +1,7 @@
 /**
  * The Engine API server (`hull serve`) against dockerd, both driven through their unix sockets:
  *
- * 1. `docker run --rm --network none IMAGE true` with the real docker CLI 28, DOCKER_HOST at
+ * 1. `docker run --rm IMAGE true` with the real docker CLI 28, DOCKER_HOST at
  *    `hull serve` or at a private dockerd 20.10: wall time from the CLI's spawn to its exit,
  *    tools taking turns (order rotating each round), background work (monitor, `_exited`,
  *    shim) settled untimed between runs. Then where hull's time goes, from the server's own
@@ -13,7 +13,7 @@
  *    `--cap` seconds per endpoint and tool; req/s, p50 and p99 latency.
  *
  *   node dist/bench/api.js [--runs 10] [--containers 50] [--clients 4] [--requests 200] [--cap 60]
- *                          [--no-run] [--no-requests]
+ *                          [--network default|none] [--no-run] [--no-requests]
  *
  * A benchmark reports; it never fails: the exit status is 0 whatever the budget line says.
  */
@@ -29,7 +29,7 @@ import { DOCKER_CLI } from '../test/helpers/api-server.js';
 import { HULL_BIN, runHull } from '../test/helpers/hull.js';
 import type { TraceLine } from '../src/api/trace.js';
 import { BENCH_IMAGE, buildBenchImage, cliOk, dockerEngine, log, msTable, removeAllContainers } from './lib/containers.js';
-import type { BenchImage, Engine, MsSeries } from './lib/containers.js';
+import type { BenchImage, Engine, MsSeries, NetworkChoice } from './lib/containers.js';
 import { PeerStartError, processesMatching, run, unmountAll, type RunOptions } from './lib/peers.js';
 import { cleanupStack, median } from './lib/stats.js';
 
@@ -46,6 +46,7 @@ const { values: opts } = parseArgs({
     cap: { type: 'string', default: '60' },
     'no-run': { type: 'boolean', default: false },
     'no-requests': { type: 'boolean', default: false },
+    network: { type: 'string', default: 'default' },
   },
 });
 const RUNS = Math.max(1, Number(opts.runs));
@@ -53,6 +54,9 @@ const CONTAINERS = Math.min(200, Math.max(1, Number(opts.containers)));
 const CLIENTS = Math.min(32, Math.max(1, Number(opts.clients)));
 const REQUESTS = Math.min(10_000, Math.max(1, Number(opts.requests)));
 const CAP_MS = Math.min(600, Math.max(1, Number(opts.cap))) * 1000;
+/** Each engine's default network (hull's `bridge`; dockerd's private bridge, bench/lib/peer-bridge.ts), or `none` for both. */
+const NETWORK: NetworkChoice = opts.network === 'none' ? 'none' : 'default';
+if (opts.network !== 'none' && opts.network !== 'default') throw new Error('--network must be default or none');
 
 /** An engine behind an API socket, driven by the docker CLI. */
 interface ApiEngine extends Engine {
@@ -103,7 +107,7 @@ async function hullServe(image: BenchImage, dir: string): Promise<ApiEngine & { 
     socket,
     stateRoot: root,
     cli: (args: readonly string[], o: Omit<RunOptions, 'env'> = {}) => run(DOCKER_CLI, args, { ...o, env }),
-    runFlags: ['--network', 'none'],
+    runFlags: NETWORK === 'none' ? ['--network', 'none'] : [],
     image: BENCH_IMAGE,
     holders: () => processesMatching('hull-monitor', `${root}/`),
     holderName: 'hull-monitor',
@@ -199,7 +203,7 @@ async function runBench(hull: ApiEngine, docker: ApiEngine | undefined, traceFil
     log(`docker run --rm: round ${i + 1}/${RUNS} ${tools.map((t) => `${t.name} ${(samples.get(t.name)!.at(-1) ?? Number.NaN).toFixed(0)}ms`).join(', ')}`);
   }
   const series: MsSeries[] = tools.map((t) => ({ name: t.name, samples: samples.get(t.name)! }));
-  process.stdout.write(msTable(`docker run --rm --network none IMAGE true (docker CLI ${DOCKER_CLI}), ${RUNS} runs each, interleaved`, series, docker ? 'docker' : undefined));
+  process.stdout.write(msTable(`docker run --rm ${NETWORK === 'none' ? '--network none ' : ''}IMAGE true (docker CLI ${DOCKER_CLI}), ${RUNS} runs each, interleaved`, series, docker ? 'docker' : undefined));
   if (docker) {
     const r = median(samples.get(hull.name)!) / median(samples.get(docker.name)!);
     process.stdout.write(`hull serve / docker: ${r.toFixed(2)}x\n`);
@@ -312,7 +316,7 @@ async function main(): Promise<void> {
     await hull.restart({ HULL_API_TRACE: trace });
     let docker: ApiEngine | undefined;
     try {
-      const d = await dockerEngine(image);
+      const d = await dockerEngine(image, NETWORK);
       docker = { ...d.engine, socket: d.peer.socket };
       cleanups.push(() => d.engine.stop());
     } catch (e) {

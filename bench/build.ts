@@ -88,7 +88,7 @@ async function main(): Promise<void> {
     const traceDir = await mkdtemp(join(tmpdir(), 'hull-bench-build-trace-'));
     cleanups.push(() => rm(traceDir, { recursive: true, force: true }));
     const trace = join(traceDir, 'spans');
-    const hull = await warmHull(image, 'hull', { HULL_BUILD_TRACE: trace });
+    const hull = await warmHull(image, { env: { HULL_BUILD_TRACE: trace } });
     cleanups.push(() => hull.stop());
     const engines: Engine[] = [hull.engine];
     if (!values['no-docker']) {

@@ -32,20 +32,18 @@
  * A benchmark reports; it never fails: the exit status is 0 whatever the budget lines say.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { copyFile, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { copyFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { tmpdir } from 'node:os';
 import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { HULL_BIN, HULL_CLIENT, hullCommand } from '../test/helpers/hull.js';
 import { PeerStartError, prepareRuncBundle, run, runOk } from './lib/peers.js';
 import type { RuncBundle } from './lib/peers.js';
 import { median, cleanupStack, sumRollups } from './lib/stats.js';
+import { serverPids, settle, traceLines, warmHull, type CliServer } from './lib/cli-server.js';
 import { buildBenchImage, cliOk, containerIds, dockerEngine, hullEngine, log, msTable, podmanEngine } from './lib/containers.js';
 import type { BenchImage, Engine, MsSeries, NetworkChoice } from './lib/containers.js';
 
-/** Warm workers the supervisor keeps (its default). */
-const POOL = 2;
 /** Back-to-back warm runs, not waiting for the pool. */
 const LOOP_RUNS = 20;
 
@@ -61,15 +59,6 @@ interface Tool {
   once(): Promise<void>;
   /** Untimed work after each run (runc: delete the container; engines: wait for their background work). */
   after?(): Promise<void>;
-}
-
-/** How long a tool's background work after a run may take before the next run starts anyway. */
-const SETTLE_LIMIT_MS = 15_000;
-
-/** Waits (bounded) until `engine` has nothing running in the background: no monitor, shim, conmon or exit command. */
-async function settle(engine: Engine): Promise<void> {
-  const deadline = Date.now() + SETTLE_LIMIT_MS;
-  while ((await engine.background()).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
 }
 
 function engineTool(engine: Engine): Tool {
@@ -96,57 +85,6 @@ function runcTool(bundle: RuncBundle, name = 'runc'): Tool {
     // `runc run` deletes the container when it exits; this only makes sure.
     after: () => bundle.delete(id),
   };
-}
-
-/** The CLI server of the warm variant: its private socket and the client's trace of how each command ran. */
-interface CliServer {
-  socket: string;
-  trace: string;
-  dir: string;
-}
-
-function readyWorkers(server: CliServer): number {
-  try {
-    return Number(readFileSync(`${server.socket}.ready`, 'utf8').trim()) || 0;
-  } catch {
-    return 0;
-  }
-}
-
-function traceLines(server: CliServer): string[] {
-  try {
-    return readFileSync(server.trace, 'utf8').trim().split('\n').filter(Boolean);
-  } catch {
-    return [];
-  }
-}
-
-/** The supervisor serving `server.socket` and its workers (its children). */
-async function serverPids(server: CliServer): Promise<{ supervisor?: number; workers: number[] }> {
-  const stats: { pid: number; ppid: number; cmd: string }[] = [];
-  for (const p of await readdir('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      const st = readFileSync(`/proc/${p}/stat`, 'utf8');
-      const ppid = Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]);
-      stats.push({ pid: Number(p), ppid, cmd: readFileSync(`/proc/${p}/cmdline`, 'utf8') });
-    } catch {
-      // exited meanwhile
-    }
-  }
-  const supervisor = stats.find((s) => s.cmd.includes('supervisor.js') && s.cmd.includes(server.socket))?.pid;
-  return { supervisor, workers: stats.filter((s) => supervisor !== undefined && s.ppid === supervisor).map((s) => s.pid) };
-}
-
-/**
- * hull through the client with its own CLI server. Its background work includes refilling the
- * worker pool, so between timed runs the bench waits for that too (bounded, like all settling).
- */
-async function warmHull(image: BenchImage, server: CliServer, network: NetworkChoice): Promise<Engine> {
-  const e = await hullEngine(image, { name: 'hull warm', viaClient: true, network, env: { HULL_CLI_SOCKET: server.socket, HULL_CLIENT_TRACE: server.trace } });
-  const background = e.background.bind(e);
-  e.background = async () => [...(await background()), ...(readyWorkers(server) < POOL ? [-1] : [])];
-  return e;
 }
 
 /**
@@ -332,18 +270,9 @@ async function main(): Promise<void> {
     if (!existsSync(HULL_CLIENT)) throw new Error(`${HULL_CLIENT} is missing: run npm run build first`);
     const cold = await hullEngine(image, { name: 'hull cold', viaClient: true, network, env: { HULL_NO_SERVER: '1' } });
     cleanups.push(() => cold.stop());
-    const dir = await mkdtemp(join(tmpdir(), 'hull-bench-cli-'));
-    const server: CliServer = { dir, socket: join(dir, 'cli.sock'), trace: join(dir, 'trace') };
-    const hull = await warmHull(image, server, network);
-    cleanups.push(async () => {
-      await hull.stop();
-      const { supervisor } = await serverPids(server);
-      if (supervisor) process.kill(supervisor, 'SIGTERM');
-      await rm(dir, { recursive: true, force: true });
-    });
-    // The first client command finds no server and starts one; wait for its pool.
-    await cliOk(hull, ['--version']);
-    await settle(hull);
+    const warm = await warmHull(image, { name: 'hull warm', network });
+    cleanups.push(() => warm.stop());
+    const { engine: hull, server } = warm;
     const tools: Tool[] = [engineTool(cold), engineTool(hull)];
     const missing: MsSeries[] = [];
     const engines: Engine[] = [cold, hull];

@@ -9,7 +9,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HULL_CLIENT } from '../../test/helpers/hull.js';
-import { cliOk, hullEngine, type BenchImage, type Engine } from './containers.js';
+import { cliOk, hullEngine, type BenchImage, type Engine, type NetworkChoice } from './containers.js';
 
 /** Warm workers the supervisor keeps (its default). */
 export const POOL = 2;
@@ -75,11 +75,11 @@ export interface WarmHull {
  * server, started and filled before this returns. Its background work includes refilling the
  * pool, so `settle` between timed runs waits for that too.
  */
-export async function warmHull(image: BenchImage, name = 'hull', env: Record<string, string> = {}): Promise<WarmHull> {
+export async function warmHull(image: BenchImage, opts: { name?: string; env?: Record<string, string>; network?: NetworkChoice } = {}): Promise<WarmHull> {
   if (!existsSync(HULL_CLIENT)) throw new Error(`${HULL_CLIENT} is missing: run npm run build first`);
   const dir = await mkdtemp(join(tmpdir(), 'hull-bench-cli-'));
   const server: CliServer = { dir, socket: join(dir, 'cli.sock'), trace: join(dir, 'trace') };
-  const engine = await hullEngine(image, { name, viaClient: true, env: { ...env, HULL_CLI_SOCKET: server.socket, HULL_CLIENT_TRACE: server.trace } });
+  const engine = await hullEngine(image, { name: opts.name ?? 'hull', viaClient: true, ...(opts.network ? { network: opts.network } : {}), env: { ...opts.env, HULL_CLI_SOCKET: server.socket, HULL_CLIENT_TRACE: server.trace } });
   const background = engine.background.bind(engine);
   engine.background = async () => [...(await background()), ...(readyWorkers(server) < POOL ? [-1] : [])];
   // The first client command finds no server and starts one; wait for its pool.
