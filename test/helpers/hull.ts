@@ -84,3 +84,15 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined>
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/**
+ * After a suite: removes every container (`rm -f`) and every custom network of a test root, through
+ * the suite's own `ok` runner (which carries its root and env). Returns the removed container ids.
+ */
+export async function removeContainersAndNetworks(ok: (args: string[]) => Promise<string>): Promise<string[]> {
+  const ids = (await ok(['ps', '-aq', '--no-trunc'])).split('\n').filter(Boolean);
+  if (ids.length > 0) await ok(['rm', '-f', ...ids]);
+  const nets = (await ok(['network', 'ls', '--filter', 'type=custom', '-q'])).split('\n').filter(Boolean);
+  if (nets.length > 0) await ok(['network', 'rm', ...nets]);
+  return ids;
+}

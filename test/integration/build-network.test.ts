@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startTestDns, type TestDns } from '../helpers/dns-server.js';
-import { containerTestSkip, HULL_BIN, runHull, until, type HullResult } from '../helpers/hull.js';
+import { containerTestSkip, HULL_BIN, removeContainersAndNetworks, runHull, until, type HullResult } from '../helpers/hull.js';
 import { loadBusybox } from '../helpers/images.js';
 
 const netavarkPresent = existsSync('/usr/lib/podman/netavark') && existsSync('/usr/lib/podman/aardvark-dns');
@@ -63,10 +63,7 @@ before(async () => {
 after(async () => {
   if (skip) return;
   try {
-    const ids = (await ok(['ps', '-aq', '--no-trunc'])).split('\n').filter(Boolean);
-    if (ids.length > 0) await ok(['rm', '-f', ...ids]);
-    const nets = (await ok(['network', 'ls', '--filter', 'type=custom', '-q'])).split('\n').filter(Boolean);
-    if (nets.length > 0) await ok(['network', 'rm', ...nets]);
+    await removeContainersAndNetworks(ok);
   } finally {
     await dns.close();
     await rm(work, { recursive: true, force: true });

@@ -13,25 +13,17 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Ajv } from 'ajv';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
-import { containerTestSkip, hullCommand, runHull, until } from '../helpers/hull.js';
+import { hullCommand, runHull, until } from '../helpers/hull.js';
 import type { HullResult } from '../helpers/hull.js';
 import { loadBusybox } from '../helpers/images.js';
 import { vmLeftovers } from '../helpers/leftovers.js';
+import { vmTestSkip } from '../helpers/vm.js';
 import { findKernel } from '../../src/vm/guest-image.js';
 import { packageRoot } from '../../src/util/package-root.js';
 import type { CompareResult } from '../../src/engine/compare.js';
 
 
-function kernelSkip(): false | string {
-  try {
-    findKernel();
-    return false;
-  } catch {
-    return 'needs a guest kernel (linux-image-cloud-amd64)';
-  }
-}
-
-const skip = containerTestSkip(['runc', 'skopeo', 'qemu-system-x86_64'], ['/bin/busybox', '/usr/lib/qemu/virtiofsd']) || kernelSkip();
+const skip = vmTestSkip(['runc']);
 const ENV = { HULL_VM_ACCEL: 'tcg' };
 let work: string;
 let root: string;

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { containerTestSkip, runHull, until } from '../helpers/hull.js';
+import { containerTestSkip, removeContainersAndNetworks, runHull, until } from '../helpers/hull.js';
 import type { HullResult } from '../helpers/hull.js';
 import { startTestDns, type TestDns } from '../helpers/dns-server.js';
 import { buildOciLayout, busyboxImage } from '../helpers/images.js';
@@ -82,11 +82,8 @@ before(async () => {
 after(async () => {
   if (skip) return;
   try {
-    const ids = (await ok(['ps', '-aq', '--no-trunc'])).split('\n').filter(Boolean);
-    if (ids.length > 0) await ok(['rm', '-f', ...ids]);
+    const ids = await removeContainersAndNetworks(ok);
     for (const id of ids) assert.equal(existsSync(`/run/netns/hull-${id}`), false, 'netns left behind');
-    const nets = (await ok(['network', 'ls', '--filter', 'type=custom', '-q'])).split('\n').filter(Boolean);
-    if (nets.length > 0) await ok(['network', 'rm', ...nets]);
   } finally {
     await dns.close();
     await rm(work, { recursive: true, force: true });
