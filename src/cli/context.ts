@@ -1,5 +1,7 @@
 /** Shared plumbing for command handlers: the engine for the chosen root, output helpers. */
+import { existsSync } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Engine, resolveRoot } from '../engine/engine.js';
 import { HullError } from '../util/errors.js';
@@ -10,6 +12,15 @@ let rootFlag: string | undefined;
 
 export function setRootFlag(root: string | undefined): void {
   rootFlag = root;
+}
+
+/**
+ * True when the chosen root holds a state database. Only for the monitor's exit command: a
+ * container that outlives its root (a test or a user removed the whole directory) must not
+ * make its exit command create an empty root again.
+ */
+export function stateExists(): boolean {
+  return existsSync(join(resolveRoot(rootFlag), 'hull.db'));
 }
 
 /** Open the engine, run `fn`, always close the database. */

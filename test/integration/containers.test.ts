@@ -581,3 +581,13 @@ void describe('terminal and stdin', { skip }, () => {
     assert.equal(await ok(['run', '--rm', IMG, 'cat'], { input: 'ignored\n' }), '');
   });
 });
+
+test('the monitor\'s exit command never recreates a state root that was removed under it', async () => {
+  // A container killed by `rm -f` runs its exit command after the CLI returned; a user (or a
+  // test) removing the whole root meanwhile must not see an empty root come back.
+  const gone = join(await mkdtemp(join(tmpdir(), 'hull-gone-')), 'root');
+  const r = await runHull(['_exited', 'f'.repeat(64)], { root: gone });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(existsSync(gone), false, 'the exit command created the root');
+  await rm(join(gone, '..'), { recursive: true, force: true });
+});

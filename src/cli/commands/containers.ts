@@ -10,7 +10,7 @@ import type { ExitInfo } from '../../container/monitor.js';
 import { parsePlatform } from '../../image/platform.js';
 import { formatReference, parseNormalizedTagged } from '../../image/reference.js';
 import { HullError, isHullError, messageOf } from '../../util/errors.js';
-import { collect, eachName as eachContainer, out, withEngine } from '../context.js';
+import { collect, eachName as eachContainer, out, stateExists, withEngine } from '../context.js';
 import { detachFilter, parseDetachKeys } from '../../util/detach-keys.js';
 import { terminalSizing } from '../terminal.js';
 import { labelList } from '../key-values.js';
@@ -385,7 +385,7 @@ export function registerContainerCommands(program: Command): void {
     .command('_exited', { hidden: true })
     .argument('<id>')
     .action((id: string) =>
-      withEngine(async (e) => {
+      !stateExists() ? undefined : withEngine(async (e) => {
         try {
           await e.containers.exited(id);
         } catch (err) {
