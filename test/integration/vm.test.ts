@@ -58,6 +58,10 @@ describe('hull run --isolation vm', { skip, concurrency: 1 }, () => {
   });
 
   afterEach(async () => {
+    // A test that failed half-way leaves its VM behind: remove every container first, so one
+    // failure never cascades into the following tests' leftover checks (rm -f must clean up too).
+    const ids = (await hull(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
+    if (ids.length > 0) await hull(['rm', '-f', ...ids]);
     // The monitor's exit command finishes after the CLI returns; give it a moment.
     await until('no QEMU, virtiofsd or mount left', () => leftovers().length === 0 || undefined, 30_000).catch(() => assert.deepEqual(leftovers(), []));
   });
