@@ -262,14 +262,8 @@ static int ps_line(const char *name, time_t boot, long hz, char *out, size_t siz
 {
 	char path[300], stat[1024];
 	snprintf(path, sizeof path, "/proc/%s/stat", name);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (read_file(path, stat, sizeof stat) <= 0)
 		return 0;
-	ssize_t n = read(fd, stat, sizeof stat - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	stat[n] = 0;
 	char *open_paren = strchr(stat, '('), *close_paren = strrchr(stat, ')');
 	if (!open_paren || !close_paren)
 		return 0;
@@ -284,11 +278,7 @@ static int ps_line(const char *name, time_t boot, long hz, char *out, size_t siz
 		return 0;
 	char cmd[2048] = "";
 	snprintf(path, sizeof path, "/proc/%s/cmdline", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	n = fd >= 0 ? read(fd, cmd, sizeof cmd - 1) : 0;
-	if (fd >= 0)
-		close(fd);
-	cmd[n > 0 ? n : 0] = 0;
+	ssize_t n = read_file(path, cmd, sizeof cmd);
 	for (ssize_t i = 0; i < n - 1; i++)
 		if (!cmd[i])
 			cmd[i] = ' ';
@@ -297,11 +287,7 @@ static int ps_line(const char *name, time_t boot, long hz, char *out, size_t siz
 	uid_t uid = 0;
 	char status[2048];
 	snprintf(path, sizeof path, "/proc/%s/status", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	n = fd >= 0 ? read(fd, status, sizeof status - 1) : 0;
-	if (fd >= 0)
-		close(fd);
-	status[n > 0 ? n : 0] = 0;
+	read_file(path, status, sizeof status);
 	char *u = strstr(status, "\nUid:");
 	if (u)
 		uid = (uid_t)strtoul(u + 5, NULL, 10);

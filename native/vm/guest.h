@@ -24,6 +24,8 @@ struct proc_spec {
 /* A line on the VM's console log (kernel messages), where failures are diagnosed. */
 void msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int write_all(int fd, const char *buf, size_t len);
+/* A small file (sysfs, /proc) read into `buf` as a string: its length, or -1 (buf "") if unreadable. */
+ssize_t read_file(const char *path, char *buf, size_t size);
 /* /dev/vportNpM of the virtio serial port `name` (waits for it); fails the VM if it never comes. */
 int open_port(const char *name, int flags);
 /* In a forked child: become `p` with stdio in/out/err; why it could not goes to `errpipe` as

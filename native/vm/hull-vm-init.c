@@ -150,14 +150,11 @@ int open_port(const char *name, int flags)
 				continue;
 			char path[300], got[128] = "";
 			snprintf(path, sizeof path, "/sys/class/virtio-ports/%s/name", e->d_name);
-			int fd = open(path, O_RDONLY | O_CLOEXEC);
-			if (fd < 0)
+			ssize_t n = read_file(path, got, sizeof got);
+			if (n < 0)
 				continue;
-			ssize_t n = read(fd, got, sizeof got - 1);
-			close(fd);
 			if (n > 0 && got[n - 1] == '\n')
-				n--;
-			got[n > 0 ? n : 0] = 0;
+				got[n - 1] = 0;
 			if (strcmp(got, name) == 0) {
 				snprintf(path, sizeof path, "/dev/%s", e->d_name);
 				closedir(d);
@@ -289,12 +286,8 @@ static int find_nic(const char *mac, char *name)
 				continue;
 			char path[300], got[32] = "";
 			snprintf(path, sizeof path, "/sys/class/net/%s/address", e->d_name);
-			int fd = open(path, O_RDONLY | O_CLOEXEC);
-			if (fd < 0)
+			if (read_file(path, got, sizeof got) < 0)
 				continue;
-			ssize_t n = read(fd, got, sizeof got - 1);
-			close(fd);
-			got[n > 0 ? n : 0] = 0;
 			if (strncasecmp(got, mac, 17) == 0) {
 				strcpy(name, e->d_name);
 				closedir(d);
@@ -504,6 +497,18 @@ int write_all(int fd, const char *buf, size_t len)
 		len -= (size_t)w;
 	}
 	return 0;
+}
+
+ssize_t read_file(const char *path, char *buf, size_t size)
+{
+	buf[0] = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, size - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	return n;
 }
 
 /* One read from *from (ready by `revents`) written to `to`. At its end (EOF, EIO once the pty's
