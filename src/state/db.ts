@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { MIGRATIONS } from './schema.js';
 
@@ -14,12 +14,46 @@ export function openDb(root: string): Db {
   mkdirSync(root, { recursive: true, mode: 0o711 });
   const db = new Database(join(root, 'hull.db'));
   db.pragma('busy_timeout = 30000');
-  db.pragma('journal_mode = WAL');
+  if (!isWalFile(join(root, 'hull.db'))) useWal(db);
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   migrate(db);
   cacheStatements(db);
   return db;
+}
+
+/** WAL is persistent: the header's read/write versions (bytes 18, 19) are 2 once it is set. */
+function isWalFile(path: string): boolean {
+  const header = Buffer.alloc(20);
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return false;
+  }
+  try {
+    return readSync(fd, header, 0, 20, 0) === 20 && header[18] === 2 && header[19] === 2;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Switch a new database to WAL. SQLite answers this pragma with SQLITE_BUSY without calling the
+ * busy handler while another connection holds the file (two `hull` processes opening a fresh
+ * root at once, or one checkpointing on close), so retry for a bounded time.
+ */
+function useWal(db: Db): void {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      db.pragma('journal_mode = WAL');
+      return;
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
+  }
 }
 
 /**
