@@ -98,6 +98,18 @@ export function span<T>(name: string, fn: () => T): T {
   return r;
 }
 
+/**
+ * A phase another process timed (the container monitor reports its own): `startEpochMs` is
+ * wall-clock ms since the epoch, `cpu` that process's CPU. Nested under the span now open.
+ */
+export function record(name: string, startEpochMs: number, ms: number, cpu?: number): void {
+  if (!enabled()) return;
+  const list = begin();
+  if (list.length >= MAX_ROWS) return;
+  const start = startEpochMs - performance.timeOrigin - origin!;
+  list.push({ name, start, ms, ...(cpu !== undefined && cpu >= 0 ? { cpu } : {}), depth });
+}
+
 /** A point in time (e.g. "workload started"). */
 export function mark(name: string): void {
   if (!enabled()) return;
