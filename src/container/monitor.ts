@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { HullError, messageOf } from '../util/errors.js';
 import { packageRoot } from '../util/package-root.js';
-import { record } from '../util/trace.js';
+import { record, traceDepth } from '../util/trace.js';
 
 /** Frame types on the attach socket (docs/monitor.md). */
 export const FRAME = { stdin: 0, stdout: 1, stderr: 2, closeStdin: 3, resize: 4, claimExit: 5 } as const;
@@ -85,11 +85,11 @@ export interface MonitorTimes {
 }
 
 /** The monitor's phases as HULL_TRACE rows, nested under the span that started it. */
-function traceMonitorTimes(t: MonitorTimes): void {
+function traceMonitorTimes(t: MonitorTimes, depth: number): void {
   const ms = (us: number): number => us / 1000;
-  record('monitor: start, daemonize', ms(t.start), ms(t.create - t.start));
-  record(`runtime create (cpu: runtime ${t.runtimeCpuMs.toFixed(1)} + its init ${t.initCpuMs.toFixed(1)})`, ms(t.create), ms(t.created - t.create), t.runtimeCpuMs + t.initCpuMs);
-  record('monitor: pid file, attach socket, report', ms(t.created), ms(t.report - t.created));
+  record('monitor: start, daemonize', ms(t.start), ms(t.create - t.start), undefined, depth);
+  record(`runtime create (cpu: runtime ${t.runtimeCpuMs.toFixed(1)} + its init ${t.initCpuMs.toFixed(1)})`, ms(t.create), ms(t.created - t.create), t.runtimeCpuMs + t.initCpuMs, depth);
+  record('monitor: pid file, attach socket, report', ms(t.created), ms(t.report - t.created), undefined, depth);
 }
 
 export interface ExitInfo {
@@ -170,6 +170,7 @@ export function monitorArgs(opts: MonitorOptions): string[] {
  */
 export function startMonitor(opts: MonitorOptions): Promise<MonitorStarted> {
   const binary = opts.binary ?? monitorPath();
+  const depth = traceDepth();
   return new Promise<MonitorStarted>((resolve, reject) => {
     const child = spawn(binary, monitorArgs(opts), { detached: true, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
     const sync = child.stdio[3] as Readable;
@@ -200,7 +201,7 @@ export function startMonitor(opts: MonitorOptions): Promise<MonitorStarted> {
     sync.on('data', (d: string) => {
       line += d;
       const nl = line.indexOf('\n');
-      if (nl >= 0) finish(...parseSyncLine(line.slice(0, nl)));
+      if (nl >= 0) finish(...parseSyncLine(line.slice(0, nl), depth));
     });
     sync.on('error', () => {});
     // EOF with no line: the monitor died before reporting (its stderr may say why).
@@ -211,7 +212,7 @@ export function startMonitor(opts: MonitorOptions): Promise<MonitorStarted> {
   });
 }
 
-function parseSyncLine(text: string): [Error | undefined, MonitorStarted?] {
+function parseSyncLine(text: string, traceDepthAtStart: number): [Error | undefined, MonitorStarted?] {
   let msg: unknown;
   try {
     msg = JSON.parse(text);
@@ -221,7 +222,7 @@ function parseSyncLine(text: string): [Error | undefined, MonitorStarted?] {
   const m = msg as { pid?: unknown; monitorPid?: unknown; error?: unknown; times?: MonitorTimes };
   if (typeof m.error === 'string') return [new ContainerStartError(m.error)];
   if (typeof m.pid === 'number' && typeof m.monitorPid === 'number') {
-    if (m.times && typeof m.times.create === 'number') traceMonitorTimes(m.times);
+    if (m.times && typeof m.times.create === 'number') traceMonitorTimes(m.times, traceDepthAtStart);
     return [undefined, { pid: m.pid, monitorPid: m.monitorPid }];
   }
   return [new HullError('INTERNAL', `container monitor sent an unexpected report: ${text.slice(0, 200)}`)];
