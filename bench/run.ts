@@ -32,8 +32,7 @@
  * A benchmark reports; it never fails: the exit status is 0 whatever the budget lines say.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { copyFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { HULL_BIN, HULL_CLIENT, hullCommand } from '../test/helpers/hull.js';
@@ -42,6 +41,7 @@ import type { RuncBundle } from './lib/peers.js';
 import { median, cleanupStack, sumRollups } from './lib/stats.js';
 import { serverPids, settle, traceLines, warmHull, type CliServer } from './lib/cli-server.js';
 import { buildBenchImage, cliOk, containerIds, dockerEngine, hullEngine, log, msTable, podmanEngine } from './lib/containers.js';
+import { hullConfig } from './lib/hull-spec.js';
 import type { BenchImage, Engine, MsSeries, NetworkChoice } from './lib/containers.js';
 
 /** Back-to-back warm runs, not waiting for the pool. */
@@ -85,33 +85,6 @@ function runcTool(bundle: RuncBundle, name = 'runc'): Tool {
     // `runc run` deletes the container when it exits; this only makes sure.
     after: () => bundle.delete(id),
   };
-}
-
-/**
- * The config.json hull generates for `IMAGE true` (seccomp profile, mounts, cgroups, masked
- * paths), taken from a container hull starts for the purpose, for a bare-runc bundle of the same
- * container. The files hull bind-mounts (hosts, hostname, resolv.conf) are copied into the bundle.
- */
-async function hullConfig(hull: Engine, bundleDir: string): Promise<Record<string, unknown>> {
-  const id = (await cliOk(hull, ['run', '-d', ...hull.runFlags, hull.image, 'sleep', '1000'])).trim();
-  try {
-    const spec = JSON.parse(readFileSync(join(hull.stateRoot!, 'containers', id, 'config.json'), 'utf8')) as {
-      mounts: { source: string }[];
-      linux: { cgroupsPath?: string; namespaces: { type: string; path?: string }[] };
-    };
-    // hull's network namespace goes with its container: runc makes a new, empty one instead.
-    for (const ns of spec.linux.namespaces) if (ns.type === 'network') delete ns.path;
-    for (const m of spec.mounts) {
-      if (!m.source.startsWith(join(hull.stateRoot!, 'containers', id))) continue;
-      const copy = join(bundleDir, `hull-${basename(m.source)}`);
-      await copyFile(m.source, copy);
-      m.source = copy;
-    }
-    spec.linux.cgroupsPath = `hull-bench-${process.pid}`;
-    return spec;
-  } finally {
-    await cliOk(hull, ['rm', '-f', id]);
-  }
 }
 
 async function measure(tools: Tool[], runs: number, label: string): Promise<{ samples: Map<string, number[]>; failures: Map<string, string> }> {

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { HullError, messageOf } from '../util/errors.js';
 import { packageRoot } from '../util/package-root.js';
+import { record, traceDepth } from '../util/trace.js';
 
 /** Frame types on the attach socket (docs/monitor.md). */
 export const FRAME = { stdin: 0, stdout: 1, stderr: 2, closeStdin: 3, resize: 4, claimExit: 5 } as const;
@@ -68,6 +69,27 @@ export interface MonitorStarted {
   pid: number;
   /** The daemonized monitor (not the process spawned, which exits at once). */
   monitorPid: number;
+}
+
+/** Where the monitor's start-up went, as it reports it (docs/monitor.md, "times"). */
+export interface MonitorTimes {
+  /** Epoch µs: the monitor's start, `runtime create` spawned, exited, the report written. */
+  start: number;
+  create: number;
+  created: number;
+  report: number;
+  /** CPU of `runtime create` and the processes it waited for. */
+  runtimeCpuMs: number;
+  /** CPU of the container's init so far: the runtime's setup inside the container (mounts, seccomp). */
+  initCpuMs: number;
+}
+
+/** The monitor's phases as HULL_TRACE rows, nested under the span that started it. */
+function traceMonitorTimes(t: MonitorTimes, depth: number): void {
+  const ms = (us: number): number => us / 1000;
+  record('monitor: start, daemonize', ms(t.start), ms(t.create - t.start), undefined, depth);
+  record(`runtime create (cpu: runtime ${t.runtimeCpuMs.toFixed(1)} + its init ${t.initCpuMs.toFixed(1)})`, ms(t.create), ms(t.created - t.create), t.runtimeCpuMs + t.initCpuMs, depth);
+  record('monitor: pid file, attach socket, report', ms(t.created), ms(t.report - t.created), undefined, depth);
 }
 
 export interface ExitInfo {
@@ -148,6 +170,7 @@ export function monitorArgs(opts: MonitorOptions): string[] {
  */
 export function startMonitor(opts: MonitorOptions): Promise<MonitorStarted> {
   const binary = opts.binary ?? monitorPath();
+  const depth = traceDepth();
   return new Promise<MonitorStarted>((resolve, reject) => {
     const child = spawn(binary, monitorArgs(opts), { detached: true, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
     const sync = child.stdio[3] as Readable;
@@ -178,7 +201,7 @@ export function startMonitor(opts: MonitorOptions): Promise<MonitorStarted> {
     sync.on('data', (d: string) => {
       line += d;
       const nl = line.indexOf('\n');
-      if (nl >= 0) finish(...parseSyncLine(line.slice(0, nl)));
+      if (nl >= 0) finish(...parseSyncLine(line.slice(0, nl), depth));
     });
     sync.on('error', () => {});
     // EOF with no line: the monitor died before reporting (its stderr may say why).
@@ -189,16 +212,19 @@ export function startMonitor(opts: MonitorOptions): Promise<MonitorStarted> {
   });
 }
 
-function parseSyncLine(text: string): [Error | undefined, MonitorStarted?] {
+function parseSyncLine(text: string, traceDepthAtStart: number): [Error | undefined, MonitorStarted?] {
   let msg: unknown;
   try {
     msg = JSON.parse(text);
   } catch {
     return [new HullError('INTERNAL', `container monitor sent an unreadable report: ${text.slice(0, 200)}`)];
   }
-  const m = msg as { pid?: unknown; monitorPid?: unknown; error?: unknown };
+  const m = msg as { pid?: unknown; monitorPid?: unknown; error?: unknown; times?: MonitorTimes };
   if (typeof m.error === 'string') return [new ContainerStartError(m.error)];
-  if (typeof m.pid === 'number' && typeof m.monitorPid === 'number') return [undefined, { pid: m.pid, monitorPid: m.monitorPid }];
+  if (typeof m.pid === 'number' && typeof m.monitorPid === 'number') {
+    if (m.times && typeof m.times.create === 'number') traceMonitorTimes(m.times, traceDepthAtStart);
+    return [undefined, { pid: m.pid, monitorPid: m.monitorPid }];
+  }
   return [new HullError('INTERNAL', `container monitor sent an unexpected report: ${text.slice(0, 200)}`)];
 }
 

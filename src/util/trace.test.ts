@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatTrace, mark, span } from './trace.js';
+import { formatTrace, mark, record, span, traceDepth } from './trace.js';
 
 test('off: span only runs the function, nothing is recorded', async () => {
   delete process.env.HULL_TRACE;
@@ -30,6 +30,29 @@ test('on: nested, async and failing spans are timed; marks are points; a failure
     assert.equal(row('point')[1], '·');
     for (const n of ['fails', 'rejects']) assert.notEqual(row(n)[1], '·', `${n} has a duration`);
     assert.doesNotMatch(lines.find((l) => l.endsWith('point'))!, /^\s*\S+\s+\S+\s+\S+\s{4}/, 'depth is back to 0 after failures');
+  } finally {
+    delete process.env.HULL_TRACE;
+  }
+});
+
+test('record: a phase timed elsewhere gets its epoch start, duration, CPU and the depth it was begun at', async () => {
+  process.env.HULL_TRACE = '/nonexistent-dir/trace';
+  try {
+    let depthInside = -1;
+    await span('parent', async () => {
+      depthInside = traceDepth();
+      await new Promise((r) => setTimeout(r, 2));
+    });
+    const t0 = performance.timeOrigin + performance.now();
+    record('elsewhere', t0 - 50, 12.5, 3.25, depthInside);
+    const lines = formatTrace().split('\n');
+    const line = lines.find((l) => l.endsWith('elsewhere'))!;
+    const [at, took, cpu] = line.trim().split(/\s+/).map(Number);
+    // No HULL_TRACE_T0 here: the origin is this process's time origin.
+    assert.ok(Math.abs(at! - (t0 - 50 - performance.timeOrigin)) < 0.2, `at ${at}`);
+    assert.equal(took, 12.5);
+    assert.equal(cpu, 3.3);
+    assert.match(line, /\s{2}elsewhere$/, 'indented one level, as a child of parent');
   } finally {
     delete process.env.HULL_TRACE;
   }

@@ -98,6 +98,24 @@ export function span<T>(name: string, fn: () => T): T {
   return r;
 }
 
+/** The nesting depth a row started now would get; pass it to `record` later. */
+export function traceDepth(): number {
+  return depth;
+}
+
+/**
+ * A phase another process timed (the container monitor reports its own): `startEpochMs` is
+ * wall-clock ms since the epoch, `cpu` that process's CPU. `atDepth` (from `traceDepth()` when
+ * the work began) keeps the row under its span when other async spans opened or closed since.
+ */
+export function record(name: string, startEpochMs: number, ms: number, cpu?: number, atDepth = depth): void {
+  if (!enabled()) return;
+  const list = begin();
+  if (list.length >= MAX_ROWS) return;
+  const start = startEpochMs - performance.timeOrigin - origin!;
+  list.push({ name, start, ms, ...(cpu !== undefined && cpu >= 0 ? { cpu } : {}), depth: atDepth });
+}
+
 /** A point in time (e.g. "workload started"). */
 export function mark(name: string): void {
   if (!enabled()) return;

@@ -328,3 +328,21 @@ describe('cp', { skip }, () => {
     });
   }
 });
+
+describe('root filesystem mount', { skip }, () => {
+  test('a --rm container gets a volatile overlay (no sync at unmount), others a durable one', async () => {
+    const volatile = (id: string): boolean => {
+      const line = mountsUnderRoot().find((l) => l.includes(`${id}/rootfs `));
+      assert.ok(line, `${id}'s rootfs is mounted`);
+      return /[ ,](fsync=)?volatile(,|$)/.test(line.split(' - ')[1]!);
+    };
+    const rmId = (await ok(['run', '-d', '--rm', 'busybox', 'sleep', '60'])).trim();
+    const keptId = (await ok(['run', '-d', 'busybox', 'sleep', '60'])).trim();
+    assert.equal(volatile(rmId), true);
+    assert.equal(volatile(keptId), false);
+    await ok(['rm', '-f', rmId, keptId]);
+    // Writes in a --rm container behave as anywhere else, and nothing is left afterwards.
+    assert.equal(await ok(['run', '--rm', 'busybox', 'sh', '-c', 'echo data > /f && cat /f']), 'data\n');
+    assert.deepEqual(mountsUnderRoot(), []);
+  });
+});

@@ -22,6 +22,7 @@ import { DEFAULT_SECCOMP_PROFILE } from '../../src/container/spec/seccomp-profil
 import { seccompForContainer } from '../../src/container/spec/seccomp.js';
 import { buildSpec, cgroupsPathFor } from '../../src/container/spec/spec.js';
 import type { ResourceLimits } from '../../src/container/spec/spec.js';
+import { formatTrace } from '../../src/util/trace.js';
 
 const execFileP = promisify(execFile);
 const RUNC = 'runc';
@@ -194,6 +195,33 @@ void describe('hull-monitor with runc', { skip }, () => {
     }
     // Every test's monitors are gone again, whatever it did.
     await until('the monitor count to return to its baseline', () => monitorCount() <= baseline);
+  });
+
+  void it('reports where its start-up went: HULL_TRACE rows for itself and runtime create', async () => {
+    const c = await prepare({ args: ['true'] });
+    process.env.HULL_TRACE = '/nonexistent-dir/trace'; // rows kept in memory; the flush at exit fails quietly
+    let m: MonitorStarted;
+    try {
+      m = await start(c);
+    } finally {
+      delete process.env.HULL_TRACE;
+    }
+    const rows = formatTrace().split('\n');
+    const row = (re: RegExp): number[] => {
+      const line = rows.find((l) => re.test(l));
+      assert.ok(line, `a row matching ${re}:\n${rows.join('\n')}`);
+      return line.trim().split(/\s+/).slice(0, 3).map((v) => (v === '·' ? Number.NaN : Number(v)));
+    };
+    const daemon = row(/monitor: start, daemonize$/);
+    const create = row(/runtime create \(cpu: runtime [\d.]+ \+ its init [\d.]+\)$/);
+    const report = row(/monitor: pid file, attach socket, report$/);
+    assert.ok(daemon[0]! <= create[0]! && create[0]! <= report[0]!, 'in order');
+    // runc's setup inside the container (seccomp above all) takes real CPU in the init.
+    const initCpu = Number(/its init ([\d.]+)/.exec(rows.find((l) => l.includes('its init'))!)![1]);
+    assert.ok(initCpu > 0 && create[2]! >= initCpu, `init cpu ${initCpu}, row cpu ${create[2]}`);
+    assert.ok(create[1]! > 0);
+    await runcStart(c.id);
+    assert.equal((await waitExit(c.stateDir, undefined, m.monitorPid)).exitCode, 0);
   });
 
   void it('logs stdout and stderr as json-file lines, records the exit status, then cleans up', async () => {
