@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -392,6 +392,19 @@ void describe('restart policies and --rm', { skip }, () => {
     await ok(['run', '-d', '--rm', '--name', stop, IMG, 'sleep', '30']);
     await ok(['stop', '-t', '1', stop]);
     await until('removal after stop', async () => ((await hull(['inspect', stop])).code === 1 ? true : undefined));
+  });
+
+  test('--rm: the root is a volatile overlay (no syncs); a kept container\'s is not, and starts again', async () => {
+    const rootLine = ['grep', ' / / ', '/proc/self/mountinfo'];
+    const [major, minor] = release().split('.').map(Number) as [number, number];
+    if (major > 5 || (major === 5 && minor >= 10)) assert.match(await ok(['run', '--rm', IMG, ...rootLine]), /volatile/);
+    const kept = uniq('kept');
+    assert.doesNotMatch(await ok(['run', '--name', kept, IMG, ...rootLine]), /volatile/);
+    // The marker a volatile mount leaves makes overlayfs refuse the directories: a start clears it.
+    const id = await inspect(kept, '{{.Id}}');
+    await mkdir(join(root, 'containers', id, 'work', 'work', 'incompat', 'volatile'), { recursive: true });
+    assert.match(await ok(['start', '-a', kept]), /overlay/);
+    await ok(['rm', kept]);
   });
 });
 
