@@ -404,7 +404,7 @@ export class ContainerService {
     });
     span('exited: unmount', () => unmountRootfs(paths.rootfs));
     this.volumes.release(id);
-    span('exited: network release', () => this.networks?.release(c));
+    span('exited: network release', () => this.networks?.release(c, { deferVeth: true }));
     if (c.doc.HostConfig.AutoRemove) {
       await span('exited: --rm remove', () => this.remove(id, { force: true, volumes: true }));
       return;
