@@ -25,6 +25,7 @@
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -415,18 +416,79 @@ napi_value netlink_addr_delete(napi_env env, napi_callback_info info) {
   return err != 0 ? throw_op(env, err, job.op, netns) : NULL;
 }
 
-// linkDelete(name): `ip link del NAME` in this process's namespace (a veth takes its peer along).
-napi_value netlink_link_delete(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  char name[IFNAMSIZ + 1];
-  if (get_args(env, info, 1, argv, "linkDelete(name)") != 0 || arg_str(env, argv[0], name, sizeof name, "name") != 0) return NULL;
+static int link_delete(const char* name) {
   int fd = nl_open();
-  if (fd < 0) return throw_op(env, fd, "socket", "NETLINK_ROUTE");
+  if (fd < 0) return fd;
   struct nlreq r;
   nl_init(&r, RTM_DELLINK, 0, sizeof(struct ifinfomsg));
   ((struct ifinfomsg*)NLMSG_DATA(&r.n))->ifi_family = AF_UNSPEC;
   nl_attr(&r, IFLA_IFNAME, name, strlen(name) + 1);
   int err = nl_talk(fd, &r.n);
   close(fd);
+  return err;
+}
+
+// linkDelete(name): `ip link del NAME` in this process's namespace (a veth takes its peer along).
+napi_value netlink_link_delete(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  char name[IFNAMSIZ + 1];
+  if (get_args(env, info, 1, argv, "linkDelete(name)") != 0 || arg_str(env, argv[0], name, sizeof name, "name") != 0) return NULL;
+  int err = link_delete(name);
   return err != 0 ? throw_op(env, err, "RTM_DELLINK", name) : NULL;
+}
+
+// linkDeleteAsync(name) → Promise: the same on libuv's thread pool, for a process that serves
+// others meanwhile (`hull serve`): the kernel's RCU grace period blocks only a pool thread.
+struct delete_work {
+  napi_async_work work;
+  napi_deferred deferred;
+  char name[IFNAMSIZ + 1];
+  int err;
+};
+
+static void delete_execute(napi_env env, void* data) {
+  (void)env;
+  struct delete_work* w = data;
+  w->err = link_delete(w->name);
+}
+
+static void delete_complete(napi_env env, napi_status status, void* data) {
+  struct delete_work* w = data;
+  napi_value result;
+  if (status == napi_ok && w->err == 0) {
+    napi_get_undefined(env, &result);
+    napi_resolve_deferred(env, w->deferred, result);
+  } else {
+    int err = status == napi_ok ? w->err : -ECANCELED;
+    napi_value message, v;
+    char msg[160];
+    snprintf(msg, sizeof msg, "%s: %s, RTM_DELLINK '%s'", uv_err_name(-err), uv_strerror(-err), w->name);
+    napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
+    napi_create_error(env, NULL, message, &result);
+    napi_create_string_utf8(env, uv_err_name(-err), NAPI_AUTO_LENGTH, &v);
+    napi_set_named_property(env, result, "code", v);
+    napi_reject_deferred(env, w->deferred, result);
+  }
+  napi_delete_async_work(env, w->work);
+  free(w);
+}
+
+napi_value netlink_link_delete_async(napi_env env, napi_callback_info info) {
+  napi_value argv[1], promise, resource_name;
+  struct delete_work* w = calloc(1, sizeof *w);
+  if (w == NULL) {
+    napi_throw_error(env, NULL, "hull_native: out of memory");
+    return NULL;
+  }
+  if (get_args(env, info, 1, argv, "linkDeleteAsync(name)") != 0 || arg_str(env, argv[0], w->name, sizeof w->name, "name") != 0) {
+    free(w);
+    return NULL;
+  }
+  if (napi_create_promise(env, &w->deferred, &promise) != napi_ok || napi_create_string_utf8(env, "hull:linkDelete", NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
+      napi_create_async_work(env, NULL, resource_name, delete_execute, delete_complete, w, &w->work) != napi_ok || napi_queue_async_work(env, w->work) != napi_ok) {
+    free(w);
+    napi_throw_error(env, NULL, "hull_native: cannot queue linkDeleteAsync");
+    return NULL;
+  }
+  return promise;
 }

@@ -184,15 +184,16 @@ export function fastRelease(containerId: string, ip: string, prefix: number, def
   }
   removeNetns(containerId);
   const veth = hostVethName(containerId);
+  // Errors are ignored: the kernel frees the pair with the namespace anyway.
   const removeVeth = (): void => {
     try {
       deleteLink(veth);
     } catch {
-      // the kernel frees it with the namespace anyway
+      // see above
     }
   };
-  if (deferVeth) afterReply(removeVeth);
-  else removeVeth();
+  if (!deferVeth) return removeVeth();
+  afterReply({ runSync: removeVeth, run: () => nativeAddon().linkDeleteAsync(veth).catch(() => undefined) });
 }
 
 /** Delete interfaces inside the container's namespace (each takes its veth peer with it, at once). */

@@ -45,6 +45,8 @@ export interface NativeAddon {
   addrDelete(netnsPath: string, dev: string, ip: string, prefix: number): void;
   /** `ip link del NAME` (a veth takes its peer along); waits for the kernel (an RCU grace period, ~20-30 ms). */
   linkDelete(name: string): void;
+  /** linkDelete on libuv's thread pool: for a process that serves others meanwhile. */
+  linkDeleteAsync(name: string): Promise<void>;
 }
 
 const ADDON = join('build', 'Release', 'hull_native.node');

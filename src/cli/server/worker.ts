@@ -67,7 +67,7 @@ async function serve(): Promise<void> {
     }
   });
   // Work the client need not wait for runs in 'exit' listeners after the one above.
-  setAfterReplyScheduler((work) => process.once('exit', work));
+  setAfterReplyScheduler((work) => process.once('exit', () => work.runSync()));
   if (req.fds.length !== 3) {
     closeAll(req.fds);
     process.exit(0);
