@@ -17,6 +17,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_link.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
@@ -491,4 +493,59 @@ napi_value netlink_link_delete_async(napi_env env, napi_callback_info info) {
     return NULL;
   }
   return promise;
+}
+
+// nftGeneration() → number | null: the nftables ruleset's generation id (NFT_MSG_GETGEN), which
+// every committed ruleset change increments; null when the kernel has no nftables. A rule seen
+// at generation G is still there while the generation is G.
+napi_value netlink_nft_generation(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value result;
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+  if (fd < 0) {
+    napi_get_null(env, &result);
+    return result;
+  }
+  struct nlreq r;
+  nl_init(&r, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN, 0, sizeof(struct nfgenmsg));
+  struct nfgenmsg* g = NLMSG_DATA(&r.n);
+  g->nfgen_family = AF_UNSPEC;
+  g->version = NFNETLINK_V0;
+  static uint32_t seq;
+  r.n.nlmsg_seq = __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED);
+  struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+  int64_t gen = -1;
+  int err = 0;
+  if (sendto(fd, &r.n, r.n.nlmsg_len, 0, (struct sockaddr*)&kernel, sizeof kernel) < 0) err = -errno;
+  char buf[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
+  while (err == 0) {
+    ssize_t got = recv(fd, buf, sizeof buf, 0);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      err = -errno;
+      break;
+    }
+    int left = (int)got, done = 0;
+    for (struct nlmsghdr* h = (struct nlmsghdr*)buf; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+      if (h->nlmsg_seq != r.n.nlmsg_seq) continue;
+      if (h->nlmsg_type == NLMSG_ERROR) {
+        err = ((struct nlmsgerr*)NLMSG_DATA(h))->error;
+        if (err == 0) done = 1; // the acknowledgement, after the answer
+        continue;
+      }
+      if (h->nlmsg_type != ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWGEN)) continue;
+      int alen = (int)h->nlmsg_len - NLMSG_LENGTH(sizeof(struct nfgenmsg));
+      for (struct rtattr* a = (struct rtattr*)((char*)NLMSG_DATA(h) + NLMSG_ALIGN(sizeof(struct nfgenmsg))); RTA_OK(a, alen); a = RTA_NEXT(a, alen)) {
+        if ((a->rta_type & NLA_TYPE_MASK) == NFTA_GEN_ID && RTA_PAYLOAD(a) >= 4) gen = ntohl(*(uint32_t*)RTA_DATA(a));
+      }
+    }
+    if (done || err != 0) break;
+  }
+  close(fd);
+  if (err != 0 || gen < 0) {
+    napi_get_null(env, &result);
+    return result;
+  }
+  napi_create_int64(env, gen, &result);
+  return result;
 }

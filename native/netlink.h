@@ -10,6 +10,7 @@ napi_value netlink_netns_configure(napi_env env, napi_callback_info info);
 napi_value netlink_addr_delete(napi_env env, napi_callback_info info);
 napi_value netlink_link_delete(napi_env env, napi_callback_info info);
 napi_value netlink_link_delete_async(napi_env env, napi_callback_info info);
+napi_value netlink_nft_generation(napi_env env, napi_callback_info info);
 
 #define NETLINK_PROPERTIES                                                                     \
   {"netnsCreate", NULL, netlink_netns_create, NULL, NULL, NULL, napi_enumerable, NULL},       \
@@ -17,5 +18,6 @@ napi_value netlink_link_delete_async(napi_env env, napi_callback_info info);
       {"netnsConfigure", NULL, netlink_netns_configure, NULL, NULL, NULL, napi_enumerable, NULL}, \
       {"addrDelete", NULL, netlink_addr_delete, NULL, NULL, NULL, napi_enumerable, NULL},     \
       {"linkDelete", NULL, netlink_link_delete, NULL, NULL, NULL, napi_enumerable, NULL},     \
-      {"linkDeleteAsync", NULL, netlink_link_delete_async, NULL, NULL, NULL, napi_enumerable, NULL}
+      {"linkDeleteAsync", NULL, netlink_link_delete_async, NULL, NULL, NULL, napi_enumerable, NULL}, \
+      {"nftGeneration", NULL, netlink_nft_generation, NULL, NULL, NULL, napi_enumerable, NULL}
 #endif

@@ -36,6 +36,7 @@ import { afterReply } from '../util/after-reply.js';
 import { HullError } from '../util/errors.js';
 import { span } from '../util/trace.js';
 import { netnsName, netnsPath, removeNetns } from './netns.js';
+import { rulesStillThere } from './rule-check.js';
 import type { Netavark, NetavarkNetwork } from './netavark.js';
 
 const LOCK_FILE = '/run/hull/netavark.lock';
@@ -136,7 +137,7 @@ export async function fastAttach(e: FastEndpoint): Promise<boolean> {
   const veth = hostVethName(e.containerId);
   const native = nativeAddon();
   const attached = await withNetworkLock(async () => {
-    if (!bridgeUp(e.bridge) || !(await span('network: rule check (iptables -C)', () => forwardRuleExists(e.subnet)))) return false;
+    if (!bridgeUp(e.bridge) || !(await span('network: rule check', () => rulesStillThere(e.bridge, e.subnet, () => forwardRuleExists(e.subnet))))) return false;
     span('network: veth (host)', () => {
       try {
         // This container's previous veth, when the kernel has not freed it yet (fastRelease).

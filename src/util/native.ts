@@ -47,6 +47,8 @@ export interface NativeAddon {
   linkDelete(name: string): void;
   /** linkDelete on libuv's thread pool: for a process that serves others meanwhile. */
   linkDeleteAsync(name: string): Promise<void>;
+  /** The nftables ruleset's generation (NFT_MSG_GETGEN), bumped by every committed change; null without nftables. */
+  nftGeneration(): number | null;
 }
 
 const ADDON = join('build', 'Release', 'hull_native.node');
