@@ -2,8 +2,7 @@
  * The container's root filesystem: overlayfs with the image's layer directories as lowers
  * (top layer first) and a per-container upper directory.
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { HullError } from '../util/errors.js';
 import { nativeAddon } from '../util/native.js';
@@ -24,8 +23,17 @@ export interface MountOptions {
 }
 
 /** `lowers` from bottom (base layer) to top, as the image config lists them. */
-export async function mountRootfs(lowers: string[], upper: string, work: string, target: string, opts: MountOptions = {}): Promise<void> {
-  await Promise.all([mkdir(upper, { recursive: true }), mkdir(work, { recursive: true }), mkdir(target, { recursive: true })]);
+export function mountRootfs(lowers: string[], upper: string, work: string, target: string, opts: MountOptions = {}): Promise<void> {
+  // An error thrown in the executor rejects the promise, as from an async function.
+  return new Promise((resolve) => {
+    mountSync(lowers, upper, work, target, opts);
+    resolve();
+  });
+}
+
+function mountSync(lowers: string[], upper: string, work: string, target: string, opts: MountOptions): void {
+  // Synchronous: three thread-pool round trips cost more than the syscalls on a loaded machine.
+  for (const dir of [upper, work, target]) mkdirSync(dir, { recursive: true });
   if (isMounted(target)) return;
   // A volatile mount leaves this marker, and overlayfs refuses to mount the directories again
   // while it is there (they may have lost writes in a crash). The scratch directory under it is
