@@ -382,9 +382,13 @@ void describe('restart policies and --rm', { skip }, () => {
 
   test('--rm removes after exit; run -d --rm too', async () => {
     const name = uniq('rm');
+    // What a killed process left in the removal area (named by its pid) goes with the next --rm.
+    const removed = join(root, 'tmp', 'removed');
+    await mkdir(join(removed, '2147483646-left-behind', 'diff'), { recursive: true });
     const r = await hull(['run', '--rm', '--name', name, IMG, 'sh', '-c', 'exit 4']);
     assert.equal(r.code, 4);
     assert.equal((await hull(['inspect', name])).code, 1, 'the container should be gone when run returns');
+    assert.deepEqual(await readdir(removed), [], 'the removed container\'s files, and the leftover, are deleted');
     const dname = uniq('rmd');
     await ok(['run', '-d', '--rm', '--name', dname, IMG, 'sleep', '0.3']);
     await until('removal', async () => ((await hull(['inspect', dname])).code === 1 ? true : undefined));
