@@ -418,40 +418,48 @@ napi_value netlink_addr_delete(napi_env env, napi_callback_info info) {
   return err != 0 ? throw_op(env, err, job.op, netns) : NULL;
 }
 
-static int link_delete(const char* name) {
+// By index when one is given (a link of that name made since is never touched), else by name.
+static int link_delete(const char* name, int index) {
   int fd = nl_open();
   if (fd < 0) return fd;
   struct nlreq r;
   nl_init(&r, RTM_DELLINK, 0, sizeof(struct ifinfomsg));
-  ((struct ifinfomsg*)NLMSG_DATA(&r.n))->ifi_family = AF_UNSPEC;
-  nl_attr(&r, IFLA_IFNAME, name, strlen(name) + 1);
+  struct ifinfomsg* ifi = NLMSG_DATA(&r.n);
+  ifi->ifi_family = AF_UNSPEC;
+  ifi->ifi_index = index;
+  if (index <= 0) nl_attr(&r, IFLA_IFNAME, name, strlen(name) + 1);
   int err = nl_talk(fd, &r.n);
   close(fd);
   return err;
 }
 
-// linkDelete(name): `ip link del NAME` in this process's namespace (a veth takes its peer along).
+// linkDelete(name, ifindex): `ip link del NAME` in this process's namespace (a veth takes its
+// peer along); with ifindex > 0 only the link with that index (the name is for messages).
 napi_value netlink_link_delete(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
+  napi_value argv[2];
   char name[IFNAMSIZ + 1];
-  if (get_args(env, info, 1, argv, "linkDelete(name)") != 0 || arg_str(env, argv[0], name, sizeof name, "name") != 0) return NULL;
-  int err = link_delete(name);
+  uint32_t index;
+  if (get_args(env, info, 2, argv, "linkDelete(name, ifindex)") != 0 || arg_str(env, argv[0], name, sizeof name, "name") != 0 ||
+      arg_u32(env, argv[1], &index, "ifindex") != 0)
+    return NULL;
+  int err = link_delete(name, (int)index);
   return err != 0 ? throw_op(env, err, "RTM_DELLINK", name) : NULL;
 }
 
-// linkDeleteAsync(name) → Promise: the same on libuv's thread pool, for a process that serves
+// linkDeleteAsync(name, ifindex) → Promise: the same on libuv's thread pool, for a process that serves
 // others meanwhile (`hull serve`): the kernel's RCU grace period blocks only a pool thread.
 struct delete_work {
   napi_async_work work;
   napi_deferred deferred;
   char name[IFNAMSIZ + 1];
+  uint32_t index;
   int err;
 };
 
 static void delete_execute(napi_env env, void* data) {
   (void)env;
   struct delete_work* w = data;
-  w->err = link_delete(w->name);
+  w->err = link_delete(w->name, (int)w->index);
 }
 
 static void delete_complete(napi_env env, napi_status status, void* data) {
@@ -476,13 +484,14 @@ static void delete_complete(napi_env env, napi_status status, void* data) {
 }
 
 napi_value netlink_link_delete_async(napi_env env, napi_callback_info info) {
-  napi_value argv[1], promise, resource_name;
+  napi_value argv[2], promise, resource_name;
   struct delete_work* w = calloc(1, sizeof *w);
   if (w == NULL) {
     napi_throw_error(env, NULL, "hull_native: out of memory");
     return NULL;
   }
-  if (get_args(env, info, 1, argv, "linkDeleteAsync(name)") != 0 || arg_str(env, argv[0], w->name, sizeof w->name, "name") != 0) {
+  if (get_args(env, info, 2, argv, "linkDeleteAsync(name, ifindex)") != 0 || arg_str(env, argv[0], w->name, sizeof w->name, "name") != 0 ||
+      arg_u32(env, argv[1], &w->index, "ifindex") != 0) {
     free(w);
     return NULL;
   }

@@ -118,10 +118,19 @@ function linkExists(name: string): boolean {
   return existsSync(`/sys/class/net/${name}`);
 }
 
-/** `ip link del`, where "already gone" is success. */
-function deleteLink(name: string): void {
+/** The host-side link's index, if the kernel still has it. */
+function ifindexOf(name: string): number | undefined {
   try {
-    nativeAddon().linkDelete(name);
+    return Number(readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** `ip link del` (only the link with `ifindex`, when given), where "already gone" is success. */
+function deleteLink(name: string, ifindex = 0): void {
+  try {
+    nativeAddon().linkDelete(name, ifindex);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENODEV') throw e;
   }
@@ -183,18 +192,22 @@ export function fastRelease(containerId: string, ip: string, prefix: number, def
   } catch {
     // never configured (a start that failed early), or gone already
   }
-  removeNetns(containerId);
   const veth = hostVethName(containerId);
+  // By index: a restart of the container (in this very process, before the deferred delete
+  // runs) makes a new veth of the same name, which must be left alone.
+  const index = ifindexOf(veth);
+  removeNetns(containerId);
+  if (index === undefined) return;
   // Errors are ignored: the kernel frees the pair with the namespace anyway.
   const removeVeth = (): void => {
     try {
-      deleteLink(veth);
+      deleteLink(veth, index);
     } catch {
       // see above
     }
   };
   if (!deferVeth) return removeVeth();
-  afterReply({ runSync: removeVeth, run: () => nativeAddon().linkDeleteAsync(veth).catch(() => undefined) });
+  afterReply({ runSync: removeVeth, run: () => nativeAddon().linkDeleteAsync(veth, index).catch(() => undefined) });
 }
 
 /** Delete interfaces inside the container's namespace (each takes its veth peer with it, at once). */

@@ -43,10 +43,13 @@ export interface NativeAddon {
   netnsConfigure(netnsPath: string, dev: string, ip: string, prefix: number, gateway: string, metric: number): void;
   /** `ip -n NS addr del IP/PREFIX dev DEV`. */
   addrDelete(netnsPath: string, dev: string, ip: string, prefix: number): void;
-  /** `ip link del NAME` (a veth takes its peer along); waits for the kernel (an RCU grace period, ~20-30 ms). */
-  linkDelete(name: string): void;
+  /**
+   * `ip link del NAME` (a veth takes its peer along); waits for the kernel (an RCU grace period,
+   * ~20-30 ms). `ifindex` > 0: only the link with that index, whatever has that name now.
+   */
+  linkDelete(name: string, ifindex: number): void;
   /** linkDelete on libuv's thread pool: for a process that serves others meanwhile. */
-  linkDeleteAsync(name: string): Promise<void>;
+  linkDeleteAsync(name: string, ifindex: number): Promise<void>;
   /** The nftables ruleset's generation (NFT_MSG_GETGEN), bumped by every committed change; null without nftables. */
   nftGeneration(): number | null;
 }
