@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "hull_native",
-      "sources": ["native/hull_native.c", "native/fdpass.c"],
+      "sources": ["native/hull_native.c", "native/fdpass.c", "native/netlink.c"],
       "cflags": ["-Wall", "-Wextra"]
     }
   ]

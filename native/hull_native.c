@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "fdpass.h"
+#include "netlink.h"
 
 // Paths and xattr names are bounded by PATH_MAX (4096) and XATTR_NAME_MAX (255); anything
 // longer fails in the kernel anyway, so a fixed buffer plus an explicit ENAMETOOLONG suffices.
@@ -352,6 +353,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"openpty", NULL, js_openpty, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setWinsize", NULL, js_set_winsize, NULL, NULL, NULL, napi_enumerable, NULL},
       FDPASS_PROPERTIES,
+      NETLINK_PROPERTIES,
   };
   CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

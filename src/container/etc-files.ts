@@ -2,8 +2,8 @@
  * /etc/hosts, /etc/hostname and /etc/resolv.conf as Docker generates them, written in the
  * container's directory and bind-mounted over the image's.
  */
-import { readFile } from 'node:fs/promises';
-import { replaceFile } from '../util/fs.js';
+import { readFileSync } from 'node:fs';
+import { replaceFileSync } from '../util/fs.js';
 
 const HOSTS_HEADER = `127.0.0.1\tlocalhost
 ::1\tlocalhost ip6-localhost ip6-loopback
@@ -48,12 +48,20 @@ export function resolvConf(host: string, dns: string[]): string {
   return [...rest, ...servers.map((s) => `nameserver ${s}`)].join('\n') + '\n';
 }
 
-export async function writeEtcFiles(paths: { hosts: string; hostname: string; resolvConf: string }, input: EtcInput): Promise<void> {
-  const hostResolv = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
-  const hosts = input.hostNetwork ? await readFile('/etc/hosts', 'utf8').catch(() => HOSTS_HEADER) : hostsFile(input);
-  await Promise.all([
-    replaceFile(paths.hosts, hosts),
-    replaceFile(paths.hostname, `${input.hostname}\n`),
-    replaceFile(paths.resolvConf, input.hostNetwork ? hostResolv : resolvConf(hostResolv, input.dns)),
-  ]);
+function readOr(path: string, fallback: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return fallback;
+  }
+}
+
+/** Synchronous, as replaceFileSync says why: three small files on a container's start path. */
+export function writeEtcFiles(paths: { hosts: string; hostname: string; resolvConf: string }, input: EtcInput): Promise<void> {
+  const hostResolv = readOr('/etc/resolv.conf', '');
+  const hosts = input.hostNetwork ? readOr('/etc/hosts', HOSTS_HEADER) : hostsFile(input);
+  replaceFileSync(paths.hosts, hosts);
+  replaceFileSync(paths.hostname, `${input.hostname}\n`);
+  replaceFileSync(paths.resolvConf, input.hostNetwork ? hostResolv : resolvConf(hostResolv, input.dns));
+  return Promise.resolve();
 }

@@ -64,6 +64,7 @@ export async function prepareBundle(images: ImageStore, c: { id: string; doc: Co
   const { doc } = c;
   const h = doc.HostConfig;
   const lowers = image.config.rootfs.diff_ids.map((d) => images.layers.path(d as Digest));
+  // A --rm container's upper directory is deleted at its exit: no syncs for it (rootfs.ts).
   await span('bundle: overlay mount', () => mountRootfs(lowers, paths.upper, paths.work, paths.rootfs, { volatile: h.AutoRemove }));
   const network = net ?? { namespace: h.NetworkMode === 'host' ? ('host' as const) : ('none' as const), addresses: [], dns: h.Dns ?? [] };
   const hostNetwork = network.namespace === 'host';

@@ -23,7 +23,7 @@ import { createNetns, netnsExists, netnsPath, removeNetns } from '../network/net
 import { foreignReservations, pickSubnet, releaseSubnet, reserveSubnet } from '../network/subnet-pool.js';
 import { listeningPorts } from '../network/host-ports.js';
 import { span } from '../util/trace.js';
-import { deleteInterfaces, fastAttach, fastDetach, markBridge, randomMac, reclaimStaleBridges } from '../network/fast-bridge.js';
+import { deleteInterfaces, fastAttach, fastDetach, fastRelease, markBridge, randomMac, reclaimStaleBridges } from '../network/fast-bridge.js';
 
 export interface NetworkCreateOptions {
   name: string;
@@ -513,8 +513,11 @@ export class NetworkService {
     });
   }
 
-  /** After exit (and before removal): undo start; safe to call any number of times. */
-  release(c: NetContainer): void {
+  /**
+   * After exit (and before removal): undo start; safe to call any number of times. `deferVeth`:
+   * the exit path, whose caller need not wait for the kernel to delete a veth (fast-bridge.ts).
+   */
+  release(c: NetContainer, o: { deferVeth?: boolean } = {}): void {
     const claims = this.records.claimsFor(c.id);
     if (netnsExists(c.id)) {
       const eps = this.records.endpointsFor(c.id);
@@ -531,8 +534,9 @@ export class NetworkService {
         // a concurrent release got there first, or the interface is already gone
       }
       if (netavarkVeths.length > 0) span('network: veth delete', () => deleteInterfaces(c.id, netavarkVeths));
-      // Whoever set an endpoint up tears it down: hull's veth and the namespace in one `ip` run.
-      if (eps.some((e) => e.plumber === 'hull')) span('network: fast detach', () => fastDetach(c.id));
+      // Whoever set an endpoint up tears it down: hull's address, namespace and veth.
+      const fast = eps.find((e) => e.plumber === 'hull');
+      if (fast) span('network: fast release', () => fastRelease(c.id, fast.ip, Number(this.network(fast.networkId).subnet!.split('/')[1]), o.deferVeth));
       else span('network: netns delete', () => removeNetns(c.id));
     }
     this.records.deleteClaimsFor(c.id);

@@ -2,18 +2,23 @@
  * The fast path for the common case: a container joining a bridge network whose network-level
  * plumbing (the Linux bridge with its gateway address, NETAVARK_FORWARD and masquerade rules)
  * netavark has already made, with no published ports and no DNS entries to register. What is
- * left per container is what netavark's bridge driver does per container, done with two
- * `ip -batch` runs (~3 ms of CPU) instead of a netavark run under the host-wide lock (~150-250 ms:
- * netavark re-checks every network-level iptables rule, one iptables exec each, on every call).
- * The namespace exists already (the engine makes it first: runc joins it by path, so all of
- * this runs alongside `runc create` and only has to be done before `runc start`):
+ * left per container is what netavark's bridge driver does per container, done in-process over
+ * rtnetlink (native/netlink.c: no `ip` fork, ~1 ms in all) instead of a netavark run under the
+ * host-wide lock (~150-250 ms: netavark re-checks every network-level iptables rule, one
+ * iptables exec each, on every call). The namespace exists already (the engine makes it first:
+ * runc joins it by path, so all of this runs alongside `runc create` and only has to be done
+ * before `runc start`):
  *
  *   host:  link add vh<id12> type veth peer name eth0 address MAC netns hull-<id>;
  *          link set vh<id12> master BRIDGE up                      (under the netavark lock)
  *   netns: link set lo up; addr add IP/PREFIX broadcast + dev eth0; link set eth0 up;
  *          route add default via GATEWAY proto static metric 100   (what netavark configures)
  *
- * Teardown is `link del vh<id12>` (its peer goes with it) and `netns delete`. netavark's own
+ * Teardown after the container exited (`fastRelease`) takes its address away and deletes the
+ * namespace: from then on nothing answers for the address, which may be given out again. The
+ * veth pair itself goes with the namespace, but the kernel frees that asynchronously, tens of
+ * ms later; its explicit `link del` (an RCU grace period, 20-30 ms of waiting) is done after the
+ * caller got its answer (util/after-reply.ts). netavark's own
  * teardown of a bridge (rules, bridge) happens only when the bridge has no interface left, so
  * the two kinds of endpoints coexist on one bridge: whoever set an endpoint up tears it down
  * (recorded per endpoint: endpoints.plumber).
@@ -27,9 +32,11 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { nativeAddon } from '../util/native.js';
+import { afterReply } from '../util/after-reply.js';
 import { HullError } from '../util/errors.js';
 import { span } from '../util/trace.js';
-import { netnsName } from './netns.js';
+import { netnsName, netnsPath, removeNetns } from './netns.js';
+import { rulesStillThere } from './rule-check.js';
 import type { Netavark, NetavarkNetwork } from './netavark.js';
 
 const LOCK_FILE = '/run/hull/netavark.lock';
@@ -60,15 +67,6 @@ export function randomMac(): string {
   return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
 }
 
-function batchArgs(opts: { netns?: string; force?: boolean }): string[] {
-  return [...(opts.netns ? ['-n', opts.netns] : []), ...(opts.force ? ['-force'] : []), '-batch', '-'];
-}
-
-function ipBatch(lines: string[], opts: { netns?: string; force?: boolean } = {}): { ok: boolean; err: string } {
-  const r = spawnSync('ip', batchArgs(opts), { input: `${lines.join('\n')}\n`, encoding: 'utf8', timeout: 30_000 });
-  return { ok: r.status === 0, err: (r.stderr || r.error?.message || '').trim() };
-}
-
 /** `cmd args`, not blocking this process: its status and stderr. */
 function runAsync(cmd: string, args: string[], input = ''): Promise<{ ok: boolean; err: string }> {
   return new Promise((resolve) => {
@@ -80,10 +78,6 @@ function runAsync(cmd: string, args: string[], input = ''): Promise<{ ok: boolea
     // A command that exits before reading all of it (an error) must not crash us with EPIPE.
     child.stdin?.on('error', () => undefined).end(input);
   });
-}
-
-function ipBatchAsync(lines: string[], opts: { netns?: string; force?: boolean } = {}): Promise<{ ok: boolean; err: string }> {
-  return runAsync('ip', batchArgs(opts), `${lines.join('\n')}\n`);
 }
 
 /** Runs `fn` holding the host-wide lock netavark runs under (netavark.ts), so no netavark teardown removes the bridge meanwhile. */
@@ -116,49 +110,109 @@ async function forwardRuleExists(subnet: string): Promise<boolean> {
   return (await runAsync('iptables', ['-w', '-C', 'NETAVARK_FORWARD', '-s', subnet, '-j', 'ACCEPT'])).ok;
 }
 
+/** Routes hull adds get netavark's metric, so that both kinds of endpoint look alike. */
+const ROUTE_METRIC = 100;
+
+/** The host side of a veth, if the kernel still has it. */
+function linkExists(name: string): boolean {
+  return existsSync(`/sys/class/net/${name}`);
+}
+
+/** The host-side link's index, if the kernel still has it. */
+function ifindexOf(name: string): number | undefined {
+  try {
+    return Number(readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** `ip link del` (only the link with `ifindex`, when given), where "already gone" is success. */
+function deleteLink(name: string, ifindex = 0): void {
+  try {
+    nativeAddon().linkDelete(name, ifindex);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENODEV') throw e;
+  }
+}
+
 /**
  * Plumb the container's namespace (which must exist) onto an existing bridge. false: the bridge
  * or its rules are missing (nothing was changed; netavark must do the whole setup). Throws when
  * the kernel refuses, with the veth and the namespace deleted.
  */
 export async function fastAttach(e: FastEndpoint): Promise<boolean> {
-  const ns = netnsName(e.containerId);
+  const ns = netnsPath(e.containerId);
   const veth = hostVethName(e.containerId);
+  const native = nativeAddon();
   const attached = await withNetworkLock(async () => {
-    if (!bridgeUp(e.bridge) || !(await span('network: rule check (iptables -C)', () => forwardRuleExists(e.subnet)))) return false;
-    const r = await span('network: ip batch (host)', () => ipBatchAsync([`link add ${veth} type veth peer name eth0 address ${e.mac} netns ${ns}`, `link set ${veth} master ${e.bridge} up`]));
-    if (!r.ok) {
-      fastDetach(e.containerId);
-      throw new HullError('INTERNAL', `setting up the container's network: ${r.err}`);
-    }
+    if (!bridgeUp(e.bridge) || !(await span('network: rule check', () => rulesStillThere(e.bridge, e.subnet, () => forwardRuleExists(e.subnet))))) return false;
+    span('network: veth (host)', () => {
+      try {
+        // This container's previous veth, when the kernel has not freed it yet (fastRelease).
+        if (linkExists(veth)) deleteLink(veth);
+        native.vethCreate(veth, 'eth0', e.mac, ns, e.bridge);
+      } catch (err) {
+        fastDetach(e.containerId);
+        throw new HullError('INTERNAL', `setting up the container's network: ${(err as Error).message}`, { cause: err });
+      }
+    });
     return true;
   });
   if (!attached) return false;
-  const prefix = e.subnet.split('/')[1];
-  const r = await span('network: ip batch (netns)', () =>
-    ipBatchAsync(['link set lo up', `addr add ${e.ip}/${prefix} broadcast + dev eth0`, 'link set eth0 up', `route add default via ${e.gateway} dev eth0 proto static metric 100`], { netns: ns }),
-  );
-  if (!r.ok) {
-    fastDetach(e.containerId);
-    throw new HullError('INTERNAL', `configuring the container's interface: ${r.err}`);
-  }
+  span('network: address, route (netns)', () => {
+    try {
+      native.netnsConfigure(ns, 'eth0', e.ip, Number(e.subnet.split('/')[1]), e.gateway, ROUTE_METRIC);
+    } catch (err) {
+      fastDetach(e.containerId);
+      throw new HullError('INTERNAL', `configuring the container's interface: ${(err as Error).message}`, { cause: err });
+    }
+  });
   return true;
 }
 
-/** Undo fastAttach: the veth pair and (unless `keepNetns`) the namespace. Idempotent. */
+/** Undo fastAttach at once: the veth pair and (unless `keepNetns`) the namespace. Idempotent. */
 export function fastDetach(containerId: string, keepNetns = false): void {
-  const lines = [`link del ${hostVethName(containerId)}`];
-  if (!keepNetns && existsSync(`/run/netns/${netnsName(containerId)}`)) lines.push(`netns delete ${netnsName(containerId)}`);
-  // -force: a veth already gone (its namespace was deleted first) must not stop the netns delete.
-  ipBatch(lines, { force: true });
+  try {
+    deleteLink(hostVethName(containerId));
+  } catch {
+    // the namespace delete below takes it along
+  }
+  if (!keepNetns) removeNetns(containerId);
+}
+
+/**
+ * Teardown after the container exited: its address goes (nothing in the dying namespace may
+ * answer for an address that is free again), then the namespace, then the veth pair: with
+ * `deferVeth` (the exit path) its explicit delete, the slow part, after the caller was answered.
+ */
+export function fastRelease(containerId: string, ip: string, prefix: number, deferVeth = false): void {
+  try {
+    nativeAddon().addrDelete(netnsPath(containerId), 'eth0', ip, prefix);
+  } catch {
+    // never configured (a start that failed early), or gone already
+  }
+  const veth = hostVethName(containerId);
+  // By index: a restart of the container (in this very process, before the deferred delete
+  // runs) makes a new veth of the same name, which must be left alone.
+  const index = ifindexOf(veth);
+  removeNetns(containerId);
+  if (index === undefined) return;
+  // Errors are ignored: the kernel frees the pair with the namespace anyway.
+  const removeVeth = (): void => {
+    try {
+      deleteLink(veth, index);
+    } catch {
+      // see above
+    }
+  };
+  if (!deferVeth) return removeVeth();
+  afterReply({ runSync: removeVeth, run: () => nativeAddon().linkDeleteAsync(veth, index).catch(() => undefined) });
 }
 
 /** Delete interfaces inside the container's namespace (each takes its veth peer with it, at once). */
 export function deleteInterfaces(containerId: string, ifaces: string[]): void {
-  ipBatch(
-    ifaces.map((i) => `link del ${i}`),
-    { netns: netnsName(containerId), force: true },
-  );
+  spawnSync('ip', ['-n', netnsName(containerId), '-force', '-batch', '-'], { input: ifaces.map((i) => `link del ${i}\n`).join(''), stdio: ['pipe', 'ignore', 'ignore'], timeout: 30_000 });
 }
 
 // ---- bridges outliving their root -----------------------------------------------------------

@@ -6,8 +6,9 @@
  * to the veth's peer.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { HullError } from '../util/errors.js';
+import { nativeAddon } from '../util/native.js';
 
 const NETNS_DIR = '/run/netns';
 
@@ -24,20 +25,44 @@ function ip(args: string[]): { ok: boolean; err: string } {
   return { ok: r.status === 0, err: (r.stderr || r.error?.message || '').trim() };
 }
 
-/** Create the container's namespace with loopback up (unless the caller does that); an existing one is reused. */
+/**
+ * Create the container's namespace with loopback up (unless the caller does that); an existing
+ * one is reused. Made in-process as `ip netns add` makes it (native/netlink.c), without its fork.
+ */
 export function createNetns(containerId: string, o: { loopback?: boolean } = {}): string {
   const path = netnsPath(containerId);
   if (!existsSync(path)) {
-    const r = ip(['netns', 'add', netnsName(containerId)]);
-    if (!r.ok && !existsSync(path)) throw new HullError('INTERNAL', `creating network namespace: ${r.err}`);
+    try {
+      nativeAddon().netnsCreate(path);
+    } catch (e) {
+      if (!existsSync(path)) throw new HullError('INTERNAL', `creating network namespace: ${(e as Error).message}`, { cause: e });
+    }
   }
   if (o.loopback !== false) ip(['-n', netnsName(containerId), 'link', 'set', 'lo', 'up']);
   return path;
 }
 
-/** Unmount and remove it; idempotent. */
+const MNT_DETACH = 2;
+
+/**
+ * Unmount and remove it, as `ip netns delete` does; idempotent. The kernel frees the namespace,
+ * and the interfaces in it, once nothing else holds it.
+ */
 export function removeNetns(containerId: string): void {
-  if (existsSync(netnsPath(containerId))) ip(['netns', 'delete', netnsName(containerId)]);
+  const path = netnsPath(containerId);
+  if (!existsSync(path)) return;
+  // Best effort, as `ip netns delete` was: a file that is no longer mounted (a create that died
+  // half way, a concurrent removal) is simply removed.
+  try {
+    nativeAddon().umount2(path, MNT_DETACH);
+  } catch {
+    // not mounted
+  }
+  try {
+    rmSync(path, { force: true });
+  } catch {
+    // still mounted after all: the next release tries again
+  }
 }
 
 export function netnsExists(containerId: string): boolean {

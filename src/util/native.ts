@@ -34,6 +34,24 @@ export interface NativeAddon {
   closeFd(fd: number): void;
   /** Non-blocking exclusive flock(2); false when another process holds the lock. */
   flockExclusive(fd: number): boolean;
+  // rtnetlink and network namespaces (native/netlink.c): what `ip` did, without its fork.
+  /** `ip netns add`: a new network namespace bound onto `path` (loopback down); EEXIST if taken. */
+  netnsCreate(path: string): void;
+  /** `ip link add HOST type veth peer name PEER address MAC netns NS; ip link set HOST master BRIDGE up`. */
+  vethCreate(host: string, peer: string, peerMac: string, netnsPath: string, bridge: string): void;
+  /** In the namespace: lo up; `addr add IP/PREFIX broadcast + dev DEV`; DEV up; `route add default via GATEWAY dev DEV proto static metric METRIC`. */
+  netnsConfigure(netnsPath: string, dev: string, ip: string, prefix: number, gateway: string, metric: number): void;
+  /** `ip -n NS addr del IP/PREFIX dev DEV`. */
+  addrDelete(netnsPath: string, dev: string, ip: string, prefix: number): void;
+  /**
+   * `ip link del NAME` (a veth takes its peer along); waits for the kernel (an RCU grace period,
+   * ~20-30 ms). `ifindex` > 0: only the link with that index, whatever has that name now.
+   */
+  linkDelete(name: string, ifindex: number): void;
+  /** linkDelete on libuv's thread pool: for a process that serves others meanwhile. */
+  linkDeleteAsync(name: string, ifindex: number): Promise<void>;
+  /** The nftables ruleset's generation (NFT_MSG_GETGEN), bumped by every committed change; null without nftables. */
+  nftGeneration(): number | null;
 }
 
 const ADDON = join('build', 'Release', 'hull_native.node');

@@ -185,6 +185,14 @@ function shutdown(): void {
   // The process exits once the last busy worker has reported to its client.
 }
 
+function renicePid(pid: number, nice: number): void {
+  try {
+    setPriority(pid, nice);
+  } catch {
+    // exited meanwhile: the hand-over below fails and says so
+  }
+}
+
 function onConnection(client: Socket): void {
   client.on('error', () => {});
   lastUse = Date.now();
@@ -200,6 +208,10 @@ function onConnection(client: Socket): void {
     return;
   }
   if (!w.ready && w.child.pid) reniceProcess(w.child.pid, getPriority());
+  // A ready worker renices all its threads once it has the request; until then its main thread,
+  // which takes the hand-over and reads the request, must not run at the idle nice (+10: under
+  // load that thread waited for the CPU behind every normal process, 2-8 ms per command).
+  else if (w.child.pid) renicePid(w.child.pid, getPriority());
   w.ready = false;
   w.client = client;
   try {

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { prepareProgram, runCli } from '../main.js';
 import { mark } from '../../util/trace.js';
 import { nativeAddon } from '../../util/native.js';
+import { setAfterReplyScheduler } from '../../util/after-reply.js';
 import { packageRoot } from '../../util/package-root.js';
 import { buildId } from './build-id.js';
 import { reniceProcess } from './renice.js';
@@ -65,6 +66,8 @@ async function serve(): Promise<void> {
       // the client is gone
     }
   });
+  // Work the client need not wait for runs in 'exit' listeners after the one above.
+  setAfterReplyScheduler((work) => process.once('exit', () => work.runSync()));
   if (req.fds.length !== 3) {
     closeAll(req.fds);
     process.exit(0);

@@ -4,8 +4,7 @@
  * container's own /etc/passwd and /etc/group, plus `--group-add`. Same rules and error wording as
  * Docker (libcontainer's user.GetExecUser and GetAdditionalGroups).
  */
-import { constants } from 'node:fs';
-import { lstat, open, readlink } from 'node:fs/promises';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { HullError, messageOf } from '../../util/errors.js';
 
@@ -48,9 +47,11 @@ function checkRange(id: number): number {
  * Where `path` lands inside `rootfs` as the container would see it: symlinks are followed with
  * the rootfs as `/` and `..` stops at it, so a link can never lead to a host file. `undefined`
  * for a loop. (The container may change its files meanwhile; the final open refuses a symlink,
- * so at worst a racing container reads its own files.)
+ * so at worst a racing container reads its own files.) Synchronous, as the read below: a
+ * handful of syscalls on a container's start path, where each async call was a round trip
+ * through libuv's thread pool (up to 40 ms for the two files on a loaded machine).
  */
-async function resolveInRoot(rootfs: string, path: string): Promise<string | undefined> {
+function resolveInRoot(rootfs: string, path: string): string | undefined {
   const pending = path.split('/').filter((p) => p !== '' && p !== '.');
   const resolved: string[] = [];
   let links = 0;
@@ -63,7 +64,7 @@ async function resolveInRoot(rootfs: string, path: string): Promise<string | und
     const candidate = join(rootfs, ...resolved, part);
     let isLink = false;
     try {
-      isLink = (await lstat(candidate)).isSymbolicLink();
+      isLink = lstatSync(candidate).isSymbolicLink();
     } catch {
       // A missing component: the open below reports it as absent.
     }
@@ -72,7 +73,7 @@ async function resolveInRoot(rootfs: string, path: string): Promise<string | und
       continue;
     }
     if (++links > MAX_SYMLINKS) return undefined;
-    const target = await readlink(candidate);
+    const target = readlinkSync(candidate);
     if (target.startsWith('/')) resolved.length = 0;
     pending.unshift(...target.split('/').filter((p) => p !== '' && p !== '.'));
   }
@@ -80,12 +81,12 @@ async function resolveInRoot(rootfs: string, path: string): Promise<string | und
 }
 
 /** A file of the container's rootfs, or undefined when it is absent or not a regular file. */
-async function readRootfsFile(rootfs: string, path: string): Promise<string | undefined> {
-  const hostPath = await resolveInRoot(rootfs, path);
+function readRootfsFile(rootfs: string, path: string): string | undefined {
+  const hostPath = resolveInRoot(rootfs, path);
   if (hostPath === undefined) return undefined;
-  let fh;
+  let fd;
   try {
-    fh = await open(hostPath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    fd = openSync(hostPath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP') return undefined;
@@ -93,10 +94,10 @@ async function readRootfsFile(rootfs: string, path: string): Promise<string | un
   }
   try {
     // O_NONBLOCK and this check keep a FIFO or device planted at /etc/passwd from hanging us.
-    if (!(await fh.stat()).isFile()) return undefined;
-    return await fh.readFile('utf8');
+    if (!fstatSync(fd).isFile()) return undefined;
+    return readFileSync(fd, 'utf8');
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 
@@ -133,9 +134,14 @@ function parseGroup(text: string | undefined): GroupEntry[] {
  * Resolve a user spec against the container's rootfs. An empty spec means root. A numeric uid
  * without a passwd entry is allowed (gid 0), a name without one is an error, as in Docker.
  */
-export async function resolveUser(rootfs: string, spec: string | undefined, groupAdd: readonly string[] = []): Promise<ResolvedUser> {
-  const passwdText = await readRootfsFile(rootfs, '/etc/passwd');
-  const groupText = await readRootfsFile(rootfs, '/etc/group');
+export function resolveUser(rootfs: string, spec: string | undefined, groupAdd: readonly string[] = []): Promise<ResolvedUser> {
+  // An error thrown in the executor rejects the promise, as from an async function.
+  return new Promise((resolve) => resolve(resolveUserSync(rootfs, spec, groupAdd)));
+}
+
+function resolveUserSync(rootfs: string, spec: string | undefined, groupAdd: readonly string[]): ResolvedUser {
+  const passwdText = readRootfsFile(rootfs, '/etc/passwd');
+  const groupText = readRootfsFile(rootfs, '/etc/group');
   const passwd = parsePasswd(passwdText);
   const groups = parseGroup(groupText);
 
