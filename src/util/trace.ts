@@ -52,7 +52,7 @@ function begin(): Span[] {
   if (!spans) {
     spans = [];
     origin = originMs();
-    process.once('exit', flush);
+    process.once('exit', flushTrace);
     // The hand-over: from the client's start to this process's first traced phase.
     if (origin !== 0) spans.push({ name: 'client start -> first traced phase', start: 0, ms: now(), depth: 0 });
   }
@@ -130,10 +130,15 @@ export function formatTrace(rows: readonly Span[] = spans ?? []): string {
   return `hull trace (pid ${process.pid}: ${process.argv.slice(2).join(' ')}; cpu: this process only, not runc or ip)\n   at ms    took  cpu ms  phase\n${lines.join('\n')}\n`;
 }
 
-function flush(): void {
+/**
+ * Writes the rows (once; later calls do nothing). Runs at exit; a warm CLI worker calls it
+ * earlier, before it hands back its client's stdio (HULL_TRACE=1 writes to that stderr).
+ */
+export function flushTrace(): void {
   if (!spans || spans.length === 0) return;
   mark('exit');
   const text = formatTrace();
+  spans = [];
   const dest = process.env.HULL_TRACE ?? '1';
   try {
     if (dest.startsWith('/')) appendFileSync(dest, text);

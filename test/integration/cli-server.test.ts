@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { readdirSync, readFileSync, statSync, utimesSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, statSync, utimesSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -173,6 +173,51 @@ void describe('hull through the native client', { skip }, () => {
   test('stdin is piped to the container', async () => {
     const r = await same(['run', '-i', '--rm', IMG, 'wc', '-l'], 'a\nb\nc\n');
     assert.equal(r.stdout, '3\n');
+  });
+
+  test('when the client exits, its worker no longer holds the stdio (a reader gets EOF at once); HULL_TRACE=1 still reaches stderr', async () => {
+    // `run --rm` leaves work for after the answer (the monitor's runtime delete, the removed
+    // directories): the worker outlives its client, and must not keep the client's pipes open.
+    const [file, argv] = hullCommand(['--root', root, 'run', '--rm', IMG, 'echo', 'hi'], true);
+    await onWorker(
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const before = traces().length;
+          const child = spawn(file, argv, { env: clientEnv({ HULL_TRACE: '1' }), timeout: 60_000 });
+          const out: Buffer[] = [];
+          const err: Buffer[] = [];
+          child.stdout.on('data', (d: Buffer) => out.push(d));
+          child.stderr.on('data', (d: Buffer) => err.push(d));
+          child.on('error', reject);
+          let held: string[] = [];
+          child.on('exit', () => {
+            const how = traces()[before] ?? '';
+            if (!how.startsWith('worker ')) return;
+            const pid = how.split(' ')[1]!;
+            for (const fd of [0, 1, 2]) {
+              try {
+                const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+                if (target !== '/dev/null') held.push(`fd ${fd} -> ${target}`);
+              } catch {
+                // the worker is gone: it holds nothing
+              }
+            }
+          });
+          child.on('close', (code) => {
+            try {
+              assert.equal(code, 0, Buffer.concat(err).toString());
+              assert.equal(Buffer.concat(out).toString(), 'hi\n');
+              assert.match(Buffer.concat(err).toString(), /^hull trace \(pid \d+/m);
+              assert.deepEqual(held, [], 'the worker still held the client\'s stdio after the client exited');
+              held = [];
+              resolve();
+            } catch (e) {
+              reject(e instanceof Error ? e : new Error(String(e)));
+            }
+          });
+          child.stdin.end();
+        }),
+    );
   });
 
   test('run -it on a pty: the terminal, its size and the exit status come through', async () => {

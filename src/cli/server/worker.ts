@@ -7,11 +7,11 @@
  * streams lazily from whatever fds 0/1/2 are at first use, and they must be the client's.
  */
 import './warm.js';
-import { writeSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { prepareProgram, runCli } from '../main.js';
-import { mark } from '../../util/trace.js';
+import { flushTrace, mark } from '../../util/trace.js';
 import { nativeAddon } from '../../util/native.js';
 import { setAfterReplyScheduler } from '../../util/after-reply.js';
 import { packageRoot } from '../../util/package-root.js';
@@ -40,6 +40,23 @@ function closeAll(fds: number[]): void {
   for (const fd of fds) native.closeFd(fd);
 }
 
+/**
+ * Points fds 0-2 at /dev/null once the command's output is complete. They are dups of the
+ * client's stdio: while the worker holds them, whoever reads the client's stdout (a shell's
+ * `$(hull ...)`, a pipe, a test harness) sees no EOF until the worker has finished its
+ * after-reply work and Node's teardown, 50-80 ms after the client itself exited (measured).
+ * Later writes (none expected) go nowhere rather than into a terminal the user got back.
+ */
+function releaseStdio(): void {
+  try {
+    const nul = openSync('/dev/null', 'r+');
+    for (let fd = 0; fd < 3; fd++) native.dup2(nul, fd);
+    closeSync(nul);
+  } catch {
+    // keep them: holding the client's stdio a little longer is only slower
+  }
+}
+
 async function serve(): Promise<void> {
   if (buildId() !== process.env.HULL_WORKER_BUILD) process.exit(EXIT_STALE);
   // Work every command does that needs nothing from the request, done while idle.
@@ -60,6 +77,8 @@ async function serve(): Promise<void> {
   // Report the status as soon as it is final, not after Node's teardown (tens of ms for a
   // heap this size); a death by signal is reported by the supervisor, which sees it.
   process.on('exit', (code) => {
+    flushTrace();
+    releaseStdio();
     try {
       writeSync(conn, exitLine(code, undefined));
     } catch {
