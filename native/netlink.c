@@ -40,7 +40,8 @@
 
 // ---- errors and arguments -------------------------------------------------------------------
 
-static napi_value throw_op(napi_env env, int err, const char* op, const char* what) {
+// The Error for a failed operation: "CODE: message, OP 'WHAT'" with code, errno and syscall.
+static napi_value op_error(napi_env env, int err, const char* op, const char* what) {
   napi_value message, error, v;
   const char* code = uv_err_name(-err);
   char msg[STR_BUF + 160];
@@ -53,7 +54,11 @@ static napi_value throw_op(napi_env env, int err, const char* op, const char* wh
   napi_set_named_property(env, error, "errno", v);
   napi_create_string_utf8(env, op, NAPI_AUTO_LENGTH, &v);
   napi_set_named_property(env, error, "syscall", v);
-  napi_throw(env, error);
+  return error;
+}
+
+static napi_value throw_op(napi_env env, int err, const char* op, const char* what) {
+  napi_throw(env, op_error(env, err, op, what));
   return NULL;
 }
 
@@ -324,6 +329,58 @@ napi_value netlink_netns_create(napi_env env, napi_callback_info info) {
   struct ns_job job = {.fn = do_netns_create, .path = path};
   int err = run_job(&job);
   return err != 0 ? throw_op(env, err, job.op, path) : NULL;
+}
+
+// netnsCreateAsync(path) → Promise: the same on libuv's thread pool (its own thread still makes
+// the namespace, so no pool thread changes namespace), so that the start writes the bundle while
+// the kernel makes the namespace (tens of ms under load, mostly waiting).
+struct netns_work {
+  napi_async_work work;
+  napi_deferred deferred;
+  char path[STR_BUF];
+  struct ns_job job;
+  int err;
+};
+
+static void netns_execute(napi_env env, void* data) {
+  (void)env;
+  struct netns_work* w = data;
+  w->job = (struct ns_job){.fn = do_netns_create, .path = w->path};
+  w->err = run_job(&w->job);
+}
+
+static void netns_complete(napi_env env, napi_status status, void* data) {
+  struct netns_work* w = data;
+  napi_value result;
+  if (status == napi_ok && w->err == 0) {
+    napi_get_undefined(env, &result);
+    napi_resolve_deferred(env, w->deferred, result);
+  } else {
+    int err = status == napi_ok ? w->err : -ECANCELED;
+    napi_reject_deferred(env, w->deferred, op_error(env, err, status == napi_ok && w->job.op ? w->job.op : "queue", w->path));
+  }
+  napi_delete_async_work(env, w->work);
+  free(w);
+}
+
+napi_value netlink_netns_create_async(napi_env env, napi_callback_info info) {
+  napi_value argv[1], promise, resource_name;
+  struct netns_work* w = calloc(1, sizeof *w);
+  if (w == NULL) {
+    napi_throw_error(env, NULL, "hull_native: out of memory");
+    return NULL;
+  }
+  if (get_args(env, info, 1, argv, "netnsCreateAsync(path)") != 0 || arg_str(env, argv[0], w->path, sizeof w->path, "path") != 0) {
+    free(w);
+    return NULL;
+  }
+  if (napi_create_promise(env, &w->deferred, &promise) != napi_ok || napi_create_string_utf8(env, "hull:netnsCreate", NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
+      napi_create_async_work(env, NULL, resource_name, netns_execute, netns_complete, w, &w->work) != napi_ok || napi_queue_async_work(env, w->work) != napi_ok) {
+    free(w);
+    napi_throw_error(env, NULL, "hull_native: cannot queue netnsCreateAsync");
+    return NULL;
+  }
+  return promise;
 }
 
 // vethCreate(host, peer, peerMac, netnsPath, bridge): a veth pair, `peer` (with that MAC) in the

@@ -10,10 +10,12 @@ napi_value netlink_netns_configure(napi_env env, napi_callback_info info);
 napi_value netlink_addr_delete(napi_env env, napi_callback_info info);
 napi_value netlink_link_delete(napi_env env, napi_callback_info info);
 napi_value netlink_link_delete_async(napi_env env, napi_callback_info info);
+napi_value netlink_netns_create_async(napi_env env, napi_callback_info info);
 napi_value netlink_nft_generation(napi_env env, napi_callback_info info);
 
 #define NETLINK_PROPERTIES                                                                     \
   {"netnsCreate", NULL, netlink_netns_create, NULL, NULL, NULL, napi_enumerable, NULL},       \
+      {"netnsCreateAsync", NULL, netlink_netns_create_async, NULL, NULL, NULL, napi_enumerable, NULL}, \
       {"vethCreate", NULL, netlink_veth_create, NULL, NULL, NULL, napi_enumerable, NULL},     \
       {"netnsConfigure", NULL, netlink_netns_configure, NULL, NULL, NULL, napi_enumerable, NULL}, \
       {"addrDelete", NULL, netlink_addr_delete, NULL, NULL, NULL, napi_enumerable, NULL},     \

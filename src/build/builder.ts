@@ -28,6 +28,7 @@ import { processWord } from './shell-lex.js';
 import { FileDigests } from './file-digests.js';
 import { Spans } from './spans.js';
 import { argDecl, baseStage, findStage, planStages, type Stage } from './stages.js';
+import type { BundleNetwork } from '../engine/networks.js';
 import { attachStep, resolveRunNetwork, type RunNetwork, type StepNetwork } from './run-network.js';
 import { buildWorkRoot, closeStepRootfs, openStepRootfs, type StepRootfs } from './step-rootfs.js';
 import type { NetworkService } from '../engine/networks.js';
@@ -429,7 +430,9 @@ class Builder {
     };
     await this.fsStep(config, async (step) => {
       // Set up only here, for a step that runs: a cached RUN pays nothing for its network.
-      const bundle = typeof network === 'string' ? { namespace: network, addresses: [], dns: [] } : this.attach(network.name).bundle;
+      const bundle: BundleNetwork = typeof network === 'string' ? { namespace: network, addresses: [], dns: [] } : this.attach(network.name).bundle;
+      // The default bridge's fast path may still be making the namespace and its plumbing.
+      await bundle.ready;
       const status = await runStep(this.deps.root, step, {
         args,
         env: [...(c.Env ?? []), ...env],

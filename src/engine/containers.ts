@@ -271,6 +271,8 @@ export class ContainerService {
     const settled = async (): Promise<void> => void (await net?.ready?.catch(() => undefined));
     try {
       await span('start: bundle', () => prepareBundle(this.images, c, image, paths, this.volumes, net));
+      // The runtime joins the namespace by path: it must exist before create.
+      if (net?.created) await span('start: network namespace', () => net.created);
       // The VM runtime reads the namespace's interfaces at create.
       if (vm) await span('start: network ready', async () => net?.ready);
       if (vm) await prepareVm(this.root, c.doc, paths.dir, this.notice);

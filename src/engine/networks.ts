@@ -19,7 +19,7 @@ import type { Db } from '../state/db.js';
 import { HullError } from '../util/errors.js';
 import { contains, formatCidr, formatIp, hostRange, overlaps, parseCidr, parseIp, type Cidr } from '../network/cidr.js';
 import { Netavark, type NetavarkNetwork, type NetavarkOptions } from '../network/netavark.js';
-import { createNetns, netnsExists, netnsPath, removeNetns } from '../network/netns.js';
+import { createNetns, createNetnsAsync, netnsExists, netnsPath, removeNetns } from '../network/netns.js';
 import { foreignReservations, pickSubnet, releaseSubnet, reserveSubnet } from '../network/subnet-pool.js';
 import { listeningPorts } from '../network/host-ports.js';
 import { span } from '../util/trace.js';
@@ -54,6 +54,11 @@ export interface BundleNetwork {
    * workload starts (`runtime start`), and before any runtime that reads the namespace at create.
    */
   ready?: Promise<void>;
+  /**
+   * The namespace at `namespace.path` is being made (the fast path makes it while the bundle is
+   * written): it must be awaited before the runtime creates the container. `ready` includes it.
+   */
+  created?: Promise<void>;
 }
 
 /** The container fields networking reads; kept narrow so containers.ts need not be imported. */
@@ -429,12 +434,16 @@ export class NetworkService {
     const eps = this.records.endpointsFor(c.id);
     const fast = this.fastEligible(c, eps);
     if (fast) {
-      // Only the namespace now (runc joins it by path); the rest runs while the bundle is written
-      // and `runc create` runs, and is awaited before `runc start`.
-      const path = span('network: netns add', () => createNetns(c.id, { loopback: false }));
-      const ready = this.plumbFast(c, fast, eps[0]!, path);
-      ready.catch(() => undefined); // awaited by the caller; this only marks it handled meanwhile
-      return { namespace: { path }, addresses: [eps[0]!.ip], dns: this.resolvers(eps, userDns), ready };
+      // The namespace is made while the bundle is written (its path is known now: the bundle
+      // only names it) and awaited before `runc create` (`created`); the rest runs alongside
+      // `runc create` too and is awaited before `runc start` (`ready`).
+      const path = netnsPath(c.id);
+      const created = span('network: netns add', () => createNetnsAsync(c.id)).then(() => undefined);
+      const ready = created.then(() => this.plumbFast(c, fast, eps[0]!, path));
+      // Both awaited by the caller; this only marks them handled meanwhile.
+      created.catch(() => undefined);
+      ready.catch(() => undefined);
+      return { namespace: { path }, addresses: [eps[0]!.ip], dns: this.resolvers(eps, userDns), ready, created };
     }
     // The namespace first: it is what marks this container's port claims as live (claimPorts).
     const path = span('network: netns add', () => createNetns(c.id));

@@ -42,6 +42,21 @@ export function createNetns(containerId: string, o: { loopback?: boolean } = {})
   return path;
 }
 
+/**
+ * createNetns without loopback (the fast path brings it up), the kernel's work on libuv's pool:
+ * a start writes its bundle meanwhile. Resolves once the namespace is bound onto its path.
+ */
+export async function createNetnsAsync(containerId: string): Promise<string> {
+  const path = netnsPath(containerId);
+  if (existsSync(path)) return path;
+  try {
+    await nativeAddon().netnsCreateAsync(path);
+  } catch (e) {
+    if (!existsSync(path)) throw new HullError('INTERNAL', `creating network namespace: ${(e as Error).message}`, { cause: e });
+  }
+  return path;
+}
+
 const MNT_DETACH = 2;
 
 /**

@@ -37,6 +37,8 @@ export interface NativeAddon {
   // rtnetlink and network namespaces (native/netlink.c): what `ip` did, without its fork.
   /** `ip netns add`: a new network namespace bound onto `path` (loopback down); EEXIST if taken. */
   netnsCreate(path: string): void;
+  /** netnsCreate on libuv's thread pool. */
+  netnsCreateAsync(path: string): Promise<void>;
   /** `ip link add HOST type veth peer name PEER address MAC netns NS; ip link set HOST master BRIDGE up`. */
   vethCreate(host: string, peer: string, peerMac: string, netnsPath: string, bridge: string): void;
   /** In the namespace: lo up; `addr add IP/PREFIX broadcast + dev DEV`; DEV up; `route add default via GATEWAY dev DEV proto static metric METRIC`. */
