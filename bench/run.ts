@@ -15,7 +15,7 @@
  * would share podman0 and 10.88/16 with any other podman on the host. `--network none` puts
  * hull and docker there too.
  *
- *   node dist/bench/run.js [--runs 20] [--network default|none] [--no-docker] [--no-podman] [--no-breakdown]
+ *   node dist/bench/run.js [--runs 20] [--pause 300] [--network default|none] [--no-docker] [--no-podman] [--no-breakdown]
  *
  * Each tool runs once untimed, then `--runs` times with the tools taking turns in an order that
  * rotates every round, so drift in the machine's state is spread over all of them. Between
@@ -87,7 +87,16 @@ function runcTool(bundle: RuncBundle, name = 'runc'): Tool {
   };
 }
 
-async function measure(tools: Tool[], runs: number, label: string): Promise<{ samples: Map<string, number[]>; failures: Map<string, string> }> {
+/**
+ * Untimed pause after each run's own background work, for every tool alike: what no process
+ * list shows still runs then — the kernel tearing down the run's network namespace and veth in
+ * its workqueues, dockerd's and containerd's clean-up and GC — and lands in the next tool's
+ * timed run (measured: hull warm 108 ms median with only runc between its runs, 166 ms with
+ * docker and podman between them, at load 1.5-3).
+ */
+const DEFAULT_PAUSE_MS = 300;
+
+async function measure(tools: Tool[], runs: number, label: string, pauseMs: number): Promise<{ samples: Map<string, number[]>; failures: Map<string, string> }> {
   const samples = new Map<string, number[]>(tools.map((t) => [t.name, []]));
   const failures = new Map<string, string>();
   const one = async (tool: Tool, round: string): Promise<void> => {
@@ -97,6 +106,7 @@ async function measure(tools: Tool[], runs: number, label: string): Promise<{ sa
       await tool.once();
       const ms = performance.now() - start;
       await tool.after?.();
+      await new Promise((r) => setTimeout(r, pauseMs));
       if (round !== 'warm-up') samples.get(tool.name)!.push(ms);
     } catch (e) {
       failures.set(tool.name, (e as Error).message);
@@ -230,12 +240,15 @@ async function main(): Promise<void> {
       'no-docker': { type: 'boolean', default: false },
       'no-podman': { type: 'boolean', default: false },
       'no-breakdown': { type: 'boolean', default: false },
+      pause: { type: 'string', default: String(DEFAULT_PAUSE_MS) },
       network: { type: 'string', default: 'default' },
     },
   });
   const network = values.network as NetworkChoice;
   if (network !== 'default' && network !== 'none') throw new Error('--network must be default or none');
   const runs = Number(values.runs);
+  const pauseMs = Number(values.pause);
+  if (!(Number.isInteger(pauseMs) && pauseMs >= 0 && pauseMs <= 10_000)) throw new Error('--pause must be an integer from 0 to 10000 (ms)');
   if (!(Number.isInteger(runs) && runs >= 1 && runs <= 500)) throw new Error('--runs must be an integer from 1 to 500');
   if (!existsSync(HULL_BIN)) throw new Error(`${HULL_BIN} is missing: run npm run build first`);
 
@@ -296,14 +309,14 @@ async function main(): Promise<void> {
         .map((e) => e.cli(['version', '--format', e.name === 'docker' ? '{{.Server.Version}}' : '{{.Client.Version}}']).then((r) => `${e.name} ${r.stdout.trim()}`)),
       run('runc', ['--version']).then((r) => (r.stdout.split('\n')[0] ?? '').trim()),
     ]);
-    log(`image ${hull.image} (busybox, 3 layers); ${runs} runs per tool after one warm-up; node ${process.version}, ${versions.join(', ')}`);
+    log(`image ${hull.image} (busybox, 3 layers); ${runs} runs per tool after one warm-up, ${pauseMs} ms pause after each run's background work; node ${process.version}, ${versions.join(', ')}`);
     const load = loadavg()[0] ?? 0;
     if (load > availableParallelism() / 2) {
       log(`note: load average ${load.toFixed(1)} on ${availableParallelism()} cores: other processes compete for the CPU, so wall times are noisy`);
     }
 
     const traced = traceLines(server).length;
-    const { samples, failures } = await measure(tools, runs, 'run');
+    const { samples, failures } = await measure(tools, runs, 'run', pauseMs);
     const warmServed = traceLines(server).slice(traced).filter((l) => l.startsWith('worker ')).length;
     for (const e of engines) {
       const left = await containerIds(e);
