@@ -13,7 +13,7 @@
  *    `--cap` seconds per endpoint and tool; req/s, p50 and p99 latency.
  *
  *   node dist/bench/api.js [--runs 10] [--containers 50] [--clients 4] [--requests 200] [--cap 60]
- *                          [--network default|none] [--no-run] [--no-requests]
+ *                          [--pause 300] [--network default|none] [--no-run] [--no-requests]
  *
  * A benchmark reports; it never fails: the exit status is 0 whatever the budget line says.
  */
@@ -45,11 +45,14 @@ const { values: opts } = parseArgs({
     requests: { type: 'string', default: '200' },
     cap: { type: 'string', default: '60' },
     'no-run': { type: 'boolean', default: false },
+    pause: { type: 'string', default: '300' },
     'no-requests': { type: 'boolean', default: false },
     network: { type: 'string', default: 'default' },
   },
 });
 const RUNS = Math.max(1, Number(opts.runs));
+/** Untimed pause after each run's settle, for both engines: the kernel's netns teardown and the daemons' clean-up show in no process list (see run.ts). */
+const PAUSE_MS = Math.min(10_000, Math.max(0, Number(opts.pause) || 0));
 const CONTAINERS = Math.min(200, Math.max(1, Number(opts.containers)));
 const CLIENTS = Math.min(32, Math.max(1, Number(opts.clients)));
 const REQUESTS = Math.min(10_000, Math.max(1, Number(opts.requests)));
@@ -188,6 +191,7 @@ async function runBench(hull: ApiEngine, docker: ApiEngine | undefined, traceFil
     const ms = performance.now() - t0;
     const exit = performance.timeOrigin + performance.now();
     await settle(e);
+    await new Promise((r) => setTimeout(r, PAUSE_MS));
     if (!timed) return;
     samples.get(e.name)!.push(ms);
     if (e === hull) {
