@@ -43,9 +43,10 @@
 // The Error for a failed operation: "CODE: message, OP 'WHAT'" with code, errno and syscall.
 static napi_value op_error(napi_env env, int err, const char* op, const char* what) {
   napi_value message, error, v;
-  const char* code = uv_err_name(-err);
+  // err is -errno, libuv's own convention (UV_ENOENT == -ENOENT on Linux).
+  const char* code = uv_err_name(err);
   char msg[STR_BUF + 160];
-  snprintf(msg, sizeof msg, "%s: %s, %s '%s'", code, uv_strerror(-err), op, what);
+  snprintf(msg, sizeof msg, "%s: %s, %s '%s'", code, uv_strerror(err), op, what);
   napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
   napi_create_error(env, NULL, message, &error);
   napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &v);
@@ -529,10 +530,10 @@ static void delete_complete(napi_env env, napi_status status, void* data) {
     int err = status == napi_ok ? w->err : -ECANCELED;
     napi_value message, v;
     char msg[160];
-    snprintf(msg, sizeof msg, "%s: %s, RTM_DELLINK '%s'", uv_err_name(-err), uv_strerror(-err), w->name);
+    snprintf(msg, sizeof msg, "%s: %s, RTM_DELLINK '%s'", uv_err_name(err), uv_strerror(err), w->name);
     napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
     napi_create_error(env, NULL, message, &result);
-    napi_create_string_utf8(env, uv_err_name(-err), NAPI_AUTO_LENGTH, &v);
+    napi_create_string_utf8(env, uv_err_name(err), NAPI_AUTO_LENGTH, &v);
     napi_set_named_property(env, result, "code", v);
     napi_reject_deferred(env, w->deferred, result);
   }
