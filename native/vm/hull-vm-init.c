@@ -532,7 +532,7 @@ static int relay(int *from, int to, short revents)
 }
 
 /* Reads what hull.ctl has and acts on its complete lines: `signal N` to the workload, `winsize
- * ROWS COLS` on the terminal (-t), `exec N` (guest-exec.c). Called when poll says the port is
+ * ROWS COLS` on the terminal (-t), `exec N ID` (guest-exec.c). Called when poll says the port is
  * readable. Returns 1 when one of the lines was `start`. */
 static int ctl_lines(pid_t child, int master)
 {
@@ -548,13 +548,14 @@ static int ctl_lines(pid_t child, int master)
 	while ((nl = strchr(line, '\n'))) {
 		*nl = 0;
 		int sig;
+		unsigned session;
 		struct winsize ws = { 0 };
 		if (sscanf(line, "signal %d", &sig) == 1 && sig > 0 && sig < 65 && child > 0)
 			kill(child, sig);
 		else if (sscanf(line, "winsize %hu %hu", &ws.ws_row, &ws.ws_col) == 2 && master >= 0)
 			ioctl(master, TIOCSWINSZ, &ws);
-		else if (sscanf(line, "exec %d", &sig) == 1 && child > 0)
-			exec_begin(sig);
+		else if (sscanf(line, "exec %d %u", &sig, &session) == 2 && child > 0)
+			exec_begin(sig, session);
 		else if (strcmp(line, "start") == 0)
 			start = 1;
 		size_t rest = have - (size_t)(nl + 1 - line);
@@ -719,8 +720,9 @@ int main(void)
 	int status = 0;
 	for (;;) {
 		struct pollfd p[4 + EXEC_SLOTS * EXEC_POLLFDS] = { { .fd = sfd, .events = POLLIN }, { .fd = ctl_fd, .events = POLLIN }, { .fd = master, .events = POLLIN }, { .fd = tty_port, .events = POLLIN } };
-		int nexec = exec_pollfds(p + 4);
-		if (poll(p, (nfds_t)(4 + nexec), -1) < 0) {
+		int timeout = -1;
+		int nexec = exec_pollfds(p + 4, &timeout);
+		if (poll(p, (nfds_t)(4 + nexec), timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;

@@ -8,7 +8,9 @@
  * `execN.sock` in the VM directory; the guest side and the frame protocol are
  * native/vm/guest-exec.c). A slot is taken with an O_EXCL lock file holding this pid (a dead
  * holder's lock is taken over), the port's socket is connected, the request written, and the
- * guest init told on hull.ctl (`exec N`) to serve the port.
+ * guest init told on hull.ctl (`exec N ID`) to serve the port for session ID. The session id
+ * in every frame is what makes a slot safe to reuse: whatever an earlier exec on it left
+ * behind (a killed client's last frames, output QEMU still held) is skipped by both sides.
  */
 import { closeSync, openSync, readFileSync, unlinkSync, writeFileSync, constants as fsc } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
@@ -16,7 +18,7 @@ import { constants as osc } from 'node:os';
 import { join } from 'node:path';
 import type { OciProcess } from '../container/spec/oci-types.js';
 import { HullError, messageOf } from '../util/errors.js';
-import { FrameReader, encodeFrame, exitStatusOf, requestFrame, stdinFrames } from './exec-frames.js';
+import { FrameReader, encodeFrame, exitStatusOf, newSessionId, requestFrame, stdinFrames } from './exec-frames.js';
 import { homeOf } from './guest-config.js';
 import { EXEC_SLOTS, VM_FILES } from './qemu.js';
 
@@ -99,10 +101,11 @@ export async function vmExec(o: VmExecOptions): Promise<number> {
 }
 
 /**
- * Connects to slot's port, writes `request` and has the guest init serve the port. Relative
- * socket path: a unix socket path is limited to 107 bytes (the runtime runs in the VM directory).
+ * Connects to slot's port, writes `request` (of session `id`) and has the guest init serve the
+ * port for that session. Relative socket path: a unix socket path is limited to 107 bytes (the
+ * runtime runs in the VM directory).
  */
-async function openChannel(dir: string, slot: number, request: Buffer): Promise<Socket> {
+async function openChannel(dir: string, slot: number, id: number, request: Buffer): Promise<Socket> {
   process.chdir(dir);
   const sock = createConnection(`exec${slot}.sock`);
   await new Promise<void>((resolve, reject) => {
@@ -113,7 +116,7 @@ async function openChannel(dir: string, slot: number, request: Buffer): Promise<
   sock.write(request);
   const ctl = openSync(join(dir, VM_FILES.ctlIn), fsc.O_WRONLY | fsc.O_NONBLOCK);
   try {
-    writeFileSync(ctl, `exec ${slot}\n`);
+    writeFileSync(ctl, `exec ${slot} ${id}\n`);
   } finally {
     closeSync(ctl);
   }
@@ -124,9 +127,10 @@ async function openChannel(dir: string, slot: number, request: Buffer): Promise<
 export async function vmProcessList(dir: string): Promise<string> {
   const slot = takeSlot(dir);
   try {
-    const sock = await openChannel(dir, slot, encodeFrame('L'));
+    const id = newSessionId();
+    const sock = await openChannel(dir, slot, id, encodeFrame('L', id));
     return await new Promise<string>((resolve, reject) => {
-      const reader = new FrameReader();
+      const reader = new FrameReader(id);
       const out: Buffer[] = [];
       const timer = setTimeout(() => sock.destroy(new Error(`the VM did not list its processes within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
       sock.on('data', (chunk: Buffer) => {
@@ -156,8 +160,9 @@ async function runOnSlot(o: VmExecOptions, slot: number): Promise<number> {
   const env = [...p.env];
   if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${homeOf(o.rootfs, p.user.uid)}`);
   const size = tty ? terminalSize(o) : undefined;
+  const id = newSessionId();
   const request =
-    requestFrame({
+    requestFrame(id, {
       args: p.args,
       env,
       cwd: p.cwd || '/',
@@ -169,27 +174,27 @@ async function runOnSlot(o: VmExecOptions, slot: number): Promise<number> {
       detach: o.detach,
       ...(size ? { size } : {}),
     });
-  return relay(o, await openChannel(o.dir, slot, request), tty);
+  return relay(o, await openChannel(o.dir, slot, id, request), id, tty);
 }
 
 /** Frames from the guest to this process's stdio, its stdin and signals to the guest. */
-function relay(o: VmExecOptions, sock: Socket, tty: boolean): Promise<number> {
+function relay(o: VmExecOptions, sock: Socket, id: number, tty: boolean): Promise<number> {
   return new Promise<number>((resolve, reject) => {
     let started = false;
     const rawTerminal = tty && process.stdin.isTTY;
     const timer = setTimeout(() => finish(new HullError('INTERNAL', `the VM did not start the exec within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
     const onSignal = (sig: NodeJS.Signals): void => {
-      sock.write(encodeFrame('K', String(osc.signals[sig])));
+      sock.write(encodeFrame('K', id, String(osc.signals[sig])));
     };
     const onResize = (): void => {
       const s = terminalSize(o);
-      if (s) sock.write(encodeFrame('W', `${s.rows} ${s.cols}`));
+      if (s) sock.write(encodeFrame('W', id, `${s.rows} ${s.cols}`));
     };
     const onStdin = (d: Buffer): void => {
-      for (const f of stdinFrames(d)) sock.write(f);
+      for (const f of stdinFrames(id, d)) sock.write(f);
     };
     const onStdinEnd = (): void => {
-      if (!sock.destroyed) sock.write(encodeFrame('C'));
+      if (!sock.destroyed) sock.write(encodeFrame('C', id));
     };
     const finish = (err: Error | undefined, status = 0): void => {
       clearTimeout(timer);
@@ -204,7 +209,7 @@ function relay(o: VmExecOptions, sock: Socket, tty: boolean): Promise<number> {
       else resolve(status);
     };
     for (const s of FORWARDED) process.on(s, onSignal);
-    const reader = new FrameReader();
+    const reader = new FrameReader(id);
     sock.on('data', (chunk: Buffer) => {
       for (const f of reader.push(chunk)) {
         if (f.type === 'O') process.stdout.write(f.data);
