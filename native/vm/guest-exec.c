@@ -87,22 +87,32 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
-static void release(struct slot *s)
+/* The session's process goes on without its stdio (as a process whose `runc exec` was killed);
+ * the port and what was read from it stay. */
+static void drop_process(struct slot *s)
 {
-	close_fd(&s->port);
 	if (s->in != s->out)
 		close_fd(&s->in);
 	s->in = -1;
 	close_fd(&s->out);
 	close_fd(&s->err);
 	s->pid = 0;
+	s->tty = 0;
+	free(s->pending);
+	s->pending = NULL;
+	s->pending_len = 0;
+}
+
+/* The session is over: the slot is free until the next "exec N ID". */
+static void release(struct slot *s)
+{
+	drop_process(s);
+	close_fd(&s->port);
+	s->id = 0;
 	s->have = 0;
 	s->synced = 0;
 	s->connected = 0;
 	s->hup_wait = 0;
-	free(s->pending);
-	s->pending = NULL;
-	s->pending_len = 0;
 }
 
 static long ms_since(const struct timespec *t)
@@ -164,22 +174,36 @@ static void send_text(struct slot *s, char type, const char *text)
 	send_frame(s, type, text, strlen(text));
 }
 
+static int handle_frames(struct slot *s);
+
 void exec_begin(int n, uint32_t id)
 {
-	if (n < 0 || n >= EXEC_SLOTS)
+	if (n < 0 || n >= EXEC_SLOTS || id == 0)
 		return;
 	struct slot *s = &slots[n];
-	/* A slot the host reuses after losing its previous exec: that process keeps running on its own. */
-	release(s);
-	s->id = id;
-	char name[32];
-	snprintf(name, sizeof name, "hull.exec%d", n);
-	s->port = open_port(name, O_RDWR | O_NONBLOCK | O_CLOEXEC);
-	clock_gettime(CLOCK_MONOTONIC, &s->begun);
 	if (!s->buf && !(s->buf = malloc(EXEC_BUF))) {
 		msg("exec: out of memory");
-		release(s);
+		return;
 	}
+	if (s->port >= 0 && s->id == id)
+		return;
+	if (s->port >= 0) {
+		/* The slot still serves an exec whose host is gone (the new one holds the slot's lock):
+		 * that process keeps running on its own. The port stays open: it may already hold the
+		 * new request, behind what the old host sent last (skipped by the id). */
+		drop_process(s);
+	} else {
+		char name[32];
+		snprintf(name, sizeof name, "hull.exec%d", n);
+		s->port = open_port(name, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+		s->have = 0;
+	}
+	s->id = id;
+	s->synced = 0;
+	s->connected = 0;
+	clock_gettime(CLOCK_MONOTONIC, &s->begun);
+	if (s->have && handle_frames(s) < 0)
+		release(s);
 }
 
 /* Makes the process the P frame describes and tells the host how that went. */
@@ -450,6 +474,12 @@ static uint32_t be32(const unsigned char *p)
  * this session's id (or keeps the last 4 bytes, which may begin one). */
 static void sync_request(struct slot *s)
 {
+	/* A new request came before its "exec N ID": it waits in the buffer for that line. */
+	if (s->id == 0) {
+		if (s->have == EXEC_BUF)
+			s->have = 0;
+		return;
+	}
 	size_t off = 0;
 	for (; off + 5 <= s->have; off++) {
 		const unsigned char *h = (const unsigned char *)s->buf + off;
@@ -478,7 +508,15 @@ static int handle_frames(struct slot *s)
 			return -1;
 		if (s->have - off < FRAME_HEAD + len)
 			break;
-		/* Once the request is seen the host sends only this session's frames; a stray one is dropped. */
+		/* Another session's request: a new host holds the slot, so this session's host is gone
+		 * (QEMU took the new connection before the guest saw the old one hang up). The request
+		 * waits for its "exec N ID"; other sessions' frames are left-overs, dropped. */
+		if (be32(h + 1) != s->id && (h[0] == 'P' || h[0] == 'L')) {
+			drop_process(s);
+			s->id = 0;
+			s->synced = 0;
+			break;
+		}
 		if (be32(h + 1) == s->id)
 			handle_frame(s, (char)h[0], s->buf + off + FRAME_HEAD, len);
 		if (s->port < 0)

@@ -1,12 +1,14 @@
 /**
  * VMs under stress and failure: the CLI of a foreground VM killed with SIGKILL (the VM lives on
- * under its monitor, as a container does, and `rm -f` removes every trace), and five VMs booted,
- * used and removed at once. Bounded in time: TCG boots are slow on shared cores.
+ * under its monitor, as a container does, and `rm -f` removes every trace), five VMs booted,
+ * used and removed at once, and exec slots reused after their client died. Bounded in time: TCG
+ * boots are slow on shared cores.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createConnection, type Socket } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +18,8 @@ import { hullCommand, runHull, until, type HullResult } from '../helpers/hull.js
 import { vmLeftovers } from '../helpers/leftovers.js';
 import { vmTestSkip } from '../helpers/vm.js';
 import { cgroupDirs } from '../../src/vm/cgroup.js';
+import { FrameReader, encodeFrame, newSessionId } from '../../src/vm/exec-frames.js';
+import { VM_FILES } from '../../src/vm/qemu.js';
 
 const ENV: Record<string, string> = { HULL_VM_ACCEL: 'tcg' };
 let work: string;
@@ -101,5 +105,81 @@ describe('VM robustness', { skip: vmTestSkip(), concurrency: 1, timeout: 900_000
     await until('every trace of the five VMs to go', () => traces(ids).length === 0 || undefined, 60_000).catch(() => assert.deepEqual(traces(ids), []));
     // Not a timing assertion: for the report (five TCG boots share two cores).
     t.diagnostic(`five VMs up in ${bootSeconds.toFixed(1)} s`);
+  });
+
+  test('an exec slot reused after its client died (half a frame left, or killed mid-output) still answers top and exec with their own output', async () => {
+    const name = `vmslot-${process.pid}`;
+    const id = (await ok(['run', '-d', '--isolation', 'vm', '--memory', '256m', '--name', name, 'busybox', 'sleep', '600'])).trim();
+    // The VM directory through a short link: a unix socket path is limited to 107 bytes.
+    const dir = join(tmpdir(), `hvm-${process.pid}`);
+    symlinkSync(join(root, 'runtime', id), dir);
+    const connect = async (): Promise<Socket> => {
+      const s = createConnection(join(dir, 'exec0.sock'));
+      await once(s, 'connect');
+      return s;
+    };
+    try {
+      // 1. Half a stdin frame from a client that died, still being delivered (its connection
+      // drained) when the next exec on the slot begins: the guest must not read the request
+      // behind it as that frame's rest (it waited for 60 s, then top failed).
+      const half = await connect();
+      half.write(Buffer.concat([encodeFrame('I', newSessionId(), Buffer.alloc(100, 0x61)).subarray(0, 20)]));
+      const top = hull(['top', name]);
+      await new Promise((r) => setTimeout(r, 1500));
+      half.destroy();
+      const listing = await top;
+      assert.equal(listing.code, 0, listing.stderr);
+      assert.match(listing.stdout.split('\n')[0]!, /^UID\s+PID\s+PPID\s+C\s+STIME\s+TTY\s+TIME\s+CMD$/);
+
+      // 2. An exec whose client dies mid-output while the next connection to the slot waits in
+      // QEMU's accept queue: QEMU hands the slot over at once, the guest never sees a hang-up
+      // and its frames for the dead exec go on to the next client.
+      const [file, argv] = hullCommand(['--root', root, 'exec', name, 'sh', '-c', 'while :; do echo output-of-a-dead-exec; done']);
+      const a = spawn(file, argv, { env: { ...process.env, ...ENV }, stdio: ['ignore', 'pipe', 'ignore'] });
+      await once(a.stdout, 'data');
+      a.stdout.resume();
+      const next = await connect();
+      let unasked = Buffer.alloc(0);
+      const onData = (d: Buffer): void => void (unasked = Buffer.concat([unasked, d]));
+      next.on('data', onData);
+      // The exec's runtime holds slot 0 (its pid is in the lock file): it is the client that dies.
+      process.kill(Number(readFileSync(join(dir, 'exec0.lock'), 'utf8')), 'SIGKILL');
+      a.kill('SIGKILL');
+      await until('frames of the dead exec to reach the next client', () => (unasked.length > 0 ? true : undefined), 60_000);
+      // This client now runs a top of its own on the slot, as vm/exec.ts does.
+      writeFileSync(join(dir, 'exec0.lock'), String(process.pid));
+      const session = newSessionId();
+      const reader = new FrameReader(session);
+      next.off('data', onData);
+      const answer = new Promise<string>((resolve, reject) => {
+        let out = '';
+        const timer = setTimeout(() => reject(new Error(`no answer; skipped ${reader.skipped} bytes`)), 60_000);
+        const take = (d: Buffer): void => {
+          for (const f of reader.push(d)) {
+            if (f.type === 'O') out += f.data.toString();
+            if (f.type === 'X') {
+              clearTimeout(timer);
+              resolve(out);
+            }
+          }
+        };
+        take(unasked);
+        next.on('data', take);
+      });
+      next.write(encodeFrame('L', session));
+      writeFileSync(join(dir, VM_FILES.ctlIn), `exec 0 ${session}\n`);
+      const own = await answer;
+      next.destroy();
+      unlinkSync(join(dir, 'exec0.lock'));
+      assert.ok(reader.skipped > 0, 'the dead exec\'s frames came first and were skipped');
+      assert.match(own.split('\n')[0]!, /^UID\s+PID\s+PPID\s+C\s+STIME\s+TTY\s+TIME\s+CMD$/, own.slice(0, 300));
+      assert.doesNotMatch(own, /output-of-a-dead-exec\n/);
+      // And the CLI's own execs and tops on the slot are unaffected afterwards.
+      assert.equal(await ok(['exec', name, 'echo', 'fine']), 'fine\n');
+      assert.match((await ok(['top', name])).split('\n')[0]!, /^UID\s+PID/);
+    } finally {
+      unlinkSync(dir);
+      await hull(['rm', '-f', name]);
+    }
   });
 });
