@@ -307,6 +307,9 @@ async function kill(p: Parsed): Promise<void> {
   if (sig === osc.signals.SIGKILL && !(await waitFor(() => !aliveAs(qemuPid, 'qemu-system'), 5_000))) process.kill(qemuPid, 'SIGKILL');
 }
 
+/** How long delete waits for a SIGKILLed QEMU and its virtiofsds to be gone. */
+const DELETE_WAIT_MS = 20_000;
+
 async function del(p: Parsed): Promise<void> {
   const dir = vmDir(p.root, p.rest[0]!);
   const daemons = existsSync(dir) ? readdirSync(dir).filter((f) => f === VM_FILES.virtiofsdPid || f.endsWith(VIRTIOFSD_PID_SUFFIX)) : [];
@@ -314,13 +317,19 @@ async function del(p: Parsed): Promise<void> {
     const pid = readPid(join(dir, file));
     if (aliveAs(pid, comm)) process.kill(pid, 'SIGKILL');
   }
-  await waitFor(() => daemons.every((f) => !aliveAs(readPid(join(dir, f)), 'virtiofsd')), 2_000);
+  // The directory (its pid files) goes only once QEMU and virtiofsd have: without it nothing
+  // could find them again. A SIGKILLed QEMU can take a while to free its guest RAM under load.
+  const living = (): string[] =>
+    [[VM_FILES.qemuPid, 'qemu-system'] as const, ...daemons.map((f) => [f, 'virtiofsd'] as const)]
+      .filter(([file, comm]) => aliveAs(readPid(join(dir, file)), comm))
+      .map(([file, comm]) => `${comm} (pid ${readPid(join(dir, file))})`);
+  if (!(await waitFor(() => living().length === 0, DELETE_WAIT_MS, 50))) {
+    throw new Error(`${living().join(', ')} still running ${DELETE_WAIT_MS / 1000} s after SIGKILL; the VM's state is kept`);
+  }
   const sockets = daemons.map((f) => (f === VM_FILES.virtiofsdPid ? VM_FILES.virtiofs : `${f.slice(0, -VIRTIOFSD_PID_SUFFIX.length)}.sock`));
   await Promise.all(sockets.map((s) => rm(virtiofsdLockFile(p.rest[0]!, s), { force: true })));
-  // The cgroup can go once QEMU has (a SIGKILLed process leaves it a moment later).
-  const cgroups = recordedCgroups(dir);
-  await waitFor(() => !aliveAs(readPid(join(dir, VM_FILES.qemuPid)), 'qemu-system'), 2_000);
-  removeCgroup(cgroups);
+  // The cgroup can go once QEMU has.
+  removeCgroup(recordedCgroups(dir));
   await rm(dir, { recursive: true, force: true });
 }
 

@@ -7,16 +7,16 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { loadBusybox } from '../helpers/images.js';
 import { hullCommand, runHull, until, type HullResult } from '../helpers/hull.js';
 import { vmLeftovers } from '../helpers/leftovers.js';
-import { vmTestSkip } from '../helpers/vm.js';
+import { removeVmWork, vmTestSkip } from '../helpers/vm.js';
 import { cgroupDirs } from '../../src/vm/cgroup.js';
 import { FrameReader, encodeFrame, newSessionId } from '../../src/vm/exec-frames.js';
 import { VM_FILES } from '../../src/vm/qemu.js';
@@ -62,7 +62,7 @@ describe('VM robustness', { skip: vmTestSkip(), concurrency: 1, timeout: 900_000
   });
 
   after(async () => {
-    if (work) await rm(work, { recursive: true, force: true });
+    if (work) await removeVmWork(root, work, ENV);
   });
 
   test('kill -9 of a foreground `run --isolation vm` leaves the VM running under its monitor; rm -f then removes QEMU, virtiofsd, mounts, netns and state', async () => {
@@ -181,5 +181,30 @@ describe('VM robustness', { skip: vmTestSkip(), concurrency: 1, timeout: 900_000
       unlinkSync(dir);
       await hull(['rm', '-f', name]);
     }
+  });
+
+  test('rm -f keeps the row while the instance lives on: a monitor that cannot finish makes rm fail loudly, and rm -f works once it can', async () => {
+    const name = `vmrm-${process.pid}`;
+    const id = (await ok(['run', '-d', '--isolation', 'vm', '--memory', '256m', '--name', name, 'busybox', 'sleep', '600'])).trim();
+    const monitor = readdirSync('/proc').find((p) => /^\d+$/.test(p) && readFileSync(`/proc/${p}/cmdline`, 'latin1').includes(`hull-monitor\0--id\0${id}`));
+    assert.ok(monitor, 'the VM has a monitor');
+    // A stopped monitor stands for one that does not get to record the end in time (an
+    // overloaded host): QEMU dies, but the monitor cannot see it.
+    process.kill(Number(monitor), 'SIGSTOP');
+    let resumed = false;
+    try {
+      const r = await hull(['rm', '-f', name]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`^Error response from daemon: Could not kill running container ${id}, cannot remove - its monitor \\(pid ${monitor}\\) is still running`));
+      assert.equal((await ok(['ps', '-aq', '--no-trunc'])).trim(), id, 'the row is kept');
+      process.kill(Number(monitor), 'SIGCONT');
+      resumed = true;
+      await ok(['rm', '-f', name]);
+      assert.equal((await ok(['ps', '-aq'])).trim(), '');
+    } finally {
+      if (!resumed) process.kill(Number(monitor), 'SIGCONT');
+      await hull(['rm', '-f', name]);
+    }
+    await until('every trace of the VM to go', () => traces([id]).length === 0 || undefined, 30_000).catch(() => assert.deepEqual(traces([id]), []));
   });
 });

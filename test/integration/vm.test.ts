@@ -8,13 +8,13 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
-import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { hullCommand, runHull, until } from '../helpers/hull.js';
-import { vmTestSkip } from '../helpers/vm.js';
+import { removeVmWork, vmTestSkip } from '../helpers/vm.js';
 import type { HullResult } from '../helpers/hull.js';
 import { loadBusybox } from '../helpers/images.js';
 import { findKernel } from '../../src/vm/guest-image.js';
@@ -67,7 +67,7 @@ describe('hull run --isolation vm', { skip, concurrency: 1 }, () => {
   });
 
   after(async () => {
-    if (work) await rm(work, { recursive: true, force: true });
+    if (work) await removeVmWork(root, work, ENV);
   });
 
   test('the workload runs on the guest kernel with the container process settings; status, logs, diff and cp work', async () => {
