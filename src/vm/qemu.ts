@@ -51,7 +51,7 @@ export const VM_FILES = {
 
 /** The guest kernel's command line. `panic=-1` reboots at once on a panic, and -no-reboot turns that into QEMU's exit. */
 export function kernelCmdline(extra: string[] = []): string {
-  return ['console=ttyS0', 'quiet', 'panic=-1', 'reboot=t', 'tsc=reliable', ...extra].join(' ');
+  return ['console=ttyS0', 'loglevel=5', 'panic=-1', 'reboot=t', 'tsc=reliable', ...extra].join(' ');
 }
 
 /**

@@ -15,7 +15,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createConnection } from 'node:net';
-import { appendFileSync, closeSync, existsSync, openSync, readdirSync, readFileSync, writeFileSync, constants as fsc } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, openSync, readdirSync, readFileSync, statSync, writeFileSync, constants as fsc } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { constants as osc } from 'node:os';
 import { basename, join } from 'node:path';
@@ -237,8 +237,26 @@ async function start(p: Parsed): Promise<void> {
   }, timeoutMs);
   if (state === 'started') return;
   if (state === 'timeout') process.kill(qemuPid, 'SIGKILL');
-  const why = state === 'timeout' ? `the VM did not boot within ${settings.bootTimeoutSeconds} s` : 'the VM powered off while booting (kernel panic?)';
-  throw new Error(`${why}; console: ${tail(settings.consoleLog)}`);
+  throw new Error(bootFailure(dir, settings, state === 'timeout'));
+}
+
+/**
+ * Why a boot failed, with where it stopped: the guest init's last stage on hull.ctl (none: the
+ * kernel never got the control port up), how long QEMU had run, and the console's last lines
+ * (kernel warnings, panics and the init's stage lines: the kernel runs with loglevel=5).
+ */
+function bootFailure(dir: string, settings: VmSettings, timedOut: boolean): string {
+  const why = timedOut ? `the VM did not boot within ${settings.bootTimeoutSeconds} s` : 'the VM powered off while booting (kernel panic?)';
+  const stage = readCtl(join(dir, VM_FILES.ctlOut)).stage;
+  let ran = '';
+  try {
+    ran = `, ${Math.round((Date.now() - statSync(join(dir, VM_FILES.qemuPid)).mtimeMs) / 1000)} s after QEMU started`;
+  } catch {
+    // no pid file: nothing to say
+  }
+  const where = stage ? `the guest init's last stage: ${stage}` : 'the guest init never opened its control port';
+  const console = tail(settings.consoleLog);
+  return `${why} (${where}${ran}); console: ${console === 'no message' ? 'empty (the kernel printed no warning and never reached the init)' : console}; QEMU: ${tail(join(dir, VM_FILES.qemuLog))}`;
 }
 
 /** The settings create copied from the bundle, and the bundle's path. */
