@@ -58,6 +58,10 @@ describe('VM robustness', { skip: vmTestSkip(), concurrency: 1, timeout: 900_000
   });
 
   afterEach(async () => {
+    // A test that failed half-way leaves its VMs behind: remove every container first, so one
+    // failure never cascades into the following tests' leftover checks (rm -f must clean up too).
+    const ids = (await hull(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
+    if (ids.length > 0) await hull(['rm', '-f', ...ids]);
     await until('no QEMU, virtiofsd or mount left', () => vmLeftovers(root).length === 0 || undefined, 30_000).catch(() => assert.deepEqual(vmLeftovers(root), []));
   });
 
@@ -90,18 +94,22 @@ describe('VM robustness', { skip: vmTestSkip(), concurrency: 1, timeout: 900_000
   test('five VMs boot in parallel, each runs, logs and execs its own workload, and all are removed cleanly', async (t) => {
     const names = [1, 2, 3, 4, 5].map((i) => `vmpar${i}-${process.pid}`);
     const started = Date.now();
-    const ids = await Promise.all(names.map(async (n, i) => (await ok(['run', '-d', '--isolation', 'vm', '--memory', '256m', '--name', n, 'busybox', 'sh', '-c', `echo hello-${i}; sleep 600`])).trim()));
+    // Every run is awaited before any failure is reported, so the finally removes all five.
+    const runs = await Promise.allSettled(names.map(async (n, i) => (await ok(['run', '-d', '--isolation', 'vm', '--memory', '256m', '--name', n, 'busybox', 'sh', '-c', `echo hello-${i}; sleep 600`])).trim()));
     const bootSeconds = (Date.now() - started) / 1000;
     try {
+      for (const r of runs) if (r.status === 'rejected') throw r.reason;
       for (const [i, n] of names.entries()) {
         assert.equal((await ok(['inspect', '-f', '{{.State.Status}}', n])).trim(), 'running');
         await until(`the log of ${n}`, async () => ((await ok(['logs', n])) === `hello-${i}\n` ? true : undefined), 60_000);
       }
+      const ids = runs.map((r) => (r as PromiseFulfilledResult<string>).value);
       const hostnames = await Promise.all(names.map((n) => ok(['exec', n, 'hostname'])));
       assert.deepEqual(hostnames, ids.map((id) => `${id.slice(0, 12)}\n`));
     } finally {
       await Promise.all(names.map((n) => hull(['rm', '-f', n])));
     }
+    const ids = runs.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     await until('every trace of the five VMs to go', () => traces(ids).length === 0 || undefined, 60_000).catch(() => assert.deepEqual(traces(ids), []));
     // Not a timing assertion: for the report (five TCG boots share two cores).
     t.diagnostic(`five VMs up in ${bootSeconds.toFixed(1)} s`);
