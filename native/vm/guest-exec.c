@@ -515,6 +515,7 @@ static int handle_frames(struct slot *s)
 			drop_process(s);
 			s->id = 0;
 			s->synced = 0;
+			clock_gettime(CLOCK_MONOTONIC, &s->begun);
 			break;
 		}
 		if (be32(h + 1) == s->id)
@@ -594,8 +595,8 @@ int exec_pollfds(struct pollfd *p, int *timeout_ms)
 	for (int i = 0; i < EXEC_SLOTS; i++) {
 		struct slot *s = &slots[i];
 		/* With stdin pending the port is not read (a hang-up is still seen), the stdin fd is
-		 * watched for room instead. */
-		/* A port waiting for its host to connect sits this poll out (see HUP_RETRY_MS). */
+		 * watched for room instead. A port waiting for its host to connect sits this poll out
+		 * (see HUP_RETRY_MS). */
 		p[n++] = (struct pollfd){ .fd = s->hup_wait ? -1 : s->port, .events = s->pending ? 0 : POLLIN };
 		if (s->hup_wait) {
 			s->hup_wait = 0;
