@@ -115,7 +115,7 @@ describe('VM robustness', { skip: vmTestSkip(), concurrency: 1, timeout: 900_000
     t.diagnostic(`five VMs up in ${bootSeconds.toFixed(1)} s`);
   });
 
-  test('an exec slot reused after its client died (half a frame left, or killed mid-output) still answers top and exec with their own output', async () => {
+  test('an exec slot reused after its client died (half a frame left, or killed mid-output) still answers top and exec with their own output', async (t) => {
     const name = `vmslot-${process.pid}`;
     const id = (await ok(['run', '-d', '--isolation', 'vm', '--memory', '256m', '--name', name, 'busybox', 'sleep', '600'])).trim();
     // The VM directory through a short link: a unix socket path is limited to 107 bytes.
@@ -140,8 +140,9 @@ describe('VM robustness', { skip: vmTestSkip(), concurrency: 1, timeout: 900_000
       assert.match(listing.stdout.split('\n')[0]!, /^UID\s+PID\s+PPID\s+C\s+STIME\s+TTY\s+TIME\s+CMD$/);
 
       // 2. An exec whose client dies mid-output while the next connection to the slot waits in
-      // QEMU's accept queue: QEMU hands the slot over at once, the guest never sees a hang-up
-      // and its frames for the dead exec go on to the next client.
+      // QEMU's accept queue: QEMU hands the slot over at once, the guest usually never sees a
+      // hang-up and its frames for the dead exec go on to the next client (a race: under load
+      // the guest may see the hang-up first and end the session, and then none come).
       const [file, argv] = hullCommand(['--root', root, 'exec', name, 'sh', '-c', 'while :; do echo output-of-a-dead-exec; done']);
       const a = spawn(file, argv, { env: { ...process.env, ...ENV }, stdio: ['ignore', 'pipe', 'ignore'] });
       await once(a.stdout, 'data');
@@ -153,7 +154,8 @@ describe('VM robustness', { skip: vmTestSkip(), concurrency: 1, timeout: 900_000
       // The exec's runtime holds slot 0 (its pid is in the lock file): it is the client that dies.
       process.kill(Number(readFileSync(join(dir, 'exec0.lock'), 'utf8')), 'SIGKILL');
       a.kill('SIGKILL');
-      await until('frames of the dead exec to reach the next client', () => (unasked.length > 0 ? true : undefined), 60_000);
+      const stale = await until('frames of the dead exec to reach the next client', () => (unasked.length > 0 ? true : undefined), 10_000).catch(() => false);
+      t.diagnostic(`the next client got ${unasked.length} bytes of the dead exec's frames unasked`);
       // This client now runs a top of its own on the slot, as vm/exec.ts does.
       writeFileSync(join(dir, 'exec0.lock'), String(process.pid));
       const session = newSessionId();
@@ -179,7 +181,7 @@ describe('VM robustness', { skip: vmTestSkip(), concurrency: 1, timeout: 900_000
       const own = await answer;
       next.destroy();
       unlinkSync(join(dir, 'exec0.lock'));
-      assert.ok(reader.skipped > 0, 'the dead exec\'s frames came first and were skipped');
+      if (stale) assert.ok(reader.skipped > 0, 'the dead exec\'s frames came first and were skipped');
       assert.match(own.split('\n')[0]!, /^UID\s+PID\s+PPID\s+C\s+STIME\s+TTY\s+TIME\s+CMD$/, own.slice(0, 300));
       assert.doesNotMatch(own, /output-of-a-dead-exec\n/);
       // And the CLI's own execs and tops on the slot are unaffected afterwards.
