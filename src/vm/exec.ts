@@ -6,18 +6,19 @@
  *
  * The channel is one of the VM's hull.execN virtio serial ports (QEMU socket chardevs
  * `execN.sock` in the VM directory; the guest side and the frame protocol are
- * native/vm/guest-exec.c). A slot is taken with an O_EXCL lock file holding this pid (a dead
- * holder's lock is taken over), the port's socket is connected, the request written, and the
+ * native/vm/guest-exec.c). A slot is taken with an flock on its lock file (a dead holder's
+ * lock is dropped by the kernel), the port's socket is connected, the request written, and the
  * guest init told on hull.ctl (`exec N ID`) to serve the port for session ID. The session id
  * in every frame is what makes a slot safe to reuse: whatever an earlier exec on it left
  * behind (a killed client's last frames, output QEMU still held) is skipped by both sides.
  */
-import { closeSync, openSync, readFileSync, unlinkSync, writeFileSync, constants as fsc } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, writeFileSync, writeSync, constants as fsc } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { constants as osc } from 'node:os';
 import { join } from 'node:path';
 import type { OciProcess } from '../container/spec/oci-types.js';
 import { HullError, messageOf } from '../util/errors.js';
+import { nativeAddon } from '../util/native.js';
 import { FrameReader, encodeFrame, exitStatusOf, newSessionId, requestFrame, stdinFrames } from './exec-frames.js';
 import { homeOf } from './guest-config.js';
 import { EXEC_SLOTS, VM_FILES } from './qemu.js';
@@ -41,47 +42,36 @@ function lockPath(dir: string, slot: number): string {
   return join(dir, `exec${slot}.lock`);
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+/** The slots this process holds: the open lock file of each (its flock is the hold). */
+const held = new Map<number, number>();
 
-/** A free exec slot, locked for this process; its lock file is removed by `release`. */
+/**
+ * A free exec slot, held for this process until `release`. The hold is an flock on the slot's
+ * lock file, which the kernel drops when the holder dies: an O_EXCL pid file (before) could be
+ * read empty between its creation and its pid's write, taken for a dead holder's and taken
+ * over, so two execs ran on one slot (seen: one of "two at once" hung).
+ */
 export function takeSlot(dir: string): number {
   for (let slot = 0; slot < EXEC_SLOTS; slot++) {
-    const path = lockPath(dir, slot);
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const fd = openSync(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
-        writeFileSync(fd, String(process.pid));
-        closeSync(fd);
-        return slot;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      }
-      // Held by an exec that is gone (killed): its slot is free again.
-      const holder = Number(readFileSync(path, { encoding: 'utf8', flag: 'r' }).trim() || 0);
-      if (holder > 0 && pidAlive(holder)) break;
-      try {
-        unlinkSync(path);
-      } catch {
-        // another exec took it over first
-      }
+    const fd = openSync(lockPath(dir, slot), fsc.O_RDWR | fsc.O_CREAT, 0o600);
+    if (nativeAddon().flockExclusive(fd)) {
+      held.set(slot, fd);
+      // The holder's pid, for whoever looks (the lock is the flock, not the content).
+      ftruncateSync(fd);
+      writeSync(fd, String(process.pid), 0);
+      return slot;
     }
+    closeSync(fd);
   }
   throw new HullError('CONFLICT', `too many execs running in this VM at once (at most ${EXEC_SLOTS})`);
 }
 
-function release(dir: string, slot: number): void {
-  try {
-    unlinkSync(lockPath(dir, slot));
-  } catch {
-    // already gone
-  }
+/** Closing the lock file drops the flock (the file stays: unlinking it would race a new taker). */
+function release(_dir: string, slot: number): void {
+  const fd = held.get(slot);
+  if (fd === undefined) return;
+  held.delete(slot);
+  closeSync(fd);
 }
 
 function terminalSize(o: VmExecOptions): { rows: number; cols: number } | undefined {
