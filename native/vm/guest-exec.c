@@ -3,9 +3,18 @@
  * exec). The host side is src/vm/exec.ts.
  *
  * The VM has EXEC_SLOTS virtio serial ports hull.exec0..N, each a QEMU socket chardev the host
- * connects to. An exec takes a free slot on the host (a lock file), connects, writes its
- * request and then asks the init on hull.ctl with "exec N"; the init opens hull.execN and from
- * then on both sides speak frames: a type byte, a 4-byte big-endian length, the payload.
+ * connects to. An exec takes a free slot on the host (a lock file), picks a random session id,
+ * connects, writes its request and then asks the init on hull.ctl with "exec N ID"; the init
+ * opens hull.execN and from then on both sides speak frames: a type byte, the 4-byte big-endian
+ * session id, a 4-byte big-endian length, the payload.
+ *
+ * The session id is what makes a slot safe to reuse. A slot's byte streams are not clean at the
+ * start of a session: the host side of an earlier exec may have gone away (killed, timed out)
+ * with frames still queued towards it, which QEMU then delivers to the next connection on the
+ * socket, and frames an earlier host wrote last (stdin, a signal) may be read by the guest only
+ * when it opens the port again. So each side skips bytes until a frame head of its own session
+ * (the guest: a P or L with the id "exec N ID" named; the host: any guest frame with its id),
+ * which also gets past a frame cut in half, and drops frames of other ids after that.
  *
  *   host → guest  L  list the guest's processes (`top`): answered by O frames, in the columns
  *                    of `ps -ef`, and X
@@ -36,12 +45,28 @@
 #include <time.h>
 #include <unistd.h>
 
-#define FRAME_HEAD 5
+#define FRAME_HEAD 9
+/* A port whose host is not connected yet polls as hung up at once: it is looked at again after
+ * this long instead of spinning (the host's connection waits in QEMU's accept queue meanwhile). */
+#define HUP_RETRY_MS 20
+/* How long a port waits for its host's request before the slot is given up. */
+#define REQUEST_WAIT_S 60
+/* The guest kernel learns that the host connected from a control message, which travels on
+ * another virtqueue than the port's data: the request can be read while the port still looks
+ * hung up (the previous connection's close, just processed). For this long after its request
+ * a session takes a hang-up for that, not for its host gone; once a frame went through, the
+ * host was there and a hang-up is its end. */
+#define CONNECT_GRACE_MS 5000
 /* Room for the largest frame the host sends (a request with a big environment). */
 #define EXEC_BUF (1024 * 1024)
 
 static struct slot {
 	int port; /* -1: free */
+	uint32_t id; /* the session "exec N ID" named: only its frames are taken */
+	int synced; /* its request (the first frame with its id) was seen */
+	struct timespec synced_at;
+	int connected; /* a frame of this session reached the host */
+	int hup_wait; /* the host is not connected yet: the port sits out one short poll */
 	pid_t pid; /* 0 until the process runs */
 	int in; /* its stdin (a pipe; the pty master with -t), -1 when none */
 	int out, err; /* its stdout/stderr pipes (with -t: the pty master, err -1) */
@@ -62,25 +87,55 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
-static void release(struct slot *s)
+/* The session's process goes on without its stdio (as a process whose `runc exec` was killed);
+ * the port and what was read from it stay. */
+static void drop_process(struct slot *s)
 {
-	close_fd(&s->port);
 	if (s->in != s->out)
 		close_fd(&s->in);
 	s->in = -1;
 	close_fd(&s->out);
 	close_fd(&s->err);
 	s->pid = 0;
-	s->have = 0;
+	s->tty = 0;
 	free(s->pending);
 	s->pending = NULL;
 	s->pending_len = 0;
 }
 
+/* The session is over: the slot is free until the next "exec N ID". */
+static void release(struct slot *s)
+{
+	drop_process(s);
+	close_fd(&s->port);
+	s->id = 0;
+	s->have = 0;
+	s->synced = 0;
+	s->connected = 0;
+	s->hup_wait = 0;
+}
+
+static long ms_since(const struct timespec *t)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
+}
+
+/* A hang-up seen on the port: the host's end, unless the session is too young to tell (see
+ * CONNECT_GRACE_MS). */
+static int hangup_is_end(const struct slot *s)
+{
+	return s->connected || ms_since(&s->synced_at) > CONNECT_GRACE_MS;
+}
+
 /* A whole frame to the host; the port is non-blocking, so a full queue is waited out. */
 static int send_frame(struct slot *s, char type, const void *data, size_t len)
 {
-	unsigned char head[FRAME_HEAD] = { (unsigned char)type, (unsigned char)(len >> 24), (unsigned char)(len >> 16), (unsigned char)(len >> 8), (unsigned char)len };
+	uint32_t id = s->id;
+	unsigned char head[FRAME_HEAD] = { (unsigned char)type,	   (unsigned char)(id >> 24),  (unsigned char)(id >> 16),
+					   (unsigned char)(id >> 8), (unsigned char)id,	       (unsigned char)(len >> 24),
+					   (unsigned char)(len >> 16), (unsigned char)(len >> 8), (unsigned char)len };
 	const struct {
 		const void *p;
 		size_t n;
@@ -96,14 +151,19 @@ static int send_frame(struct slot *s, char type, const void *data, size_t len)
 				struct pollfd pf = { .fd = s->port, .events = POLLOUT };
 				if (poll(&pf, 1, -1) < 0 && errno != EINTR)
 					return -1;
-				if (pf.revents & (POLLHUP | POLLERR))
+				if ((pf.revents & (POLLHUP | POLLERR)) && hangup_is_end(s))
 					return -1;
+				if (pf.revents & (POLLHUP | POLLERR)) {
+					struct timespec ts = { 0, 10 * 1000 * 1000 };
+					nanosleep(&ts, NULL);
+				}
 				continue;
 			}
 			if (w <= 0)
 				return -1;
 			p += w;
 			n -= (size_t)w;
+			s->connected = 1;
 		}
 	}
 	return 0;
@@ -114,21 +174,36 @@ static void send_text(struct slot *s, char type, const char *text)
 	send_frame(s, type, text, strlen(text));
 }
 
-void exec_begin(int n)
+static int handle_frames(struct slot *s);
+
+void exec_begin(int n, uint32_t id)
 {
-	if (n < 0 || n >= EXEC_SLOTS)
+	if (n < 0 || n >= EXEC_SLOTS || id == 0)
 		return;
 	struct slot *s = &slots[n];
-	/* A slot the host reuses after losing its previous exec: that process keeps running on its own. */
-	release(s);
-	char name[32];
-	snprintf(name, sizeof name, "hull.exec%d", n);
-	s->port = open_port(name, O_RDWR | O_NONBLOCK | O_CLOEXEC);
-	clock_gettime(CLOCK_MONOTONIC, &s->begun);
 	if (!s->buf && !(s->buf = malloc(EXEC_BUF))) {
 		msg("exec: out of memory");
-		release(s);
+		return;
 	}
+	if (s->port >= 0 && s->id == id)
+		return;
+	if (s->port >= 0) {
+		/* The slot still serves an exec whose host is gone (the new one holds the slot's lock):
+		 * that process keeps running on its own. The port stays open: it may already hold the
+		 * new request, behind what the old host sent last (skipped by the id). */
+		drop_process(s);
+	} else {
+		char name[32];
+		snprintf(name, sizeof name, "hull.exec%d", n);
+		s->port = open_port(name, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+		s->have = 0;
+	}
+	s->id = id;
+	s->synced = 0;
+	s->connected = 0;
+	clock_gettime(CLOCK_MONOTONIC, &s->begun);
+	if (s->have && handle_frames(s) < 0)
+		release(s);
 }
 
 /* Makes the process the P frame describes and tells the host how that went. */
@@ -390,18 +465,61 @@ static void handle_frame(struct slot *s, char type, char *data, size_t len)
 	}
 }
 
+static uint32_t be32(const unsigned char *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+/* Before the session's request: skips what an earlier session left, up to a P or L head with
+ * this session's id (or keeps the last 4 bytes, which may begin one). */
+static void sync_request(struct slot *s)
+{
+	/* A new request came before its "exec N ID": it waits in the buffer for that line. */
+	if (s->id == 0) {
+		if (s->have == EXEC_BUF)
+			s->have = 0;
+		return;
+	}
+	size_t off = 0;
+	for (; off + 5 <= s->have; off++) {
+		const unsigned char *h = (const unsigned char *)s->buf + off;
+		if ((h[0] == 'P' || h[0] == 'L') && be32(h + 1) == s->id) {
+			s->synced = 1;
+			clock_gettime(CLOCK_MONOTONIC, &s->synced_at);
+			break;
+		}
+	}
+	if (!s->synced)
+		off = s->have > 4 ? s->have - 4 : 0;
+	memmove(s->buf, s->buf + off, s->have - off);
+	s->have -= off;
+}
+
 /* Handles the complete frames in the slot's buffer, until stdin is pending; -1 on a bad frame. */
 static int handle_frames(struct slot *s)
 {
+	if (!s->synced)
+		sync_request(s);
 	size_t off = 0;
-	while (s->have - off >= FRAME_HEAD && !s->pending) {
+	while (s->synced && s->have - off >= FRAME_HEAD && !s->pending) {
 		const unsigned char *h = (const unsigned char *)s->buf + off;
-		size_t len = ((size_t)h[1] << 24) | ((size_t)h[2] << 16) | ((size_t)h[3] << 8) | h[4];
+		size_t len = be32(h + 5);
 		if (len > EXEC_BUF - FRAME_HEAD)
 			return -1;
 		if (s->have - off < FRAME_HEAD + len)
 			break;
-		handle_frame(s, (char)h[0], s->buf + off + FRAME_HEAD, len);
+		/* Another session's request: a new host holds the slot, so this session's host is gone
+		 * (QEMU took the new connection before the guest saw the old one hang up). The request
+		 * waits for its "exec N ID"; other sessions' frames are left-overs, dropped. */
+		if (be32(h + 1) != s->id && (h[0] == 'P' || h[0] == 'L')) {
+			drop_process(s);
+			s->id = 0;
+			s->synced = 0;
+			clock_gettime(CLOCK_MONOTONIC, &s->begun);
+			break;
+		}
+		if (be32(h + 1) == s->id)
+			handle_frame(s, (char)h[0], s->buf + off + FRAME_HEAD, len);
 		if (s->port < 0)
 			return 0; /* released while handling (a detached or failed start) */
 		off += FRAME_HEAD + len;
@@ -471,14 +589,19 @@ static int relay_out(struct slot *s, int *fd, char type)
 	return 1;
 }
 
-int exec_pollfds(struct pollfd *p)
+int exec_pollfds(struct pollfd *p, int *timeout_ms)
 {
 	int n = 0;
 	for (int i = 0; i < EXEC_SLOTS; i++) {
 		struct slot *s = &slots[i];
 		/* With stdin pending the port is not read (a hang-up is still seen), the stdin fd is
-		 * watched for room instead. */
-		p[n++] = (struct pollfd){ .fd = s->port, .events = s->pending ? 0 : POLLIN };
+		 * watched for room instead. A port waiting for its host to connect sits this poll out
+		 * (see HUP_RETRY_MS). */
+		p[n++] = (struct pollfd){ .fd = s->hup_wait ? -1 : s->port, .events = s->pending ? 0 : POLLIN };
+		if (s->hup_wait) {
+			s->hup_wait = 0;
+			*timeout_ms = HUP_RETRY_MS;
+		}
 		p[n++] = (struct pollfd){ .fd = s->pid ? s->out : -1, .events = POLLIN };
 		p[n++] = (struct pollfd){ .fd = s->pid ? s->err : -1, .events = POLLIN };
 		p[n++] = (struct pollfd){ .fd = s->pending ? s->in : -1, .events = POLLOUT };
@@ -486,15 +609,14 @@ int exec_pollfds(struct pollfd *p)
 	return n;
 }
 
-/* Before its request arrives, a port may still look unconnected: QEMU can pass "exec N" on
- * before it has accepted the host's connection. That is the host gone only after a while. */
+/* Before its request arrives, a port may still look unconnected: "exec N ID" can come before
+ * QEMU has dropped the slot's previous connection and accepted this one. That is the host gone
+ * only once the request came, or after as long as the host waits for an answer. */
 static int host_gone(const struct slot *s)
 {
-	if (s->pid || s->have)
-		return 1;
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec - s->begun.tv_sec > 10;
+	if (s->synced)
+		return hangup_is_end(s);
+	return ms_since(&s->begun) > REQUEST_WAIT_S * 1000;
 }
 
 void exec_events(const struct pollfd *p, int n)
@@ -510,6 +632,8 @@ void exec_events(const struct pollfd *p, int n)
 			release(s);
 			continue;
 		}
+		if (hup && s->port >= 0)
+			s->hup_wait = 1;
 		if (s->pid && s->out >= 0 && q[1].fd == s->out && q[1].revents)
 			relay_out(s, &s->out, 'O');
 		if (s->pid && s->err >= 0 && q[2].fd == s->err && q[2].revents)

@@ -5,6 +5,7 @@
 #define HULL_VM_GUEST_H
 #define _GNU_SOURCE
 #include <poll.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* A process to run in the guest: the workload or an exec. argv has room for a final NULL. */
@@ -34,12 +35,13 @@ void exec_proc(const struct proc_spec *p, int in, int out, int err, int errpipe)
 /* A pty master (-t) and its opened slave; -1 with errno on failure. */
 int open_pty(int *slave);
 
-/* guest-exec.c: `exec N` on hull.ctl starts serving port hull.execN (protocol there). */
+/* guest-exec.c: `exec N ID` on hull.ctl starts serving port hull.execN for session ID (protocol there). */
 #define EXEC_SLOTS 8
 #define EXEC_POLLFDS 4 /* per slot: its port, the process's stdout, stderr and stdin */
-void exec_begin(int slot);
-/* Adds the fds of running execs to `p` (room for EXEC_SLOTS * EXEC_POLLFDS); returns how many. */
-int exec_pollfds(struct pollfd *p);
+void exec_begin(int slot, uint32_t id);
+/* Adds the fds of running execs to `p` (room for EXEC_SLOTS * EXEC_POLLFDS); returns how many.
+ * Sets *timeout_ms when a port is to be polled again soon rather than when it has news. */
+int exec_pollfds(struct pollfd *p, int *timeout_ms);
 /* Handles the events poll returned for the fds exec_pollfds added, in the same order. */
 void exec_events(const struct pollfd *p, int n);
 /* A reaped child: 1 when it was an exec's (its status then goes to the host). */

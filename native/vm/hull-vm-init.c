@@ -61,10 +61,16 @@ void msg(const char *fmt, ...)
 		return;
 	if ((size_t)n >= sizeof buf)
 		n = sizeof buf - 1;
-	/* The kernel console (the VM's console log on the host): where boot failures are read. */
+	/* The kernel console (the VM's console log on the host): where boot failures are read.
+	 * One write() per record: /dev/kmsg refuses glibc's dprintf (EINVAL), which had silently
+	 * kept every one of these lines (and the KVM probe's "probe ok") off the console. */
+	char line[1100];
+	int len = snprintf(line, sizeof line, "hull-vm-init: %.*s\n", n, buf);
 	int k = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
 	if (k >= 0) {
-		dprintf(k, "hull-vm-init: %.*s\n", n, buf);
+		if (write(k, line, (size_t)(len < (int)sizeof line ? len : (int)sizeof line - 1)) < 0) {
+			/* nowhere left to say it */
+		}
 		close(k);
 	}
 }
@@ -88,6 +94,16 @@ static void ctl_write(const char *fmt, ...)
 			return;
 		off += (int)w;
 	}
+}
+
+/* How far the boot got, for a boot that hangs: on the console (which the host's boot-timeout
+ * error quotes; the kernel runs with loglevel=5, so these lines show and its chatter does not)
+ * and, once hull.ctl is open, as a `stage NAME` line there. Few and short: under TCG every
+ * console byte is an emulated UART write. */
+static void stage(const char *name)
+{
+	msg("%s", name);
+	ctl_write("stage %s\n", name);
 }
 
 static __attribute__((noreturn)) void power_off(void)
@@ -532,7 +548,7 @@ static int relay(int *from, int to, short revents)
 }
 
 /* Reads what hull.ctl has and acts on its complete lines: `signal N` to the workload, `winsize
- * ROWS COLS` on the terminal (-t), `exec N` (guest-exec.c). Called when poll says the port is
+ * ROWS COLS` on the terminal (-t), `exec N ID` (guest-exec.c). Called when poll says the port is
  * readable. Returns 1 when one of the lines was `start`. */
 static int ctl_lines(pid_t child, int master)
 {
@@ -548,13 +564,14 @@ static int ctl_lines(pid_t child, int master)
 	while ((nl = strchr(line, '\n'))) {
 		*nl = 0;
 		int sig;
+		unsigned session;
 		struct winsize ws = { 0 };
 		if (sscanf(line, "signal %d", &sig) == 1 && sig > 0 && sig < 65 && child > 0)
 			kill(child, sig);
 		else if (sscanf(line, "winsize %hu %hu", &ws.ws_row, &ws.ws_col) == 2 && master >= 0)
 			ioctl(master, TIOCSWINSZ, &ws);
-		else if (sscanf(line, "exec %d", &sig) == 1 && child > 0)
-			exec_begin(sig);
+		else if (sscanf(line, "exec %d %u", &sig, &session) == 2 && child > 0)
+			exec_begin(sig, session);
 		else if (strcmp(line, "start") == 0)
 			start = 1;
 		size_t rest = have - (size_t)(nl + 1 - line);
@@ -626,6 +643,7 @@ int main(void)
 	mount_or_fail("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, NULL);
 	mount_or_fail("proc", "/proc", "proc", 0, NULL);
 	mount_or_fail("sysfs", "/sys", "sysfs", 0, NULL);
+	stage("init running");
 
 	char cmdline[4096] = "";
 	int cf = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
@@ -635,6 +653,7 @@ int main(void)
 		close(cf);
 	}
 	load_modules();
+	stage("modules loaded");
 	/* bench/vm.ts's floor: boot to a mounted virtio-fs root, then power off. */
 	if (strstr(cmdline, "hull.probe=root")) {
 		mount_or_fail("hullroot", NEWROOT, "virtiofs", 0, NULL);
@@ -648,14 +667,18 @@ int main(void)
 	}
 
 	ctl_fd = open_port("hull.ctl", O_RDWR | O_CLOEXEC);
+	stage("control port open");
 	read_config();
+	stage("config read");
 	int out = open_port("hull.stdout", O_WRONLY | O_CLOEXEC);
 	int err = open_port("hull.stderr", O_WRONLY | O_CLOEXEC);
 	/* Without -i the workload's stdin is /dev/null, as in a container. */
 	int in = cfg.stdin ? open_port("hull.stdin", O_RDONLY | O_CLOEXEC) : open("/dev/null", O_RDONLY | O_CLOEXEC);
 	int tty_port = cfg.tty ? open_port("hull.tty", O_RDWR | O_CLOEXEC) : -1;
 	setup_network();
+	stage("network set up");
 	setup_root();
+	stage("root mounted");
 	/* -t: the workload's stdio is a pty of the guest; its master is relayed to hull.tty. */
 	int master = -1;
 	if (cfg.tty) {
@@ -680,6 +703,7 @@ int main(void)
 	/* The VM boots at `create` and waits here, ready, for `hull start` ("start" on hull.ctl): the
 	 * boot overlaps the host's work between create and start. A terminal size sent before the
 	 * start (attach comes first) is set before the workload runs, so it sees it at once. */
+	stage("ready");
 	for (;;) {
 		struct pollfd early = { .fd = ctl_fd, .events = POLLIN };
 		if (poll(&early, 1, -1) < 0 && errno != EINTR)
@@ -719,8 +743,9 @@ int main(void)
 	int status = 0;
 	for (;;) {
 		struct pollfd p[4 + EXEC_SLOTS * EXEC_POLLFDS] = { { .fd = sfd, .events = POLLIN }, { .fd = ctl_fd, .events = POLLIN }, { .fd = master, .events = POLLIN }, { .fd = tty_port, .events = POLLIN } };
-		int nexec = exec_pollfds(p + 4);
-		if (poll(p, (nfds_t)(4 + nexec), -1) < 0) {
+		int timeout = -1;
+		int nexec = exec_pollfds(p + 4, &timeout);
+		if (poll(p, (nfds_t)(4 + nexec), timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;

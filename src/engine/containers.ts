@@ -508,7 +508,12 @@ export class ContainerService {
       const runtime = this.runtimeFor(c);
       if (c.state.Status === 'paused') await runtime.resume(c.id).catch(() => undefined);
       await runtime.kill(c.id, 'KILL', true).catch(() => undefined);
-      if (c.state.MonitorPid > 0) await this.waitFor(containerPaths(this.root, c.id).monitor, c.state.MonitorPid, 30_000);
+      // The row goes only with the instance: a monitor still waiting on its process after the
+      // kill means it lives on (a VM's QEMU and virtiofsd with it), and removing the row then
+      // would leave it running with nothing left to remove it by.
+      if (c.state.MonitorPid > 0 && !(await this.waitFor(containerPaths(this.root, c.id).monitor, c.state.MonitorPid, 30_000))) {
+        throw new HullError('INTERNAL', `Could not kill running container ${c.id}, cannot remove - its monitor (pid ${c.state.MonitorPid}) is still running 30 s after SIGKILL`);
+      }
     }
     // A monitor nobody recorded (its CLI was killed right after starting it) holds a created
     // container; it must not outlive the container's files. Without a monitor directory no start

@@ -6,17 +6,20 @@
  *
  * The channel is one of the VM's hull.execN virtio serial ports (QEMU socket chardevs
  * `execN.sock` in the VM directory; the guest side and the frame protocol are
- * native/vm/guest-exec.c). A slot is taken with an O_EXCL lock file holding this pid (a dead
- * holder's lock is taken over), the port's socket is connected, the request written, and the
- * guest init told on hull.ctl (`exec N`) to serve the port.
+ * native/vm/guest-exec.c). A slot is taken with an flock on its lock file (a dead holder's
+ * lock is dropped by the kernel), the port's socket is connected, the request written, and the
+ * guest init told on hull.ctl (`exec N ID`) to serve the port for session ID. The session id
+ * in every frame is what makes a slot safe to reuse: whatever an earlier exec on it left
+ * behind (a killed client's last frames, output QEMU still held) is skipped by both sides.
  */
-import { closeSync, openSync, readFileSync, unlinkSync, writeFileSync, constants as fsc } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, writeFileSync, writeSync, constants as fsc } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { constants as osc } from 'node:os';
 import { join } from 'node:path';
 import type { OciProcess } from '../container/spec/oci-types.js';
 import { HullError, messageOf } from '../util/errors.js';
-import { FrameReader, encodeFrame, exitStatusOf, requestFrame, stdinFrames } from './exec-frames.js';
+import { nativeAddon } from '../util/native.js';
+import { FrameReader, encodeFrame, exitStatusOf, newSessionId, requestFrame, stdinFrames } from './exec-frames.js';
 import { homeOf } from './guest-config.js';
 import { EXEC_SLOTS, VM_FILES } from './qemu.js';
 
@@ -39,47 +42,36 @@ function lockPath(dir: string, slot: number): string {
   return join(dir, `exec${slot}.lock`);
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+/** The slots this process holds: the open lock file of each (its flock is the hold). */
+const held = new Map<number, number>();
 
-/** A free exec slot, locked for this process; its lock file is removed by `release`. */
+/**
+ * A free exec slot, held for this process until `release`. The hold is an flock on the slot's
+ * lock file, which the kernel drops when the holder dies: an O_EXCL pid file (before) could be
+ * read empty between its creation and its pid's write, taken for a dead holder's and taken
+ * over, so two execs ran on one slot (seen: one of "two at once" hung).
+ */
 export function takeSlot(dir: string): number {
   for (let slot = 0; slot < EXEC_SLOTS; slot++) {
-    const path = lockPath(dir, slot);
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const fd = openSync(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
-        writeFileSync(fd, String(process.pid));
-        closeSync(fd);
-        return slot;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      }
-      // Held by an exec that is gone (killed): its slot is free again.
-      const holder = Number(readFileSync(path, { encoding: 'utf8', flag: 'r' }).trim() || 0);
-      if (holder > 0 && pidAlive(holder)) break;
-      try {
-        unlinkSync(path);
-      } catch {
-        // another exec took it over first
-      }
+    const fd = openSync(lockPath(dir, slot), fsc.O_RDWR | fsc.O_CREAT, 0o600);
+    if (nativeAddon().flockExclusive(fd)) {
+      held.set(slot, fd);
+      // The holder's pid, for whoever looks (the lock is the flock, not the content).
+      ftruncateSync(fd);
+      writeSync(fd, String(process.pid), 0);
+      return slot;
     }
+    closeSync(fd);
   }
   throw new HullError('CONFLICT', `too many execs running in this VM at once (at most ${EXEC_SLOTS})`);
 }
 
-function release(dir: string, slot: number): void {
-  try {
-    unlinkSync(lockPath(dir, slot));
-  } catch {
-    // already gone
-  }
+/** Closing the lock file drops the flock (the file stays: unlinking it would race a new taker). */
+function release(_dir: string, slot: number): void {
+  const fd = held.get(slot);
+  if (fd === undefined) return;
+  held.delete(slot);
+  closeSync(fd);
 }
 
 function terminalSize(o: VmExecOptions): { rows: number; cols: number } | undefined {
@@ -99,10 +91,11 @@ export async function vmExec(o: VmExecOptions): Promise<number> {
 }
 
 /**
- * Connects to slot's port, writes `request` and has the guest init serve the port. Relative
- * socket path: a unix socket path is limited to 107 bytes (the runtime runs in the VM directory).
+ * Connects to slot's port, writes `request` (of session `id`) and has the guest init serve the
+ * port for that session. Relative socket path: a unix socket path is limited to 107 bytes (the
+ * runtime runs in the VM directory).
  */
-async function openChannel(dir: string, slot: number, request: Buffer): Promise<Socket> {
+async function openChannel(dir: string, slot: number, id: number, request: Buffer): Promise<Socket> {
   process.chdir(dir);
   const sock = createConnection(`exec${slot}.sock`);
   await new Promise<void>((resolve, reject) => {
@@ -113,7 +106,7 @@ async function openChannel(dir: string, slot: number, request: Buffer): Promise<
   sock.write(request);
   const ctl = openSync(join(dir, VM_FILES.ctlIn), fsc.O_WRONLY | fsc.O_NONBLOCK);
   try {
-    writeFileSync(ctl, `exec ${slot}\n`);
+    writeFileSync(ctl, `exec ${slot} ${id}\n`);
   } finally {
     closeSync(ctl);
   }
@@ -124,9 +117,10 @@ async function openChannel(dir: string, slot: number, request: Buffer): Promise<
 export async function vmProcessList(dir: string): Promise<string> {
   const slot = takeSlot(dir);
   try {
-    const sock = await openChannel(dir, slot, encodeFrame('L'));
+    const id = newSessionId();
+    const sock = await openChannel(dir, slot, id, encodeFrame('L', id));
     return await new Promise<string>((resolve, reject) => {
-      const reader = new FrameReader();
+      const reader = new FrameReader(id);
       const out: Buffer[] = [];
       const timer = setTimeout(() => sock.destroy(new Error(`the VM did not list its processes within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
       sock.on('data', (chunk: Buffer) => {
@@ -156,8 +150,9 @@ async function runOnSlot(o: VmExecOptions, slot: number): Promise<number> {
   const env = [...p.env];
   if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${homeOf(o.rootfs, p.user.uid)}`);
   const size = tty ? terminalSize(o) : undefined;
+  const id = newSessionId();
   const request =
-    requestFrame({
+    requestFrame(id, {
       args: p.args,
       env,
       cwd: p.cwd || '/',
@@ -169,27 +164,27 @@ async function runOnSlot(o: VmExecOptions, slot: number): Promise<number> {
       detach: o.detach,
       ...(size ? { size } : {}),
     });
-  return relay(o, await openChannel(o.dir, slot, request), tty);
+  return relay(o, await openChannel(o.dir, slot, id, request), id, tty);
 }
 
 /** Frames from the guest to this process's stdio, its stdin and signals to the guest. */
-function relay(o: VmExecOptions, sock: Socket, tty: boolean): Promise<number> {
+function relay(o: VmExecOptions, sock: Socket, id: number, tty: boolean): Promise<number> {
   return new Promise<number>((resolve, reject) => {
     let started = false;
     const rawTerminal = tty && process.stdin.isTTY;
     const timer = setTimeout(() => finish(new HullError('INTERNAL', `the VM did not start the exec within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
     const onSignal = (sig: NodeJS.Signals): void => {
-      sock.write(encodeFrame('K', String(osc.signals[sig])));
+      sock.write(encodeFrame('K', id, String(osc.signals[sig])));
     };
     const onResize = (): void => {
       const s = terminalSize(o);
-      if (s) sock.write(encodeFrame('W', `${s.rows} ${s.cols}`));
+      if (s) sock.write(encodeFrame('W', id, `${s.rows} ${s.cols}`));
     };
     const onStdin = (d: Buffer): void => {
-      for (const f of stdinFrames(d)) sock.write(f);
+      for (const f of stdinFrames(id, d)) sock.write(f);
     };
     const onStdinEnd = (): void => {
-      if (!sock.destroyed) sock.write(encodeFrame('C'));
+      if (!sock.destroyed) sock.write(encodeFrame('C', id));
     };
     const finish = (err: Error | undefined, status = 0): void => {
       clearTimeout(timer);
@@ -204,7 +199,7 @@ function relay(o: VmExecOptions, sock: Socket, tty: boolean): Promise<number> {
       else resolve(status);
     };
     for (const s of FORWARDED) process.on(s, onSignal);
-    const reader = new FrameReader();
+    const reader = new FrameReader(id);
     sock.on('data', (chunk: Buffer) => {
       for (const f of reader.push(chunk)) {
         if (f.type === 'O') process.stdout.write(f.data);

@@ -33,6 +33,8 @@ export interface CtlReport {
   error?: string;
   /** The workload's end: an exit status, or 128 + the signal that killed it. */
   exit?: number;
+  /** How far the guest init got while booting (its last `stage NAME` line; "ready" at the end). */
+  stage?: string;
 }
 
 /** The guest's reports, written by QEMU into ctl.out one line at a time. */
@@ -49,6 +51,7 @@ export function readCtl(path: string): CtlReport {
     else if (line.startsWith('error ')) r.error = line.slice(6);
     else if (/^exit \d+$/.test(line)) r.exit = Number(line.slice(5));
     else if (/^signal \d+$/.test(line)) r.exit = 128 + Number(line.slice(7));
+    else if (line.startsWith('stage ')) r.stage = line.slice(6);
   }
   return r;
 }

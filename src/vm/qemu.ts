@@ -49,9 +49,15 @@ export const VM_FILES = {
   created: 'exec.fifo',
 } as const;
 
-/** The guest kernel's command line. `panic=-1` reboots at once on a panic, and -no-reboot turns that into QEMU's exit. */
+/**
+ * The guest kernel's command line. `panic=-1` reboots at once on a panic, and -no-reboot turns
+ * that into QEMU's exit. `loglevel=5` rather than `quiet`: warnings, panics and the guest init's
+ * boot stages reach the console log (two kernel lines on a normal TCG boot). `no_timer_check`:
+ * the kernel's check that the IO-APIC timer ticks fails when the host starves the vCPU (TCG on
+ * loaded shared cores), and that failure is a panic at boot ("IO-APIC + timer doesn't work!").
+ */
 export function kernelCmdline(extra: string[] = []): string {
-  return ['console=ttyS0', 'quiet', 'panic=-1', 'reboot=t', 'tsc=reliable', ...extra].join(' ');
+  return ['console=ttyS0', 'loglevel=5', 'panic=-1', 'reboot=t', 'tsc=reliable', 'no_timer_check', ...extra].join(' ');
 }
 
 /**

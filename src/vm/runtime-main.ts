@@ -15,7 +15,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createConnection } from 'node:net';
-import { appendFileSync, closeSync, existsSync, openSync, readdirSync, readFileSync, writeFileSync, constants as fsc } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, openSync, readdirSync, readFileSync, statSync, writeFileSync, constants as fsc } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { constants as osc } from 'node:os';
 import { basename, join } from 'node:path';
@@ -237,8 +237,26 @@ async function start(p: Parsed): Promise<void> {
   }, timeoutMs);
   if (state === 'started') return;
   if (state === 'timeout') process.kill(qemuPid, 'SIGKILL');
-  const why = state === 'timeout' ? `the VM did not boot within ${settings.bootTimeoutSeconds} s` : 'the VM powered off while booting (kernel panic?)';
-  throw new Error(`${why}; console: ${tail(settings.consoleLog)}`);
+  throw new Error(bootFailure(dir, settings, state === 'timeout'));
+}
+
+/**
+ * Why a boot failed, with where it stopped: the guest init's last stage on hull.ctl (none: the
+ * kernel never got the control port up), how long QEMU had run, and the console's last lines
+ * (kernel warnings, panics and the init's stage lines: the kernel runs with loglevel=5).
+ */
+function bootFailure(dir: string, settings: VmSettings, timedOut: boolean): string {
+  const why = timedOut ? `the VM did not boot within ${settings.bootTimeoutSeconds} s` : 'the VM powered off while booting (kernel panic?)';
+  const stage = readCtl(join(dir, VM_FILES.ctlOut)).stage;
+  let ran = '';
+  try {
+    ran = `, ${Math.round((Date.now() - statSync(join(dir, VM_FILES.qemuPid)).mtimeMs) / 1000)} s after QEMU started`;
+  } catch {
+    // no pid file: nothing to say
+  }
+  const where = stage ? `the guest init's last stage: ${stage}` : 'the guest init never opened its control port';
+  const console = tail(settings.consoleLog);
+  return `${why} (${where}${ran}); console: ${console === 'no message' ? 'empty (the kernel printed no warning and never reached the init)' : console}; QEMU: ${tail(join(dir, VM_FILES.qemuLog))}`;
 }
 
 /** The settings create copied from the bundle, and the bundle's path. */
@@ -307,6 +325,9 @@ async function kill(p: Parsed): Promise<void> {
   if (sig === osc.signals.SIGKILL && !(await waitFor(() => !aliveAs(qemuPid, 'qemu-system'), 5_000))) process.kill(qemuPid, 'SIGKILL');
 }
 
+/** How long delete waits for a SIGKILLed QEMU and its virtiofsds to be gone. */
+const DELETE_WAIT_MS = 20_000;
+
 async function del(p: Parsed): Promise<void> {
   const dir = vmDir(p.root, p.rest[0]!);
   const daemons = existsSync(dir) ? readdirSync(dir).filter((f) => f === VM_FILES.virtiofsdPid || f.endsWith(VIRTIOFSD_PID_SUFFIX)) : [];
@@ -314,13 +335,19 @@ async function del(p: Parsed): Promise<void> {
     const pid = readPid(join(dir, file));
     if (aliveAs(pid, comm)) process.kill(pid, 'SIGKILL');
   }
-  await waitFor(() => daemons.every((f) => !aliveAs(readPid(join(dir, f)), 'virtiofsd')), 2_000);
+  // The directory (its pid files) goes only once QEMU and virtiofsd have: without it nothing
+  // could find them again. A SIGKILLed QEMU can take a while to free its guest RAM under load.
+  const living = (): string[] =>
+    [[VM_FILES.qemuPid, 'qemu-system'] as const, ...daemons.map((f) => [f, 'virtiofsd'] as const)]
+      .filter(([file, comm]) => aliveAs(readPid(join(dir, file)), comm))
+      .map(([file, comm]) => `${comm} (pid ${readPid(join(dir, file))})`);
+  if (!(await waitFor(() => living().length === 0, DELETE_WAIT_MS, 50))) {
+    throw new Error(`${living().join(', ')} still running ${DELETE_WAIT_MS / 1000} s after SIGKILL; the VM's state is kept`);
+  }
   const sockets = daemons.map((f) => (f === VM_FILES.virtiofsdPid ? VM_FILES.virtiofs : `${f.slice(0, -VIRTIOFSD_PID_SUFFIX.length)}.sock`));
   await Promise.all(sockets.map((s) => rm(virtiofsdLockFile(p.rest[0]!, s), { force: true })));
-  // The cgroup can go once QEMU has (a SIGKILLed process leaves it a moment later).
-  const cgroups = recordedCgroups(dir);
-  await waitFor(() => !aliveAs(readPid(join(dir, VM_FILES.qemuPid)), 'qemu-system'), 2_000);
-  removeCgroup(cgroups);
+  // The cgroup can go once QEMU has.
+  removeCgroup(recordedCgroups(dir));
   await rm(dir, { recursive: true, force: true });
 }
 

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -17,7 +17,7 @@ import { hullCommand, runHull, until } from '../helpers/hull.js';
 import type { HullResult } from '../helpers/hull.js';
 import { loadBusybox } from '../helpers/images.js';
 import { vmLeftovers } from '../helpers/leftovers.js';
-import { vmTestSkip } from '../helpers/vm.js';
+import { removeVmWork, vmTestSkip } from '../helpers/vm.js';
 import { findKernel } from '../../src/vm/guest-image.js';
 import { packageRoot } from '../../src/util/package-root.js';
 import type { CompareResult } from '../../src/engine/compare.js';
@@ -47,7 +47,7 @@ describe('hull compare', { skip, concurrency: 1 }, () => {
   });
 
   after(async () => {
-    if (work) await rm(work, { recursive: true, force: true });
+    if (work) await removeVmWork(root, work, ENV);
   });
 
   test('both modes measured: JSON valid against the schema, numbers consistent, SVG chart parses', async () => {
