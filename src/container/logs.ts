@@ -3,9 +3,8 @@
  * `--tail`, `--since`, `--until`, `--timestamps`, and following new lines until the
  * container stops.
  */
-import { createReadStream, existsSync, watch } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
+import { existsSync, watch } from 'node:fs';
+import { open, readFile, stat } from 'node:fs/promises';
 
 export interface LogLine {
   stream: 'stdout' | 'stderr';
@@ -44,17 +43,33 @@ function files(path: string): string[] {
   return [...rotated.reverse(), ...(existsSync(path) ? [path] : [])];
 }
 
-export async function readLogs(path: string, q: LogQuery): Promise<LogLine[]> {
+/**
+ * The complete lines of a log chunk and how many bytes they span: a line the monitor is still
+ * writing (no newline yet) is left for the next read instead of being dropped.
+ */
+function completeLines(buf: Buffer): { raws: string[]; bytes: number } {
+  const end = buf.lastIndexOf(0x0a) + 1;
+  return { raws: buf.subarray(0, end).toString('utf8').split('\n').filter((r) => r !== ''), bytes: end };
+}
+
+export interface LogRead {
+  lines: LogLine[];
+  /** Bytes of the live file read: where a follower goes on, so no line is emitted twice. */
+  liveOffset: number;
+}
+
+export async function readLogs(path: string, q: LogQuery): Promise<LogRead> {
   const lines: LogLine[] = [];
+  let liveOffset = 0;
   for (const f of files(path)) {
-    const text = await readFile(f, 'utf8').catch(() => '');
-    for (const raw of text.split('\n')) {
-      if (!raw) continue;
+    const { raws, bytes } = completeLines(await readFile(f).catch(() => Buffer.alloc(0)));
+    if (f === path) liveOffset = bytes;
+    for (const raw of raws) {
       const l = parse(raw);
       if (l && inRange(l, q)) lines.push(l);
     }
   }
-  return q.tail !== undefined && q.tail >= 0 ? lines.slice(Math.max(0, lines.length - q.tail)) : lines;
+  return { lines: q.tail !== undefined && q.tail >= 0 ? lines.slice(Math.max(0, lines.length - q.tail)) : lines, liveOffset };
 }
 
 /**
@@ -72,14 +87,20 @@ export async function followLogs(path: string, startOffset: number, q: LogQuery,
     }
     if (size < offset) offset = 0; // rotated: the live file starts again
     if (size === offset) return;
-    const rl = createInterface({ input: createReadStream(path, { start: offset, end: size - 1 }) });
-    let consumed = 0;
-    for await (const raw of rl) {
-      consumed += Buffer.byteLength(raw) + 1;
+    const chunk = Buffer.alloc(size - offset);
+    const fh = await open(path, 'r');
+    let got = 0;
+    try {
+      got = (await fh.read(chunk, 0, chunk.length, offset)).bytesRead;
+    } finally {
+      await fh.close();
+    }
+    const { raws, bytes } = completeLines(chunk.subarray(0, got));
+    for (const raw of raws) {
       const l = parse(raw);
       if (l && inRange(l, q)) emit(l);
     }
-    offset += Math.min(consumed, size - offset);
+    offset += bytes;
   };
   const watcher = existsSync(path) ? watch(path) : undefined;
   try {

@@ -1,5 +1,4 @@
 /** Container endpoints that stream: logs, attach, stats, export, archive. */
-import { stat as statFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { detachFilter, parseDetachKeys } from '../../util/detach-keys.js';
@@ -52,9 +51,9 @@ async function logs(ctx: Ctx): Promise<void> {
     const payload = Buffer.from(timestamps ? `${l.time} ${l.log}` : l.log);
     return tty ? payload : stdcopyFrame(l.stream === 'stderr' ? 2 : 1, payload);
   };
-  const size = await statFile(path).then((s) => s.size).catch(() => 0);
   const range = { ...(since !== undefined ? { since } : {}), ...(until !== undefined ? { until } : {}) };
-  for (const l of await readLogs(path, { ...range, ...(tail !== undefined ? { tail } : {}) })) {
+  const read = await readLogs(path, { ...range, ...(tail !== undefined ? { tail } : {}) });
+  for (const l of read.lines) {
     if (abort.signal.aborted) return;
     const b = encode(l);
     if (b) await writeAwait(res, b);
@@ -64,7 +63,7 @@ async function logs(ctx: Ctx): Promise<void> {
       const now = svc.find(c.id);
       return now !== undefined && isLive(now);
     };
-    await followLogs(path, size, range, (l) => {
+    await followLogs(path, read.liveOffset, range, (l) => {
       const b = encode(l);
       if (b && res.writable) res.write(b);
     }, () => !running() || abort.signal.aborted, abort.signal);
@@ -126,7 +125,7 @@ async function attachRoute(ctx: Ctx): Promise<void> {
   const wantIn = boolParam(q, 'stdin');
   const { conn, stdout, stderr } = hijackStdio(ctx, tty, { stdout: boolParam(q, 'stdout'), stderr: boolParam(q, 'stderr') });
   if (boolParam(q, 'logs')) {
-    for (const l of await readLogs(containerPaths(ctx.engine.root, c.id).logPath, {})) {
+    for (const l of (await readLogs(containerPaths(ctx.engine.root, c.id).logPath, {})).lines) {
       await new Promise<void>((r) => (l.stream === 'stderr' ? stderr : stdout).write(Buffer.from(l.log), () => r()));
     }
   }

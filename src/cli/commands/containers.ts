@@ -22,7 +22,6 @@ import { psFilter } from '../../engine/container-filters.js';
 import { span } from '../../util/trace.js';
 import { addCreateFlags, toCreateRequest, type RunFlags } from './run-options.js';
 import { spawnSync } from 'node:child_process';
-import { stat } from 'node:fs/promises';
 
 /** Exit status `hull run` uses when the engine itself failed (Docker's convention). */
 const ENGINE_FAILURE = 125;
@@ -217,15 +216,15 @@ async function logs(name: string, flags: { follow?: boolean; tail?: string; sinc
       const text = flags.timestamps ? `${l.time} ${l.log}` : l.log;
       (l.stream === 'stderr' ? process.stderr : process.stdout).write(text);
     };
-    const size = await stat(path).then((s) => s.size).catch(() => 0);
-    (await readLogs(path, q)).forEach(emit);
+    const read = await readLogs(path, q);
+    read.lines.forEach(emit);
     if (!flags.follow) return;
     const running = (): boolean => {
       const now = engine.containers.find(c.id);
       return now !== undefined && (now.state.Status === 'running' || now.state.Status === 'paused' || now.state.Status === 'restarting');
     };
     const { tail: _tail, ...rest } = q;
-    await followLogs(path, size, rest, emit, () => !running());
+    await followLogs(path, read.liveOffset, rest, emit, () => !running());
   });
 }
 
