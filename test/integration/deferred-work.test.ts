@@ -34,6 +34,17 @@ async function ok(args: string[]): Promise<string> {
   return r.stdout;
 }
 
+/** Send `signal` and wait (bounded) for the process to end; false if it did not. */
+async function stopProcess(child: ChildProcess, signal: NodeJS.Signals, ms = 30_000): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return true;
+  const ended = new Promise<boolean>((res) => child.once('exit', () => res(true)));
+  child.kill(signal);
+  let timer: NodeJS.Timeout | undefined;
+  const done = await Promise.race([ended, new Promise<boolean>((res) => (timer = setTimeout(() => res(false), ms)))]);
+  clearTimeout(timer);
+  return done;
+}
+
 async function docker(args: string[]): Promise<string> {
   const r = await dockerCli(server, args);
   assert.equal(r.code, 0, `docker ${args.join(' ')} → ${r.code}\n${r.stderr}`);
@@ -128,6 +139,7 @@ describe('work after the answer, and lifecycle races', { skip, timeout: 600_000 
     const root = join(dir, 'root');
     const apiSock = join(dir, 'docker.sock');
     let child: ChildProcess | undefined;
+    let workerPid = 0;
     try {
       const r = await runHull(['load', '-i', archive], { root });
       assert.equal(r.code, 0, r.stderr);
@@ -141,9 +153,11 @@ describe('work after the answer, and lifecycle races', { skip, timeout: 600_000 
         child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
         await until('hull serve to listen', () => stderr.includes('API listen on') || undefined, 30_000);
         const how = readFileSync(trace, 'utf8').trim().split('\n')[lines] ?? '';
-        if (how.startsWith('worker ')) break;
-        child.kill('SIGTERM');
-        await new Promise((res) => child!.once('exit', res));
+        if (how.startsWith('worker ')) {
+          workerPid = Number(how.split(' ')[1]);
+          break;
+        }
+        assert.ok(await stopProcess(child, 'SIGTERM'), 'hull serve did not stop on SIGTERM');
         child = undefined;
         await new Promise((res) => setTimeout(res, 500));
       }
@@ -157,12 +171,16 @@ describe('work after the answer, and lifecycle races', { skip, timeout: 600_000 
       const trash = join(root, 'tmp', 'removed');
       await until('the removed containers\' files to be deleted while the server runs', () => (!existsSync(trash) || readdirSync(trash).length === 0) || undefined, 30_000);
       assert.doesNotMatch(stderr, /MaxListenersExceeded|memory leak/);
-      const exited = new Promise((res) => child!.once('exit', res));
-      child.kill('SIGTERM');
-      await exited;
+      assert.ok(await stopProcess(child, 'SIGTERM'), 'hull serve did not stop on SIGTERM');
       child = undefined;
     } finally {
-      if (child) child.kill('SIGKILL');
+      if (child) await stopProcess(child, 'SIGKILL');
+      // A client killed outright leaves its worker serving.
+      try {
+        if (workerPid > 0 && readFileSync(`/proc/${workerPid}/cmdline`, 'utf8').includes('worker.js')) process.kill(workerPid, 'SIGKILL');
+      } catch {
+        // ended with its client
+      }
       for (const p of readdirSync('/proc')) {
         if (!/^\d+$/.test(p)) continue;
         try {
