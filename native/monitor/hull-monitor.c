@@ -480,6 +480,10 @@ static int wait_child(pid_t pid, int *status, long long deadline_ms)
 static void run_delete(void)
 {
 	char *argv[] = { opt.runtime, "--root", opt.runtime_root, "delete", "--force", (char *)opt.id, NULL };
+	/* No runtime root: the state root was deleted under us, and runc would create its --root
+	 * again (MkdirAll) with nothing to delete in it. */
+	if (access(opt.runtime_root, F_OK) != 0)
+		return;
 	pid_t pid = spawn(argv, -1, -1, -1);
 	int status;
 	if (pid > 0 && wait_child(pid, &status, now_ms() + DELETE_TIMEOUT_MS) < 0) {

@@ -20,12 +20,17 @@ export function setRootFlag(root: string | undefined): void {
  * make its exit command create an empty root again.
  */
 export function stateExists(): boolean {
-  return existsSync(join(resolveRoot(rootFlag), 'hull.db'));
+  return existsSync(join(chosenRoot(), 'hull.db'));
 }
 
-/** Open the engine, run `fn`, always close the database. */
-export async function withEngine<T>(fn: (engine: Engine) => Promise<T> | T): Promise<T> {
-  const engine = await span('engine: open (SQLite, migrations)', () => Engine.open(resolveRoot(rootFlag)));
+/** The state root this command works on (--root, $HULL_ROOT or the default). */
+export function chosenRoot(): string {
+  return resolveRoot(rootFlag);
+}
+
+/** Open the engine, run `fn`, always close the database. `existing`: see Engine.open. */
+export async function withEngine<T>(fn: (engine: Engine) => Promise<T> | T, opts: { existing?: boolean } = {}): Promise<T> {
+  const engine = await span('engine: open (SQLite, migrations)', () => Engine.open(resolveRoot(rootFlag), opts));
   try {
     return await fn(engine);
   } finally {

@@ -106,6 +106,8 @@ export interface ContainerState {
   ManuallyStopped: boolean;
   /** The OCI runtime that holds the running container. */
   Runtime: string;
+  /** Set by `restart` for its stop: a --rm container is not removed by that exit (Docker 20.10+). */
+  KeepOnExit?: boolean;
 }
 
 /** What a container row's `config` column holds. */

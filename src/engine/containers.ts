@@ -366,7 +366,10 @@ export class ContainerService {
         stoppedMeanwhile = true;
         return undefined;
       }
-      return { ...cur, Status: 'running', Running: true, Paused: false, Restarting: false, Dead: false, StartedAt: startedAt };
+      // A reader's reconcile may have recorded the start already (it saw runc's exec.fifo
+      // consumed) and shown its StartedAt: that one stays, so no reader sees it change.
+      const seen = cur.Status === 'running' && cur.StartedAt !== '' && cur.StartedAt !== c.state.StartedAt;
+      return { ...cur, Status: 'running', Running: true, Paused: false, Restarting: false, Dead: false, StartedAt: seen ? cur.StartedAt : startedAt };
     });
     if (stoppedMeanwhile) {
       attachment?.detach();
@@ -411,7 +414,7 @@ export class ContainerService {
     span('exited: unmount', () => unmountRootfs(paths.rootfs));
     this.volumes.release(id);
     span('exited: network release', () => this.networks?.release(c, { deferVeth: true }));
-    if (c.doc.HostConfig.AutoRemove) {
+    if (c.doc.HostConfig.AutoRemove && !c.state.KeepOnExit) {
       await span('exited: --rm remove', () => this.remove(id, { force: true, volumes: true, exitedMonitor: monitorPid }));
       return;
     }
@@ -487,10 +490,22 @@ export class ContainerService {
     return this.find(c.id) ?? c;
   }
 
+  /**
+   * Stop, then start. A --rm container is not removed by the stop's exit and stays --rm (Docker
+   * 20.10+ clears AutoRemove for its stop): KeepOnExit tells whoever handles that exit (this
+   * process or the monitor's exit command) to skip the removal; the start clears it.
+   */
   async restart(ref: string, timeoutSeconds?: number): Promise<void> {
-    const c = await this.stop(ref, timeoutSeconds);
-    await this.start(c.id);
-    this.events.container(c, 'restart');
+    const first = this.get(ref);
+    if (first.doc.HostConfig.AutoRemove) this.transition(first, (cur) => ({ ...cur, KeepOnExit: true }));
+    try {
+      const c = await this.stop(first.id, timeoutSeconds);
+      await this.start(c.id);
+      this.events.container(c, 'restart');
+    } finally {
+      const row = this.records.get(first.id);
+      if (row && first.doc.HostConfig.AutoRemove) this.transition(this.load(row), (cur) => (cur.KeepOnExit ? { ...cur, KeepOnExit: false } : undefined));
+    }
   }
 
   /** `exitedMonitor`: the monitor that recorded the exit this removal follows (--rm). */
@@ -521,6 +536,11 @@ export class ContainerService {
     // itself once the directory is gone): no /proc scan then, the `run --rm` case.
     const paths = containerPaths(this.root, c.id);
     if (existsSync(paths.monitor) && !existsSync(join(paths.monitor, STATE_FILES.exit))) killStaleMonitors(c.id);
+    // An exit nobody handled yet (this removal killed it, or the container ended just before)
+    // is handled here: claimed, so the monitor starts no exit command that would find the
+    // container gone after `rm` returned (and touch a root its owner may be deleting).
+    const exit = readExit(paths.monitor);
+    if (exit && claimExit(paths.monitor) && c.state.Status !== 'created') this.events.container(c, 'die', { exitCode: String(exit.exitCode) });
     this.records.transaction(() => {
       const fresh = this.records.get(c.id);
       if (fresh) this.saveState(c.id, { ...(JSON.parse(fresh.state) as ContainerState), Status: 'removing' });
@@ -693,10 +713,23 @@ function lostExit(): ExitInfo {
   return { exitCode: 137, signal: 9, oomKilled: false, finishedAt: nowIso() };
 }
 
+const EXIT_CLAIM_FILE = 'exit-handled';
+
+/**
+ * Whether the monitor's exit command has anything to do: an exit recorded by the monitor that
+ * nobody claimed. Looked at before the command opens the state root, because it usually runs
+ * after the exit was handled already (by `rm -f`, `stop`, or `hull serve`'s wait) and may run
+ * after its caller returned and the root is being deleted: it must not touch the root then.
+ */
+export function exitUnclaimed(root: string, id: string): boolean {
+  const dir = containerPaths(root, id).monitor;
+  return existsSync(join(dir, STATE_FILES.exit)) && !existsSync(join(dir, EXIT_CLAIM_FILE));
+}
+
 /** True for the first caller only: the claim is a file created exclusively. */
 function claimExit(stateDir: string): boolean {
   try {
-    closeSync(openSync(join(stateDir, 'exit-handled'), 'wx'));
+    closeSync(openSync(join(stateDir, EXIT_CLAIM_FILE), 'wx'));
     return true;
   } catch {
     return false;

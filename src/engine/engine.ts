@@ -49,10 +49,14 @@ export class Engine {
     this.events = this.containers.events;
   }
 
-  static async open(root: string): Promise<Engine> {
-    const db = span('engine: sqlite open + migrate', () => openDb(root));
+  /**
+   * `existing`: only a root that exists, and nothing made in it (no directories, no sweep): for
+   * the monitor's exit command, which may run while the root is being deleted.
+   */
+  static async open(root: string, opts: { existing?: boolean } = {}): Promise<Engine> {
+    const db = span('engine: sqlite open + migrate', () => openDb(root, opts));
     const images = new ImageStore(root, db);
-    await span('engine: image store init (sweep)', () => images.init());
+    if (!opts.existing) await span('engine: image store init (sweep)', () => images.init());
     return new Engine(root, db, images);
   }
 

@@ -10,9 +10,10 @@ export type Db = Database.Database;
  * writer commits; busy_timeout makes a second `hull` process wait for the lock instead of
  * failing, so concurrent CLI calls serialise their writes safely.
  */
-export function openDb(root: string): Db {
-  mkdirSync(root, { recursive: true, mode: 0o711 });
-  const db = new Database(join(root, 'hull.db'));
+/** `existing`: fail rather than create the root or its database (the monitor's exit command). */
+export function openDb(root: string, opts: { existing?: boolean } = {}): Db {
+  if (!opts.existing) mkdirSync(root, { recursive: true, mode: 0o711 });
+  const db = new Database(join(root, 'hull.db'), { fileMustExist: opts.existing === true });
   db.pragma('busy_timeout = 30000');
   if (!isWalFile(join(root, 'hull.db'))) useWal(db);
   db.pragma('synchronous = NORMAL');

@@ -1,9 +1,10 @@
 /** A real `hull serve` for a test: its own state root and socket, the docker CLI pointed at it. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HULL_BIN } from './hull.js';
+import { removeHullTree } from './leftovers.js';
 
 export const DOCKER_CLI = '/usr/local/bin/docker';
 
@@ -53,9 +54,11 @@ export async function startApiServer(env: Record<string, string> = {}): Promise<
     dockerConfig: join(dir, 'docker-config'),
     log: () => stderr,
     stop: async () => {
+      // The server ends once its own work after answers is done; monitors and exit commands
+      // of its containers may still be finishing: removeHullTree waits for them.
       child.kill('SIGTERM');
       const code = await exited;
-      await rm(dir, { recursive: true, force: true });
+      await removeHullTree(dir);
       return code;
     },
   };

@@ -1,10 +1,11 @@
 /** Run the built `hull` binary as a user would, with its own state root. */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../../src/util/package-root.js';
+import { removeHullTree } from './leftovers.js';
 
 
 /** The compiled CLI; tests run from dist/, so the build is always there. */
@@ -60,7 +61,7 @@ export async function withRoot<T>(fn: (root: string) => Promise<T>): Promise<T> 
   try {
     return await fn(root);
   } finally {
-    await rm(root, { recursive: true, force: true });
+    await removeHullTree(root);
   }
 }
 

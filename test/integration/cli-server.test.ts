@@ -8,7 +8,8 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync, statSync, utimesSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { removeHullTree } from '../helpers/leftovers.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -103,7 +104,7 @@ after(async () => {
     // It removes its socket files as it goes: let it finish before the directory goes.
     await until('the supervisor to exit', () => supervisorPid() === undefined || undefined, 30_000);
   }
-  await rm(work, { recursive: true, force: true });
+  await removeHullTree(work);
 });
 
 /** The supervisor serving our private socket (or `socket`), found by its command line. */

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { lstat, mkdir, mkdtemp, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readFile, readlink, writeFile } from 'node:fs/promises';
+import { removeHullTree } from '../helpers/leftovers.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -83,7 +84,7 @@ after(async () => {
   const ids = (await hull(['ps', '-aq', '--no-trunc'])).stdout.split('\n').filter(Boolean);
   for (const id of ids) await hull(['rm', '-f', id]);
   assert.deepEqual(mountsUnderRoot(), [], 'no mount of ours is left');
-  await rm(work, { recursive: true, force: true });
+  await removeHullTree(work);
 });
 
 describe('diff', { skip }, () => {

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { removeHullTree } from '../helpers/leftovers.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -74,7 +75,7 @@ after(async () => {
   if (skip) return;
   const ids = (await hull(['ps', '-aq', '--no-trunc'])).stdout.split('\n').filter(Boolean);
   if (ids.length > 0) await hull(['rm', '-f', ...ids]);
-  await rm(work, { recursive: true, force: true });
+  await removeHullTree(work);
 });
 
 void describe('exec', { skip }, () => {

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { removeHullTree } from '../helpers/leftovers.js';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -138,7 +139,7 @@ after(async () => {
   try {
     await removeAll(root);
   } finally {
-    await rm(work, { recursive: true, force: true });
+    await removeHullTree(work);
   }
 });
 
@@ -560,7 +561,7 @@ void describe('robustness', { skip }, () => {
       if (existsSync(join(r, 'containers'))) assert.deepEqual(await readdir(join(r, 'containers')), []);
     } finally {
       await removeAll(r).catch(() => undefined);
-      await rm(r, { recursive: true, force: true });
+      await removeHullTree(r);
     }
   });
 });

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { removeHullTree } from '../helpers/leftovers.js';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,7 +87,7 @@ after(async () => {
     for (const id of ids) assert.equal(existsSync(`/run/netns/hull-${id}`), false, 'netns left behind');
   } finally {
     await dns.close();
-    await rm(work, { recursive: true, force: true });
+    await removeHullTree(work);
   }
 });
 

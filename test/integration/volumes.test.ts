@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { removeHullTree } from '../helpers/leftovers.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -83,7 +84,7 @@ after(async () => {
     assert.deepEqual(await volumeNames(), []);
     assert.deepEqual(mountsUnder(root), []);
   } finally {
-    await rm(work, { recursive: true, force: true });
+    await removeHullTree(work);
   }
 });
 

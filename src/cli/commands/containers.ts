@@ -1,7 +1,7 @@
 /** Container verbs: run, create, start, stop, kill, rm, restart, ps, logs, wait, inspect. */
 import type { Command } from 'commander';
 import type { Engine } from '../../engine/engine.js';
-import type { Container } from '../../engine/containers.js';
+import { exitUnclaimed, type Container } from '../../engine/containers.js';
 import { containerInspect, commandLine, statusText } from '../../engine/container-views.js';
 import { networkNames, portsText, portSummary } from '../../engine/network-views.js';
 import { containerPaths } from '../../container/paths.js';
@@ -10,7 +10,7 @@ import type { ExitInfo } from '../../container/monitor.js';
 import { parsePlatform } from '../../image/platform.js';
 import { formatReference, parseNormalizedTagged } from '../../image/reference.js';
 import { HullError, isHullError, messageOf } from '../../util/errors.js';
-import { collect, eachName as eachContainer, out, stateExists, withEngine } from '../context.js';
+import { chosenRoot, collect, eachName as eachContainer, out, stateExists, withEngine } from '../context.js';
 import { detachFilter, parseDetachKeys } from '../../util/detach-keys.js';
 import { terminalSizing } from '../terminal.js';
 import { labelList } from '../key-values.js';
@@ -384,7 +384,9 @@ export function registerContainerCommands(program: Command): void {
     .command('_exited', { hidden: true })
     .argument('<id>')
     .action((id: string) =>
-      !stateExists() ? undefined : withEngine(async (e) => {
+      // Nothing to do (the usual case: the exit was claimed meanwhile) or no root any more:
+      // quit without opening the root, which its owner may be deleting right now.
+      !stateExists() || !exitUnclaimed(chosenRoot(), id) ? undefined : withEngine(async (e) => {
         try {
           await e.containers.exited(id);
         } catch (err) {
@@ -392,7 +394,7 @@ export function registerContainerCommands(program: Command): void {
           e.containers.noteError(id, `handling the exit failed: ${messageOf(err)}`);
           throw err;
         }
-      }),
+      }, { existing: true }),
     );
 
   // `hull container <verb>` mirrors the top-level verbs, as Docker's management commands do.

@@ -2,6 +2,13 @@
 import type { Command } from 'commander';
 import { ApiServer, DEFAULT_HOST, parseHost } from '../../api/server.js';
 import { collect, out, withEngine } from '../context.js';
+import { backgroundScheduler, setAfterReplyScheduler, settleAfterReply } from '../../util/after-reply.js';
+
+/**
+ * How long a stopping server waits for its after-the-answer work (veth deletes, removed
+ * containers' directories, monitors finishing their runtime delete; each bounded by itself).
+ */
+const SETTLE_MS = 15_000;
 
 interface ServeFlags {
   host?: string[];
@@ -16,6 +23,9 @@ async function serve(flags: ServeFlags): Promise<void> {
     out(h.kind === 'unix' ? `unix://${h.path}` : `tcp://${h.host}:${h.port}`);
     return;
   }
+  // In a warm worker (`hull serve` through the client) the default is to run such work when
+  // the process exits: a server must do it as it goes, or it would pile up for its lifetime.
+  setAfterReplyScheduler(backgroundScheduler);
   await withEngine(async (engine) => {
     const server = new ApiServer(engine);
     await server.listen(hosts);
@@ -30,7 +40,12 @@ async function serve(flags: ServeFlags): Promise<void> {
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);
         process.stderr.write('Shutting down: waiting for requests in flight\n');
-        void server.close().then(resolve);
+        // Then the work done after answers: when this process is gone, nothing of the server
+        // still writes into the root (a user may stop the server and delete the root).
+        void server
+          .close()
+          .then(() => settleAfterReply(SETTLE_MS))
+          .then(() => resolve());
       };
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);
