@@ -8,9 +8,9 @@ export type Db = Database.Database;
 /**
  * Open (and migrate) the metadata database under `root`. WAL lets readers run while one
  * writer commits; busy_timeout makes a second `hull` process wait for the lock instead of
- * failing, so concurrent CLI calls serialise their writes safely.
+ * failing, so concurrent CLI calls serialise their writes safely. `existing`: fail rather than
+ * create the root or its database (the monitor's exit command).
  */
-/** `existing`: fail rather than create the root or its database (the monitor's exit command). */
 export function openDb(root: string, opts: { existing?: boolean } = {}): Db {
   if (!opts.existing) mkdirSync(root, { recursive: true, mode: 0o711 });
   const db = new Database(join(root, 'hull.db'), { fileMustExist: opts.existing === true });
