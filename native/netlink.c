@@ -364,8 +364,21 @@ static void netns_complete(napi_env env, napi_status status, void* data) {
   free(w);
 }
 
+// Queue `data` on libuv's thread pool; its promise settles in `complete`. NULL with an exception
+// pending when it cannot be queued (the caller frees `data`).
+static napi_value queue_async(napi_env env, const char* name, napi_async_execute_callback execute, napi_async_complete_callback complete, void* data,
+                              napi_deferred* deferred, napi_async_work* work) {
+  napi_value promise, resource_name;
+  if (napi_create_promise(env, deferred, &promise) != napi_ok || napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
+      napi_create_async_work(env, NULL, resource_name, execute, complete, data, work) != napi_ok || napi_queue_async_work(env, *work) != napi_ok) {
+    napi_throw_error(env, NULL, "hull_native: cannot queue work on the thread pool");
+    return NULL;
+  }
+  return promise;
+}
+
 napi_value netlink_netns_create_async(napi_env env, napi_callback_info info) {
-  napi_value argv[1], promise, resource_name;
+  napi_value argv[1];
   struct netns_work* w = calloc(1, sizeof *w);
   if (w == NULL) {
     napi_throw_error(env, NULL, "hull_native: out of memory");
@@ -375,12 +388,8 @@ napi_value netlink_netns_create_async(napi_env env, napi_callback_info info) {
     free(w);
     return NULL;
   }
-  if (napi_create_promise(env, &w->deferred, &promise) != napi_ok || napi_create_string_utf8(env, "hull:netnsCreate", NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
-      napi_create_async_work(env, NULL, resource_name, netns_execute, netns_complete, w, &w->work) != napi_ok || napi_queue_async_work(env, w->work) != napi_ok) {
-    free(w);
-    napi_throw_error(env, NULL, "hull_native: cannot queue netnsCreateAsync");
-    return NULL;
-  }
+  napi_value promise = queue_async(env, "hull:netnsCreate", netns_execute, netns_complete, w, &w->deferred, &w->work);
+  if (promise == NULL) free(w);
   return promise;
 }
 
@@ -542,7 +551,7 @@ static void delete_complete(napi_env env, napi_status status, void* data) {
 }
 
 napi_value netlink_link_delete_async(napi_env env, napi_callback_info info) {
-  napi_value argv[2], promise, resource_name;
+  napi_value argv[2];
   struct delete_work* w = calloc(1, sizeof *w);
   if (w == NULL) {
     napi_throw_error(env, NULL, "hull_native: out of memory");
@@ -553,12 +562,8 @@ napi_value netlink_link_delete_async(napi_env env, napi_callback_info info) {
     free(w);
     return NULL;
   }
-  if (napi_create_promise(env, &w->deferred, &promise) != napi_ok || napi_create_string_utf8(env, "hull:linkDelete", NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
-      napi_create_async_work(env, NULL, resource_name, delete_execute, delete_complete, w, &w->work) != napi_ok || napi_queue_async_work(env, w->work) != napi_ok) {
-    free(w);
-    napi_throw_error(env, NULL, "hull_native: cannot queue linkDeleteAsync");
-    return NULL;
-  }
+  napi_value promise = queue_async(env, "hull:linkDelete", delete_execute, delete_complete, w, &w->deferred, &w->work);
+  if (promise == NULL) free(w);
   return promise;
 }
 
