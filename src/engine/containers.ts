@@ -206,7 +206,6 @@ export class ContainerService {
   private async insertNew(id: string, name: string | undefined, imageId: string, doc: ContainerDoc, endpoints: Record<string, EndpointRequest> | undefined): Promise<Container> {
     const createdAt = nowIso();
     const paths = containerPaths(this.root, id);
-    span('create: container dir', () => mkdirSync(paths.dir, { recursive: true, mode: 0o710 }));
     const wanted = name ? name.replace(/^\//, '') : undefined;
     for (let attempt = 0; ; attempt++) {
       const candidate = wanted ?? randomName(attempt);
@@ -214,6 +213,9 @@ export class ContainerService {
         span('create: row', () => this.records.insert({ id, name: candidate, imageId, createdAt, config: JSON.stringify(doc), state: JSON.stringify(initialState()) }));
         const created: Container = { id, name: candidate, imageId, createdAt, doc, state: initialState() };
         try {
+          // The directory after the row: a CLI killed in between leaves a container `ps -a`
+          // shows and `rm` removes, never a directory no command knows about.
+          span('create: container dir', () => mkdirSync(paths.dir, { recursive: true, mode: 0o710 }));
           span('create: endpoint (IPAM)', () => this.networks?.created(created, endpoints));
         } catch (e) {
           this.networks?.removed(created);
