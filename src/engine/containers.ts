@@ -30,6 +30,7 @@ import { EngineEvents } from './events.js';
 import { isVm, prepareVm, vmMonitorOptions, vmRuntimePath } from '../vm/prepare.js';
 import { mark, span } from '../util/trace.js';
 import { afterReply } from '../util/after-reply.js';
+import { sleepSync } from '../util/concurrency.js';
 import { sweepDeadPidEntries } from '../util/fs.js';
 
 export interface Container {
@@ -578,8 +579,7 @@ export class ContainerService {
         },
         runSync: () => {
           const deadline = Date.now() + MONITOR_FINISH_MS;
-          const sleeper = new Int32Array(new SharedArrayBuffer(4));
-          while (isMonitorAlive(exitedMonitor) && Date.now() < deadline) Atomics.wait(sleeper, 0, 0, 2);
+          while (isMonitorAlive(exitedMonitor) && Date.now() < deadline) sleepSync(2);
           if (left()) spawnSync(runtime.path, ['--root', runtime.root, 'delete', '--force', c.id], { stdio: 'ignore', timeout: 30_000 });
         },
       });

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { closeSync, mkdirSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
+import { sleepSync } from '../util/concurrency.js';
 import { MIGRATIONS } from './schema.js';
 
 export type Db = Database.Database;
@@ -52,7 +53,7 @@ function useWal(db: Db): void {
       return;
     } catch (e) {
       if ((e as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw e;
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+      sleepSync(20);
     }
   }
 }

@@ -17,3 +17,10 @@ export async function runLimited<T>(tasks: (() => Promise<T>)[], limit: number):
   if (failed !== undefined) throw failed.error;
   return results;
 }
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/** Block this thread for `ms` (for synchronous paths that must wait: an exit hook, a DB open). */
+export function sleepSync(ms: number): void {
+  Atomics.wait(sleeper, 0, 0, ms);
+}
