@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { closeSync, mkdirSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { sleepSync } from '../util/concurrency.js';
+import { HullError } from '../util/errors.js';
 import { MIGRATIONS } from './schema.js';
 
 export type Db = Database.Database;
@@ -19,7 +20,12 @@ export function openDb(root: string, opts: { existing?: boolean } = {}): Db {
   if (!isWalFile(join(root, 'hull.db'))) useWal(db);
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
-  migrate(db);
+  try {
+    migrate(db);
+  } catch (e) {
+    db.close();
+    throw e;
+  }
   cacheStatements(db);
   return db;
 }
@@ -90,16 +96,30 @@ export function warmSqlite(): void {
   db.close();
 }
 
-function migrate(db: Db): void {
+/**
+ * Bring the schema up to this hull's. A database a newer hull has migrated further is refused:
+ * this hull would read and write tables whose meaning it does not know (an older binary run
+ * against the state of a newer one, e.g. after a downgrade).
+ */
+export function migrate(db: Db, migrations: readonly string[] = MIGRATIONS): void {
   const current = db.pragma('user_version', { simple: true }) as number;
-  if (current >= MIGRATIONS.length) return;
+  if (current > migrations.length) throw tooNew(db, current, migrations.length);
+  if (current === migrations.length) return;
   // IMMEDIATE takes the write lock first, so two processes never both run a migration.
   const run = db.transaction(() => {
     const now = db.pragma('user_version', { simple: true }) as number;
-    for (let v = now; v < MIGRATIONS.length; v++) {
-      db.exec(MIGRATIONS[v]!);
+    if (now > migrations.length) throw tooNew(db, now, migrations.length);
+    for (let v = now; v < migrations.length; v++) {
+      db.exec(migrations[v]!);
       db.pragma(`user_version = ${v + 1}`);
     }
   });
   run.immediate();
+}
+
+function tooNew(db: Db, found: number, known: number): HullError {
+  return new HullError(
+    'STATE_CORRUPT',
+    `${db.name} has schema version ${found}, newer than this hull knows (${known}): it was written by a newer hull; run that hull, or use another --root`,
+  );
 }
