@@ -17,6 +17,7 @@ import { setAfterReplyScheduler } from '../../util/after-reply.js';
 import { packageRoot } from '../../util/package-root.js';
 import { buildId } from './build-id.js';
 import { reniceProcess } from './renice.js';
+import { atWorkerExit, runWorkerExitWork } from './worker-mode.js';
 import { warmSqlite } from '../../state/db.js';
 import { CTL_FD, REQUEST_TIMEOUT_MS, WORKER_GC_NAME, exitLine, parseRequest } from './protocol.js';
 
@@ -96,9 +97,15 @@ async function serve(): Promise<void> {
     } catch {
       // the client is gone
     }
+    runWorkerExitWork();
+    // Ends here, without Node's teardown: its cleanup hooks would close SQLite (as the last
+    // connection: a checkpoint, and the WAL deleted, which the next command then recreates with
+    // two fsyncs; see state/db.ts handOverDb) and free a heap nobody needs. Listeners added
+    // after this one do not run: the worker's own go through atWorkerExit.
+    process.exit(code);
   });
-  // Work the client need not wait for runs in 'exit' listeners after the one above.
-  setAfterReplyScheduler((work) => process.once('exit', () => work.runSync()));
+  // Work the client need not wait for runs after the status, in the listener above.
+  setAfterReplyScheduler((work) => atWorkerExit(() => work.runSync()));
   if (req.fds.length !== 3) {
     closeAll(req.fds);
     process.exit(0);
