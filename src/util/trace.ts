@@ -58,7 +58,10 @@ const gcEntries: PerformanceEntry[] = [];
 let gcObserver: PerformanceObserver | undefined;
 
 function observeGc(): void {
-  gcObserver = new PerformanceObserver((list) => void gcEntries.push(...list.getEntries()));
+  gcObserver = new PerformanceObserver((list) => {
+    // Bounded like the spans (MAX_ROWS): `hull serve` may be traced for hours.
+    for (const e of list.getEntries()) if (gcEntries.length < MAX_ROWS) gcEntries.push(e);
+  });
   gcObserver.observe({ entryTypes: ['gc'] });
 }
 
