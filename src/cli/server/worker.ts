@@ -19,6 +19,7 @@ import { buildId } from './build-id.js';
 import { reniceProcess } from './renice.js';
 import { atWorkerExit, runWorkerExitWork } from './worker-mode.js';
 import { warmSqlite } from '../../state/db.js';
+import { chooseRuntime } from '../../container/runtime.js';
 import { CTL_FD, REQUEST_TIMEOUT_MS, WORKER_GC_NAME, exitLine, parseRequest } from './protocol.js';
 
 const native = nativeAddon();
@@ -35,6 +36,19 @@ async function warmAsyncFs(): Promise<void> {
   await readFile('/proc/self/stat').catch(() => undefined);
   await writeFile('/dev/null', 'warm').catch(() => undefined);
   await rename('/nonexistent/hull-warm', '/nonexistent/hull-warm2').catch(() => undefined);
+}
+
+/**
+ * The OCI runtime's path, searched once per process (container/runtime.ts): every create and
+ * start asks for it (a search of PATH, ~0.5 ms). The command's PATH is usually the supervisor's
+ * (the same user's shell); when it is not, the command searches again.
+ */
+function warmRuntimeChoice(): void {
+  try {
+    chooseRuntime();
+  } catch {
+    // no runtime installed: the command reports that itself
+  }
 }
 
 /**
@@ -74,6 +88,7 @@ async function serve(): Promise<void> {
   // Work every command does that needs nothing from the request, done while idle.
   const program = prepareProgram();
   warmSqlite();
+  warmRuntimeChoice();
   await warmAsyncFs();
   collectGarbage();
   // Ready: fd 1 is still the pipe to the supervisor (fs.writeSync does not create process.stdout).
