@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Engine, resolveRoot } from '../engine/engine.js';
 import { HullError } from '../util/errors.js';
-import { isWarmWorker } from './server/worker-mode.js';
+import { atWorkerExit, isWarmWorker } from './server/worker-mode.js';
 import { span } from '../util/trace.js';
 
 let rootFlag: string | undefined;
@@ -34,10 +34,10 @@ export async function withEngine<T>(fn: (engine: Engine) => Promise<T> | T, opts
   try {
     return await fn(engine);
   } finally {
-    // Closing checkpoints the WAL (fsyncs: 10-40 ms here). A warm worker has already sent the
-    // command's status to the client by the time 'exit' listeners run (its own listener comes
-    // first), so there the close is off the caller's critical path.
-    if (isWarmWorker()) process.once('exit', () => engine.close());
+    // Closing checkpoints the WAL (fsyncs: 10-40 ms here). A warm worker does its database's
+    // end after the client has the command's status, off the caller's critical path, and
+    // leaves the WAL ready for the next command (Engine.handOver).
+    if (isWarmWorker()) atWorkerExit(() => engine.handOver());
     else engine.close();
   }
 }

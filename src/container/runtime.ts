@@ -16,12 +16,7 @@ export const KNOWN_RUNTIMES = ['runc', 'crun'] as const;
 function onPath(name: string): string | undefined {
   for (const dir of (process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
     const p = join(dir, name);
-    try {
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch {
-      // not here
-    }
+    if (isExecutable(p)) return p;
   }
   return undefined;
 }
@@ -36,6 +31,28 @@ function unifiedCgroups(): boolean {
  * runc. crun 1.8 refuses hybrid cgroup hosts, so it is only chosen on a unified hierarchy.
  */
 export function chooseRuntime(requested?: string): string {
+  // The same answer for the same inputs while the file is still there: a search of PATH (and
+  // the cgroup check) cost ~0.5 ms, and `run` asks twice (create checks, start uses it).
+  const key = `${requested ?? ''}\0${process.env.HULL_RUNTIME ?? ''}\0${process.env.PATH ?? ''}`;
+  const hit = chosen.get(key);
+  if (hit !== undefined && isExecutable(hit)) return hit;
+  const path = searchRuntime(requested);
+  chosen.set(key, path);
+  return path;
+}
+
+const chosen = new Map<string, string>();
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function searchRuntime(requested?: string): string {
   const name = requested || process.env.HULL_RUNTIME || '';
   if (name) {
     const path = name.includes('/') ? name : onPath(name);

@@ -57,8 +57,9 @@ function validateResources(h: HostConfig): void {
     throw invalid('Minimum memoryswap limit should be larger than memory limit, see usage');
   }
   if (h.MemorySwap > 0 && h.Memory === 0) throw invalid('You should always set the Memory limit when using Memoryswap limit, see usage');
-  const n = cpus().length;
-  if (h.NanoCpus < 0 || h.NanoCpus > n * 1e9) {
+  // os.cpus() reads /proc/stat and /proc/cpuinfo: only when there is a value to check.
+  const n = h.NanoCpus !== 0 ? cpus().length : 0;
+  if (h.NanoCpus < 0 || (h.NanoCpus > 0 && h.NanoCpus > n * 1e9)) {
     throw invalid(`Range of CPUs is from 0.01 to ${n.toFixed(2)}, as there are only ${n} CPUs available`);
   }
   if (h.NanoCpus > 0 && (h.CpuQuota > 0 || h.CpuPeriod > 0)) {

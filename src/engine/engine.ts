@@ -15,7 +15,7 @@ import type { PushResult } from '../image/push.js';
 import type { RequestCredentials } from '../image/registry/credentials.js';
 import { DEFAULT_DOMAIN, familiarString, parseNormalizedTagged } from '../image/reference.js';
 import { ImageStore } from '../image/store.js';
-import { openDb, type Db } from '../state/db.js';
+import { handOverDb, openDb, type Db } from '../state/db.js';
 import { HullError } from '../util/errors.js';
 import { span } from '../util/trace.js';
 import { ContainerService } from './containers.js';
@@ -62,6 +62,11 @@ export class Engine {
 
   close(): void {
     this.db.close();
+  }
+
+  /** For a process that ends without closing: see state/db.ts `handOverDb`. */
+  handOver(): void {
+    handOverDb(this.db);
   }
 
   async pull(ref: string, opts: { platform?: Platform; progress: ProgressSink; signal?: AbortSignal }): Promise<PullResult> {

@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { formatTrace, mark, record, span, traceDepth } from './trace.js';
 
 test('off: span only runs the function, nothing is recorded', async () => {
@@ -55,5 +59,30 @@ test('record: a phase timed elsewhere gets its epoch start, duration, CPU and th
     assert.match(line, /\s{2}elsewhere$/, 'indented one level, as a child of parent');
   } finally {
     delete process.env.HULL_TRACE;
+  }
+});
+
+test('gc: collections during a traced command are rows of their own, placed by time', () => {
+  // A child with a 1 MiB young generation, so allocating a few MiB inside a span must scavenge.
+  const dir = mkdtempSync(join(tmpdir(), 'hull-trace-gc-'));
+  try {
+    const out = join(dir, 'trace');
+    const script = `
+      import { span, flushTrace } from ${JSON.stringify(new URL('./trace.js', import.meta.url).href)};
+      let keep = [];
+      span('allocate', () => { for (let i = 0; i < 200000; i++) keep.push({ i, s: 'x' + i }); });
+      // Node delivers gc entries a few event-loop turns later.
+      await new Promise((r) => setTimeout(r, 20));
+      span('after', () => keep.length);
+      flushTrace();`;
+    execFileSync(process.execPath, ['--max-semi-space-size=1', '--input-type=module', '-e', script], { env: { ...process.env, HULL_TRACE: out } });
+    const rows = readFileSync(out, 'utf8').split('\n').slice(2).filter((l) => l.trim() !== '');
+    const names = rows.map((l) => l.trim().split(/\s+/).slice(3).join(' '));
+    assert.ok(names.includes('gc: scavenge'), names.join(' | '));
+    const at = (i: number): number => Number(rows[i]!.trim().split(/\s+/)[0]);
+    for (let i = 1; i < rows.length; i++) assert.ok(at(i) >= at(i - 1) || names[i] === 'exit', `rows in time order: ${rows.join(' | ')}`);
+    assert.ok(names.indexOf('gc: scavenge') < names.indexOf('after'), 'the scavenge happened during allocate, before after');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -10,6 +10,7 @@
  * load: a warm worker imports this long before it receives the command's environment.
  */
 import { appendFileSync, writeSync } from 'node:fs';
+import { PerformanceObserver, constants as perfConstants, type PerformanceEntry } from 'node:perf_hooks';
 
 interface Span {
   name: string;
@@ -48,10 +49,48 @@ function now(): number {
 
 let origin: number | undefined;
 
+/**
+ * V8's garbage collections during the traced command, as rows of their own: a scavenge is 1-2 ms
+ * of the main thread, invisible in the spans it lands in. Node delivers the entries
+ * asynchronously, so one in the command's last synchronous stretch may be missing.
+ */
+const gcEntries: PerformanceEntry[] = [];
+let gcObserver: PerformanceObserver | undefined;
+
+function observeGc(): void {
+  gcObserver = new PerformanceObserver((list) => {
+    // Bounded like the spans (MAX_ROWS): `hull serve` may be traced for hours.
+    for (const e of list.getEntries()) if (gcEntries.length < MAX_ROWS) gcEntries.push(e);
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
+}
+
+function gcKind(e: PerformanceEntry): string {
+  const kind = (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
+  if (kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) return 'scavenge';
+  if (kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) return 'mark-sweep';
+  if (kind === perfConstants.NODE_PERFORMANCE_GC_INCREMENTAL) return 'incremental marking';
+  return 'weak callbacks';
+}
+
+/** The GC rows, each placed among the others by its start (depth 0). */
+function withGcRows(rows: Span[]): Span[] {
+  gcObserver?.disconnect();
+  const gcs = gcEntries.splice(0).map((e): Span => ({ name: `gc: ${gcKind(e)}`, start: e.startTime - origin!, ms: e.duration, depth: 0 }));
+  if (gcs.length === 0) return rows;
+  const out: Span[] = [];
+  for (const r of rows) {
+    while (gcs.length > 0 && gcs[0]!.start < r.start) out.push(gcs.shift()!);
+    out.push(r);
+  }
+  return [...out, ...gcs];
+}
+
 function begin(): Span[] {
   if (!spans) {
     spans = [];
     origin = originMs();
+    observeGc();
     process.once('exit', flushTrace);
     // The hand-over: from the client's start to this process's first traced phase.
     if (origin !== 0) spans.push({ name: 'client start -> first traced phase', start: 0, ms: now(), depth: 0 });
@@ -137,7 +176,7 @@ export function formatTrace(rows: readonly Span[] = spans ?? []): string {
 export function flushTrace(): void {
   if (!spans || spans.length === 0) return;
   mark('exit');
-  const text = formatTrace();
+  const text = formatTrace(withGcRows(spans));
   spans = [];
   const dest = process.env.HULL_TRACE ?? '1';
   try {

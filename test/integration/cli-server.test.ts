@@ -7,7 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync, statSync, utimesSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, readlinkSync, statSync, utimesSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { removeHullTree } from '../helpers/leftovers.js';
 import { tmpdir } from 'node:os';
@@ -219,6 +220,28 @@ void describe('hull through the native client', { skip }, () => {
           child.stdin.end();
         }),
     );
+  });
+
+  test('a worker checkpoints its writes into hull.db before it ends and leaves the WAL for the next command', async () => {
+    let name = '';
+    const created = await onWorker(() => run(['create', '--name', (name = `handover-${process.pid}-${Date.now()}`), IMG, 'true'], { viaClient: true }));
+    assert.equal(created.code, 0, created.stderr);
+    const pid = Number(created.how.split(' ')[1]);
+    await until('the worker to end', () => !existsSync(`/proc/${pid}`) || undefined, 30_000);
+    // Durable as a close would leave it: the row is in the database file itself, not only in the WAL.
+    const copy = await mkdtemp(join(work, 'db-copy-'));
+    copyFileSync(join(root, 'hull.db'), join(copy, 'hull.db'));
+    const db = new Database(join(copy, 'hull.db'), { readonly: true });
+    try {
+      assert.ok(db.prepare('SELECT id FROM containers WHERE name = ?').get(name), 'the row was not checkpointed');
+    } finally {
+      db.close();
+    }
+    assert.ok(existsSync(join(root, 'hull.db-wal')), 'the WAL was deleted (the next command would recreate it, with two fsyncs)');
+    // The next process (node here, so the WAL is recovered by a fresh connection) sees and removes it.
+    const listed = await run(['ps', '-a', '--filter', `name=${name}`, '--format', '{{.Names}}'], { viaClient: false });
+    assert.equal(listed.stdout, `${name}\n`, listed.stderr);
+    assert.equal((await run(['rm', name], { viaClient: true })).code, 0);
   });
 
   test('run -it on a pty: the terminal, its size and the exit status come through', async () => {

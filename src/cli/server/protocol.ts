@@ -15,6 +15,8 @@ import { HullError } from '../../util/errors.js';
 
 /** The fd on which a worker receives connections from its supervisor (stdio index 3). */
 export const CTL_FD = 3;
+/** The name under which a worker's V8 exposes gc() (supervisor.ts spawns it with --expose-gc-as). */
+export const WORKER_GC_NAME = 'hullWorkerGc';
 /** How long a worker waits for the request after announcing itself. */
 export const REQUEST_TIMEOUT_MS = 10_000;
 

@@ -11,3 +11,26 @@ export function markWarmWorker(): void {
 export function isWarmWorker(): boolean {
   return warm;
 }
+
+/**
+ * Work a warm worker does after its client has the exit status, in the order it was asked for
+ * (worker.ts runs it from its one 'exit' listener, then ends the process at once: see there).
+ * The after-reply work and the database's hand-over go here rather than into 'exit' listeners
+ * of their own, which that hard end would skip.
+ */
+const exitWork: Array<() => void> = [];
+
+export function atWorkerExit(fn: () => void): void {
+  exitWork.push(fn);
+}
+
+/** Runs (and empties) the queue; one piece failing does not keep the others from running. */
+export function runWorkerExitWork(): void {
+  for (let fn = exitWork.shift(); fn; fn = exitWork.shift()) {
+    try {
+      fn();
+    } catch {
+      // the client has its answer; nothing here may change it
+    }
+  }
+}

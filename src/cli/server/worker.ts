@@ -7,7 +7,7 @@
  * streams lazily from whatever fds 0/1/2 are at first use, and they must be the client's.
  */
 import './warm.js';
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { prepareProgram, runCli } from '../main.js';
@@ -17,8 +17,10 @@ import { setAfterReplyScheduler } from '../../util/after-reply.js';
 import { packageRoot } from '../../util/package-root.js';
 import { buildId } from './build-id.js';
 import { reniceProcess } from './renice.js';
+import { atWorkerExit, runWorkerExitWork } from './worker-mode.js';
 import { warmSqlite } from '../../state/db.js';
-import { CTL_FD, REQUEST_TIMEOUT_MS, exitLine, parseRequest } from './protocol.js';
+import { chooseRuntime } from '../../container/runtime.js';
+import { CTL_FD, REQUEST_TIMEOUT_MS, WORKER_GC_NAME, exitLine, parseRequest } from './protocol.js';
 
 const native = nativeAddon();
 
@@ -34,6 +36,33 @@ async function warmAsyncFs(): Promise<void> {
   await readFile('/proc/self/stat').catch(() => undefined);
   await writeFile('/dev/null', 'warm').catch(() => undefined);
   await rename('/nonexistent/hull-warm', '/nonexistent/hull-warm2').catch(() => undefined);
+  // The first recursive rmSync loads Node's internal rimraf (1.3 ms): `start` empties the
+  // monitor's directory with one before it spawns the monitor.
+  rmSync('/nonexistent/hull-warm', { recursive: true, force: true });
+}
+
+/**
+ * The OCI runtime's path, searched once per process (container/runtime.ts): every create and
+ * start asks for it (a search of PATH, ~0.5 ms). The command's PATH is usually the supervisor's
+ * (the same user's shell); when it is not, the command searches again.
+ */
+function warmRuntimeChoice(): void {
+  try {
+    chooseRuntime();
+  } catch {
+    // no runtime installed: the command reports that itself
+  }
+}
+
+/**
+ * A full collection while idle. The load leaves V8 with garbage and sometimes with incremental
+ * marking under way; while the worker blocks in recvmsg none of it can progress, so it was
+ * finished by the command (a mark-sweep of 5-20 ms at the request's arrival, HULL_TRACE's gc
+ * rows). Collected now, the command starts on a clean heap and an empty young generation.
+ */
+function collectGarbage(): void {
+  const gc = (globalThis as Record<string, unknown>)[WORKER_GC_NAME];
+  if (typeof gc === 'function') (gc as () => void)();
 }
 
 function closeAll(fds: number[]): void {
@@ -62,7 +91,9 @@ async function serve(): Promise<void> {
   // Work every command does that needs nothing from the request, done while idle.
   const program = prepareProgram();
   warmSqlite();
+  warmRuntimeChoice();
   await warmAsyncFs();
+  collectGarbage();
   // Ready: fd 1 is still the pipe to the supervisor (fs.writeSync does not create process.stdout).
   writeSync(1, 'R');
   // Blocks until the supervisor hands over a client's connection; EOF when it went away.
@@ -84,9 +115,15 @@ async function serve(): Promise<void> {
     } catch {
       // the client is gone
     }
+    runWorkerExitWork();
+    // Ends here, without Node's teardown: its cleanup hooks would close SQLite (as the last
+    // connection: a checkpoint, and the WAL deleted, which the next command then recreates with
+    // two fsyncs; see state/db.ts handOverDb) and free a heap nobody needs. Listeners added
+    // after this one do not run: the worker's own go through atWorkerExit.
+    process.exit(code);
   });
-  // Work the client need not wait for runs in 'exit' listeners after the one above.
-  setAfterReplyScheduler((work) => process.once('exit', () => work.runSync()));
+  // Work the client need not wait for runs after the status, in the listener above.
+  setAfterReplyScheduler((work) => atWorkerExit(() => work.runSync()));
   if (req.fds.length !== 3) {
     closeAll(req.fds);
     process.exit(0);
