@@ -27,7 +27,7 @@ import { guestConfig } from './guest-config.js';
 import { qmp } from './qmp.js';
 import { QEMU_BINARY, VIRTIOFSD_PID_SUFFIX, VM_FILES, qemuArgs, virtiofsdCommand, virtiofsdSocketArg, vmDir, type VmSettings } from './qemu.js';
 import { guestMounts, mountFields, qemuShareArgs } from './mounts.js';
-import { netnsPath, networkFields, qemuNetArgs, readNetwork, wireTaps } from './network.js';
+import { netnsPath, networkFields, qemuNetArgs, readNetwork, wireTaps, type GuestNetwork } from './network.js';
 import { aliveAs, readPid, waitFor } from './proc.js';
 import { ExecFailed, vmExec, vmProcessList } from './exec.js';
 import type { OciProcess } from '../container/spec/oci-types.js';
@@ -77,10 +77,8 @@ async function create(p: Parsed): Promise<void> {
   writeFileSync(join(dir, VM_FILES.created), '');
   const log = openSync(join(dir, VM_FILES.qemuLog), 'a');
 
-  // What netavark made in the container's namespace (vm/network.ts), read before anything runs.
-  const ns = netnsPath(bundle);
-  const net = ns ? readNetwork(ns) : { interfaces: [] };
   // The root, then one virtiofsd per volume or bind (vm/mounts.ts), each with its pid file.
+  // Spawned first: they start up while this process reads the network below.
   const mounts = guestMounts(bundle);
   const daemons: { source: string; socket: string; pidFile: string; readonly: boolean }[] = [
     { source: join(bundle, 'rootfs'), socket: VM_FILES.virtiofs, pidFile: VM_FILES.virtiofsdPid, readonly: false },
@@ -95,9 +93,19 @@ async function create(p: Parsed): Promise<void> {
     vfsds.push(vfsd);
     writeFileSync(join(dir, d.pidFile), String(vfsd.pid));
   }
+  // What netavark (or the fast path) made in the container's namespace (vm/network.ts).
+  const ns = netnsPath(bundle);
+  let net: GuestNetwork = { interfaces: [] };
+  try {
+    if (ns) net = readNetwork(ns);
+  } catch (e) {
+    killDaemons();
+    throw e;
+  }
   for (const [i, d] of daemons.entries()) {
     const vfsd = vfsds[i]!;
-    const up = await waitFor(() => existsSync(join(dir, d.socket)) || vfsd.exitCode !== null, 10_000);
+    // Polled finely: the socket appears a few ms after the spawn, and QEMU waits for it.
+    const up = await waitFor(() => existsSync(join(dir, d.socket)) || vfsd.exitCode !== null, 10_000, 2);
     if (!up || vfsd.exitCode !== null) {
       killDaemons();
       throw new Error(`virtiofsd for ${d.source} did not start: ${tail(join(dir, VM_FILES.qemuLog))}`);
