@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { appendFileSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync, constants as fsc } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { nativeAddon } from '../util/native.js';
 import { vmRuntimePath } from './prepare.js';
@@ -205,4 +205,22 @@ test('the other verbs are the node runtime\'s, with the same arguments', () => {
   const usage = spawnSync(vmRuntimePath(), ['start'], { encoding: 'utf8' });
   assert.equal(usage.status, 2);
   assert.match(usage.stderr, /usage: hull-vm-runtime --root DIR VERB/);
+  const noId = spawnSync(vmRuntimePath(), ['--root', root, 'delete', '--force'], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(noId.status, 2);
+  assert.match(noId.stderr, /delete needs a container id/);
+});
+
+test('runtime-main.js called directly (the runtime a VM started before the front recorded) hands start/state/kill/delete to the front', () => {
+  const { root, dir, ctlIn } = vmDir('m1');
+  closeSync(ctlIn);
+  const main = join(dirname(vmRuntimePath()), '..', 'dist', 'src', 'vm', 'runtime-main.js');
+  const state = spawnSync(main, ['--root', root, 'state', 'm1'], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(state.status, 0, state.stderr);
+  assert.equal((JSON.parse(state.stdout) as { status: string }).status, 'stopped');
+  const del = spawnSync(main, ['--root', root, 'delete', '--force', 'm1'], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(del.status, 0, del.stderr);
+  assert.equal(existsSync(dir), false);
+  const missing = spawnSync(main, ['--root', root, 'state', 'm1'], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /container "m1" does not exist/);
 });

@@ -7,14 +7,14 @@
  * crash reconciliation are the container code paths, unchanged (docs/ARCHITECTURE.md, "Virtual machines").
  * They run it through its C front, build/hull-vm-runtime (native/vm/hull-vm-runtime.c), which
  * does start/state/kill/delete itself, without a node start, and execs this script (same
- * arguments) for the verbs here.
+ * arguments) for the verbs here (called directly, this script hands those four to the front).
  *
  *   hull-vm-runtime --root DIR [--log F --log-format json] create --bundle B --pid-file P ID
  *   hull-vm-runtime --root DIR pause|resume|ps|top ID
  *   hull-vm-runtime --root DIR [--log F --log-format json] exec --process FILE [--detach] ID
  *   hull-vm-runtime --root DIR update -r - ID
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createConnection } from 'node:net';
 import { appendFileSync, closeSync, existsSync, openSync, readFileSync, writeFileSync, constants as fsc } from 'node:fs';
@@ -23,6 +23,7 @@ import { basename, join } from 'node:path';
 import { applyCpuLimits, cgroupDirs, joinCgroup } from './cgroup.js';
 import { nativeAddon } from '../util/native.js';
 import { messageOf } from '../util/errors.js';
+import { packageRoot } from '../util/package-root.js';
 import { guestConfig } from './guest-config.js';
 import { qmp } from './qmp.js';
 import { QEMU_BINARY, VIRTIOFSD_PID_SUFFIX, VM_FILES, qemuArgs, virtiofsdCommand, virtiofsdSocketArg, vmDir, type VmSettings } from './qemu.js';
@@ -265,6 +266,20 @@ async function pauseResume(p: Parsed, pause: boolean): Promise<void> {
   else await rm(join(dir, 'paused'), { force: true });
 }
 
+/**
+ * start/kill/delete/state are the C front's (native/vm/hull-vm-runtime.c), which runs this
+ * script for the other verbs. Called directly (a VM started before the front existed has this
+ * script as its recorded runtime), they are handed to the front with the same arguments. The
+ * front sends an id it would not take back here, so those are refused first (no ping-pong).
+ */
+function byFront(p: Parsed): void {
+  const id = p.rest[0];
+  if (!id || id.includes('/') || id === '.' || id === '..') throw new UsageError(`${p.verb} needs a container id`);
+  const r = spawnSync(join(packageRoot(), 'build', 'hull-vm-runtime'), process.argv.slice(2), { stdio: 'inherit' });
+  if (r.error) throw r.error;
+  process.exit(r.status ?? 1);
+}
+
 async function main(): Promise<void> {
   const p = parse(process.argv.slice(2));
   switch (p.verb) {
@@ -274,8 +289,7 @@ async function main(): Promise<void> {
     case 'kill':
     case 'delete':
     case 'state':
-      // native/vm/hull-vm-runtime.c does these itself; it runs this script for the rest.
-      throw new UsageError(`${p.verb} is done by build/hull-vm-runtime, the runtime's front`);
+      return byFront(p);
     case 'pause':
       return pauseResume(p, true);
     case 'resume':
