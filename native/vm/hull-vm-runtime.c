@@ -429,19 +429,38 @@ static int rm_entry(const char *path, const struct stat *sb, int type, struct FT
 	return 0;
 }
 
-/* cgroups.json: a JSON array of absolute directory paths (vm/cgroup.ts), each rmdir'd. */
+/*
+ * cgroups.json: a JSON array of absolute directory paths (vm/cgroup.ts), each rmdir'd. A
+ * process that has exited still holds its cgroup until it is reaped: QEMU and virtiofsd are the
+ * monitor's children (it is their subreaper), and it reaps them while this runs. So a busy
+ * directory is tried again for a while; one still busy after that is left to the host.
+ */
+#define CGROUP_BUSY_WAIT_MS 5000
 static void remove_cgroups(const char *dir)
 {
 	char *p = path_in(dir, CGROUPS), *json = slurp(p);
 	free(p);
-	for (char *s = json ? strchr(json, '"') : NULL; s; s = strchr(s + 1, '"')) {
+	char *dirs[16];
+	int n = 0;
+	for (char *s = json ? strchr(json, '"') : NULL; s && n < 16; s = strchr(s + 1, '"')) {
 		char *e = strchr(s + 1, '"');
 		if (!e)
 			break;
 		*e = 0;
 		if (s[1] == '/' && !strchr(s + 1, '\\'))
-			rmdir(s + 1); /* gone already, or a process has not left yet: as vm/cgroup.ts */
+			dirs[n++] = s + 1;
 		s = e;
+	}
+	for (long long end = now_ms() + CGROUP_BUSY_WAIT_MS;; sleep_ms(5)) {
+		int busy = 0;
+		for (int i = 0; i < n; i++) {
+			if (!dirs[i] || rmdir(dirs[i]) == 0 || errno == ENOENT)
+				dirs[i] = NULL;
+			else
+				busy += errno == EBUSY;
+		}
+		if (!busy || now_ms() >= end)
+			break;
 	}
 	free(json);
 }
