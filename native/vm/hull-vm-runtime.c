@@ -508,12 +508,15 @@ static int do_delete(const char *dir)
 			break;
 		if (now_ms() < end)
 			continue;
+		const char *sep = "";
 		for (int i = 0; i < n; i++) {
 			pid_t pid = read_pid(procs[i].pid_file);
-			if (alive_as(pid, procs[i].comm))
-				fprintf(stderr, "%s (pid %d), ", procs[i].comm, (int)pid);
+			if (alive_as(pid, procs[i].comm)) {
+				fprintf(stderr, "%s%s (pid %d)", sep, procs[i].comm, (int)pid);
+				sep = ", ";
+			}
 		}
-		die("still running %d s after SIGKILL; the VM's state is kept", DELETE_WAIT_MS / 1000);
+		die(" still running %d s after SIGKILL; the VM's state is kept", DELETE_WAIT_MS / 1000);
 	}
 	/* qemu.ts virtiofsdLockFile: /run/virtiofsd/<"../ID/SOCKET" with / → .>.pid */
 	for (int i = 0; i < n; i++) {
