@@ -26,3 +26,9 @@ mv -f "$OUT.tmp" "$OUT"
 gcc "${CFLAGS[@]}" -static -o build/hull-vm-init.tmp native/vm/hull-vm-init.c native/vm/guest-exec.c
 strip build/hull-vm-init.tmp 2>/dev/null || true
 mv -f build/hull-vm-init.tmp build/hull-vm-init
+
+# The VM runtime's front (native/vm/hull-vm-runtime.c): start/state/kill/delete without a node
+# start; it execs dist/src/vm/runtime-main.js for the other verbs. Dynamic, as the monitor.
+gcc "${CFLAGS[@]}" -o build/hull-vm-runtime.tmp native/vm/hull-vm-runtime.c
+strip build/hull-vm-runtime.tmp 2>/dev/null || true
+mv -f build/hull-vm-runtime.tmp build/hull-vm-runtime

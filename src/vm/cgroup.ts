@@ -8,7 +8,7 @@
  * host (its own heap, TCG's translation cache); a cgroup limit at the guest's size would get
  * QEMU OOM-killed under load. The cgroup counts; the guest's RAM is the limit.
  */
-import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseProcCgroup } from '../container/stats.js';
 
@@ -46,17 +46,6 @@ export function joinCgroup(dirs: readonly string[], pids: readonly number[]): st
     }
   }
   return made;
-}
-
-/** Removes the (emptied) cgroup directories; those still busy are left for the host's cleanup. */
-export function removeCgroup(dirs: readonly string[]): void {
-  for (const dir of dirs) {
-    try {
-      rmdirSync(dir);
-    } catch {
-      // gone already, or a process has not left yet
-    }
-  }
 }
 
 export interface CpuLimits {

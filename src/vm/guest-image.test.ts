@@ -3,10 +3,6 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { buildCpio, bzImageVersion, findKernel, moduleFiles } from './guest-image.js';
-import { readCtl } from './proc.js';
-import { mkdtemp, writeFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 
 test('buildCpio writes a newc archive cpio(1) reads back, parent directories first', { skip: !existsSync('/usr/bin/cpio') && 'needs cpio' }, () => {
   const archive = buildCpio([
@@ -30,22 +26,6 @@ test('moduleFiles lists the virtio modules after the modules they depend on', (t
   if (at('virtiofs') < 0) return t.skip('virtiofs is built into this kernel');
   assert.ok(at('fuse') >= 0 && at('fuse') < at('virtiofs'), files.join(' '));
   assert.throws(() => moduleFiles(version, ['no_such_module_x']), /has no no_such_module_x module/);
-});
-
-test('readCtl reads the guest reports: started, error, exit or signal', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'hull-ctl-'));
-  try {
-    const f = join(dir, 'ctl.out');
-    assert.deepEqual(readCtl(f), { started: false });
-    await writeFile(f, 'started\nexit 3\n');
-    assert.deepEqual(readCtl(f), { started: true, exit: 3 });
-    await writeFile(f, 'started\nsignal 15\n');
-    assert.equal(readCtl(f).exit, 143);
-    await writeFile(f, 'error exec: "x": executable file not found in $PATH\nexit 127\n');
-    assert.equal(readCtl(f).error, 'exec: "x": executable file not found in $PATH');
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
 });
 
 test('bzImageVersion reads the version string the boot header points at, and nothing from other files', () => {

@@ -45,9 +45,14 @@ interface IpAddr {
   addr_info?: { family: string; local: string; prefixlen: number }[];
 }
 
-/** What netavark configured in the namespace: the interfaces (not lo) and the default IPv4 gateway. */
+/**
+ * What netavark (or the fast path) configured in the namespace: the interfaces (not lo) and the
+ * default IPv4 gateway. One `ip -json -batch` run for both listings: each nsenter + ip pair is
+ * two execs on runtime create's way to QEMU's spawn. Each command prints one line of JSON.
+ */
 export function readNetwork(ns: string): GuestNetwork {
-  const links = JSON.parse(inNetns(ns, 'ip', ['-j', 'addr', 'show'])) as IpAddr[];
+  const [addrs, defaults] = inNetns(ns, 'ip', ['-j', '-batch', '-'], 'addr show\nroute show default\n').trim().split('\n');
+  const links = JSON.parse(addrs ?? '[]') as IpAddr[];
   const interfaces = links
     .filter((l) => l.link_type === 'ether' && l.address && !l.ifname.startsWith('hulltap'))
     .map((l) => ({
@@ -56,7 +61,7 @@ export function readNetwork(ns: string): GuestNetwork {
       mtu: l.mtu,
       addresses: (l.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`),
     }));
-  const routes = JSON.parse(inNetns(ns, 'ip', ['-j', '-4', 'route', 'show', 'default'])) as { gateway?: string }[];
+  const routes = JSON.parse(defaults || '[]') as { gateway?: string }[];
   const gateway = routes.find((r) => r.gateway)?.gateway;
   return { interfaces, ...(gateway ? { gateway } : {}) };
 }

@@ -6,7 +6,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../util/package-root.js';
 import type { ContainerDoc } from '../container/model.js';
 import { HullError } from '../util/errors.js';
 import { chooseAccel } from './accel.js';
@@ -18,9 +18,13 @@ export function isVm(doc: ContainerDoc): boolean {
   return doc.HostConfig.Isolation === 'vm';
 }
 
-/** The VM runtime command the monitor and the engine run in place of runc. */
+/**
+ * The VM runtime command the monitor and the engine run in place of runc: the C front
+ * (native/vm/hull-vm-runtime.c), which does start/state/kill/delete itself and execs
+ * runtime-main.js for the other verbs.
+ */
 export function vmRuntimePath(): string {
-  return fileURLToPath(new URL('./runtime-main.js', import.meta.url));
+  return join(packageRoot(), 'build', 'hull-vm-runtime');
 }
 
 const MIB = 1024 * 1024;

@@ -27,35 +27,6 @@ export function aliveAs(pid: number, comm: string): boolean {
   }
 }
 
-export interface CtlReport {
-  started: boolean;
-  /** Why the workload could not be run (the guest init's words). */
-  error?: string;
-  /** The workload's end: an exit status, or 128 + the signal that killed it. */
-  exit?: number;
-  /** How far the guest init got while booting (its last `stage NAME` line; "ready" at the end). */
-  stage?: string;
-}
-
-/** The guest's reports, written by QEMU into ctl.out one line at a time. */
-export function readCtl(path: string): CtlReport {
-  let text = '';
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    // not there yet
-  }
-  const r: CtlReport = { started: false };
-  for (const line of text.split('\n')) {
-    if (line === 'started') r.started = true;
-    else if (line.startsWith('error ')) r.error = line.slice(6);
-    else if (/^exit \d+$/.test(line)) r.exit = Number(line.slice(5));
-    else if (/^signal \d+$/.test(line)) r.exit = 128 + Number(line.slice(7));
-    else if (line.startsWith('stage ')) r.stage = line.slice(6);
-  }
-  return r;
-}
-
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `check` until it is true (→ true) or `ms` pass (→ false). */

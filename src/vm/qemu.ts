@@ -129,14 +129,11 @@ function virtiofsdArgs(source: string, socket: string): string[] {
  * (/run/virtiofsd/<path, / → .>.pid) and leaves it behind. With a bare relative name every VM's
  * virtiofsd would fight over one lock ("Cannot lock pid file") when two start at once, so the
  * socket is named through its VM's directory: `../<id>/<name>` from that directory is the same
- * file, still short (the 107-byte limit), and unique per VM. `delete` removes the pid file.
+ * file, still short (the 107-byte limit), and unique per VM. `delete` removes the pid file
+ * (native/vm/hull-vm-runtime.c).
  */
 export function virtiofsdSocketArg(id: string, socket: string): string {
   return `../${id}/${socket}`;
-}
-
-export function virtiofsdLockFile(id: string, socket: string): string {
-  return join('/run/virtiofsd', `${virtiofsdSocketArg(id, socket).replaceAll('/', '.')}.pid`);
 }
 
 export function vmDir(runtimeRoot: string, id: string): string {

@@ -5,29 +5,31 @@
  * runc container. The container monitor (native/monitor) and the engine drive it exactly as
  * they drive runc, so logs, attach, exit recording, stop/kill/rm, restart policies and the
  * crash reconciliation are the container code paths, unchanged (docs/ARCHITECTURE.md, "Virtual machines").
+ * They run it through its C front, build/hull-vm-runtime (native/vm/hull-vm-runtime.c), which
+ * does start/state/kill/delete itself, without a node start, and execs this script (same
+ * arguments) for the verbs here (called directly, this script hands those four to the front).
  *
  *   hull-vm-runtime --root DIR [--log F --log-format json] create --bundle B --pid-file P ID
- *   hull-vm-runtime --root DIR start|state|pause|resume|ps ID
- *   hull-vm-runtime --root DIR kill [--all] ID SIGNAL
+ *   hull-vm-runtime --root DIR pause|resume|ps|top ID
  *   hull-vm-runtime --root DIR [--log F --log-format json] exec --process FILE [--detach] ID
- *   hull-vm-runtime --root DIR delete [--force] ID
+ *   hull-vm-runtime --root DIR update -r - ID
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createConnection } from 'node:net';
-import { appendFileSync, closeSync, existsSync, openSync, readdirSync, readFileSync, statSync, writeFileSync, constants as fsc } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, openSync, readFileSync, writeFileSync, constants as fsc } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { constants as osc } from 'node:os';
 import { basename, join } from 'node:path';
-import { applyCpuLimits, cgroupDirs, joinCgroup, removeCgroup } from './cgroup.js';
+import { applyCpuLimits, cgroupDirs, joinCgroup } from './cgroup.js';
 import { nativeAddon } from '../util/native.js';
 import { messageOf } from '../util/errors.js';
+import { packageRoot } from '../util/package-root.js';
 import { guestConfig } from './guest-config.js';
 import { qmp } from './qmp.js';
-import { QEMU_BINARY, VIRTIOFSD_PID_SUFFIX, VM_FILES, qemuArgs, virtiofsdCommand, virtiofsdLockFile, virtiofsdSocketArg, vmDir, type VmSettings } from './qemu.js';
+import { QEMU_BINARY, VIRTIOFSD_PID_SUFFIX, VM_FILES, qemuArgs, virtiofsdCommand, virtiofsdSocketArg, vmDir, type VmSettings } from './qemu.js';
 import { guestMounts, mountFields, qemuShareArgs } from './mounts.js';
-import { netnsPath, networkFields, qemuNetArgs, readNetwork, wireTaps } from './network.js';
-import { aliveAs, readCtl, readPid, waitFor } from './proc.js';
+import { netnsPath, networkFields, qemuNetArgs, readNetwork, wireTaps, type GuestNetwork } from './network.js';
+import { aliveAs, readPid, waitFor } from './proc.js';
 import { ExecFailed, vmExec, vmProcessList } from './exec.js';
 import type { OciProcess } from '../container/spec/oci-types.js';
 
@@ -61,14 +63,6 @@ function parse(argv: string[]): Parsed {
   return { root, verb, flags, rest };
 }
 
-function signalNumber(name: string): number {
-  if (/^\d+$/.test(name)) return Number(name);
-  const key = (name.toUpperCase().startsWith('SIG') ? name.toUpperCase() : `SIG${name.toUpperCase()}`) as keyof typeof osc.signals;
-  const n = osc.signals[key];
-  if (n === undefined) throw new UsageError(`invalid signal ${name}`);
-  return n;
-}
-
 async function create(p: Parsed): Promise<void> {
   const id = p.rest[0];
   const bundle = p.flags.get('--bundle');
@@ -84,10 +78,8 @@ async function create(p: Parsed): Promise<void> {
   writeFileSync(join(dir, VM_FILES.created), '');
   const log = openSync(join(dir, VM_FILES.qemuLog), 'a');
 
-  // What netavark made in the container's namespace (vm/network.ts), read before anything runs.
-  const ns = netnsPath(bundle);
-  const net = ns ? readNetwork(ns) : { interfaces: [] };
   // The root, then one virtiofsd per volume or bind (vm/mounts.ts), each with its pid file.
+  // Spawned first: they start up while this process reads the network below.
   const mounts = guestMounts(bundle);
   const daemons: { source: string; socket: string; pidFile: string; readonly: boolean }[] = [
     { source: join(bundle, 'rootfs'), socket: VM_FILES.virtiofs, pidFile: VM_FILES.virtiofsdPid, readonly: false },
@@ -102,9 +94,19 @@ async function create(p: Parsed): Promise<void> {
     vfsds.push(vfsd);
     writeFileSync(join(dir, d.pidFile), String(vfsd.pid));
   }
+  // What netavark (or the fast path) made in the container's namespace (vm/network.ts).
+  const ns = netnsPath(bundle);
+  let net: GuestNetwork = { interfaces: [] };
+  try {
+    if (ns) net = readNetwork(ns);
+  } catch (e) {
+    killDaemons();
+    throw e;
+  }
   for (const [i, d] of daemons.entries()) {
     const vfsd = vfsds[i]!;
-    const up = await waitFor(() => existsSync(join(dir, d.socket)) || vfsd.exitCode !== null, 10_000);
+    // Polled finely: the socket appears a few ms after the spawn, and QEMU waits for it.
+    const up = await waitFor(() => existsSync(join(dir, d.socket)) || vfsd.exitCode !== null, 10_000, 2);
     if (!up || vfsd.exitCode !== null) {
       killDaemons();
       throw new Error(`virtiofsd for ${d.source} did not start: ${tail(join(dir, VM_FILES.qemuLog))}`);
@@ -212,53 +214,6 @@ function tail(path: string): string {
   }
 }
 
-async function start(p: Parsed): Promise<void> {
-  const id = p.rest[0]!;
-  const dir = vmDir(p.root, id);
-  const qemuPid = readPid(join(dir, VM_FILES.qemuPid));
-  const settings = bundleSettings(dir);
-  // The guest booted from `create` on and waits for this line to run the workload.
-  const ctl = openSync(join(dir, VM_FILES.ctlIn), fsc.O_WRONLY | fsc.O_NONBLOCK);
-  try {
-    writeFileSync(ctl, 'start\n');
-  } finally {
-    closeSync(ctl);
-  }
-  await rm(join(dir, VM_FILES.created), { force: true });
-  // Started means the workload runs (Docker's start returns then); a guest that hangs or dies
-  // before that is a start failure, with the console's last lines as the reason.
-  const timeoutMs = settings.bootTimeoutSeconds * 1000;
-  let state = 'timeout' as 'started' | 'gone' | 'timeout';
-  await waitFor(() => {
-    const ctl = readCtl(join(dir, VM_FILES.ctlOut));
-    if (ctl.started || ctl.error !== undefined || ctl.exit !== undefined) state = 'started';
-    else if (!aliveAs(qemuPid, 'qemu-system')) state = 'gone';
-    return state !== 'timeout';
-  }, timeoutMs);
-  if (state === 'started') return;
-  if (state === 'timeout') process.kill(qemuPid, 'SIGKILL');
-  throw new Error(bootFailure(dir, settings, state === 'timeout'));
-}
-
-/**
- * Why a boot failed, with where it stopped: the guest init's last stage on hull.ctl (none: the
- * kernel never got the control port up), how long QEMU had run, and the console's last lines
- * (kernel warnings, panics and the init's stage lines: the kernel runs with loglevel=5).
- */
-function bootFailure(dir: string, settings: VmSettings, timedOut: boolean): string {
-  const why = timedOut ? `the VM did not boot within ${settings.bootTimeoutSeconds} s` : 'the VM powered off while booting (kernel panic?)';
-  const stage = readCtl(join(dir, VM_FILES.ctlOut)).stage;
-  let ran = '';
-  try {
-    ran = `, ${Math.round((Date.now() - statSync(join(dir, VM_FILES.qemuPid)).mtimeMs) / 1000)} s after QEMU started`;
-  } catch {
-    // no pid file: nothing to say
-  }
-  const where = stage ? `the guest init's last stage: ${stage}` : 'the guest init never opened its control port';
-  const console = tail(settings.consoleLog);
-  return `${why} (${where}${ran}); console: ${console === 'no message' ? 'empty (the kernel printed no warning and never reached the init)' : console}; QEMU: ${tail(join(dir, VM_FILES.qemuLog))}`;
-}
-
 /** The settings create copied from the bundle, and the bundle's path. */
 function bundleSettings(dir: string): VmSettings & { bundle: string } {
   return JSON.parse(readFileSync(join(dir, 'vm.json'), 'utf8')) as VmSettings & { bundle: string };
@@ -304,68 +259,25 @@ function logError(p: Parsed, message: string): void {
   }
 }
 
-async function kill(p: Parsed): Promise<void> {
-  const [id, sigName = 'TERM'] = p.rest;
-  const dir = vmDir(p.root, id!);
-  const qemuPid = readPid(join(dir, VM_FILES.qemuPid));
-  if (!aliveAs(qemuPid, 'qemu-system')) throw new Error('container not running');
-  const sig = signalNumber(sigName);
-  // --all (stop's escalation, rm -f) and a VM not started yet: pull the plug.
-  if (p.flags.has('--all') || existsSync(join(dir, VM_FILES.created))) {
-    process.kill(qemuPid, 'SIGKILL');
-    return;
-  }
-  const fd = openSync(join(dir, VM_FILES.ctlIn), fsc.O_WRONLY | fsc.O_NONBLOCK);
-  try {
-    writeFileSync(fd, `signal ${sig}\n`);
-  } finally {
-    closeSync(fd);
-  }
-  // SIGKILL must end the VM even if the guest cannot act on it (hung kernel).
-  if (sig === osc.signals.SIGKILL && !(await waitFor(() => !aliveAs(qemuPid, 'qemu-system'), 5_000))) process.kill(qemuPid, 'SIGKILL');
-}
-
-/** How long delete waits for a SIGKILLed QEMU and its virtiofsds to be gone. */
-const DELETE_WAIT_MS = 20_000;
-
-async function del(p: Parsed): Promise<void> {
-  const dir = vmDir(p.root, p.rest[0]!);
-  const daemons = existsSync(dir) ? readdirSync(dir).filter((f) => f === VM_FILES.virtiofsdPid || f.endsWith(VIRTIOFSD_PID_SUFFIX)) : [];
-  for (const [file, comm] of [[VM_FILES.qemuPid, 'qemu-system'] as const, ...daemons.map((f) => [f, 'virtiofsd'] as const)]) {
-    const pid = readPid(join(dir, file));
-    if (aliveAs(pid, comm)) process.kill(pid, 'SIGKILL');
-  }
-  // The directory (its pid files) goes only once QEMU and virtiofsd have: without it nothing
-  // could find them again. A SIGKILLed QEMU can take a while to free its guest RAM under load.
-  const living = (): string[] =>
-    [[VM_FILES.qemuPid, 'qemu-system'] as const, ...daemons.map((f) => [f, 'virtiofsd'] as const)]
-      .filter(([file, comm]) => aliveAs(readPid(join(dir, file)), comm))
-      .map(([file, comm]) => `${comm} (pid ${readPid(join(dir, file))})`);
-  if (!(await waitFor(() => living().length === 0, DELETE_WAIT_MS, 50))) {
-    throw new Error(`${living().join(', ')} still running ${DELETE_WAIT_MS / 1000} s after SIGKILL; the VM's state is kept`);
-  }
-  const sockets = daemons.map((f) => (f === VM_FILES.virtiofsdPid ? VM_FILES.virtiofs : `${f.slice(0, -VIRTIOFSD_PID_SUFFIX.length)}.sock`));
-  await Promise.all(sockets.map((s) => rm(virtiofsdLockFile(p.rest[0]!, s), { force: true })));
-  // The cgroup can go once QEMU has.
-  removeCgroup(recordedCgroups(dir));
-  await rm(dir, { recursive: true, force: true });
-}
-
-function state(p: Parsed): void {
-  const id = p.rest[0]!;
-  const dir = vmDir(p.root, id);
-  if (!existsSync(dir)) throw new Error(`container "${id}" does not exist`);
-  const pid = readPid(join(dir, VM_FILES.qemuPid));
-  const alive = aliveAs(pid, 'qemu-system');
-  const status = !alive ? 'stopped' : existsSync(join(dir, VM_FILES.created)) ? 'created' : existsSync(join(dir, 'paused')) ? 'paused' : 'running';
-  process.stdout.write(JSON.stringify({ ociVersion: '1.0.2', id, pid: alive ? pid : 0, status }) + '\n');
-}
-
 async function pauseResume(p: Parsed, pause: boolean): Promise<void> {
   const dir = vmDir(p.root, p.rest[0]!);
   await qmpIn(dir, pause ? 'stop' : 'cont');
   if (pause) writeFileSync(join(dir, 'paused'), '');
   else await rm(join(dir, 'paused'), { force: true });
+}
+
+/**
+ * start/kill/delete/state are the C front's (native/vm/hull-vm-runtime.c), which runs this
+ * script for the other verbs. Called directly (a VM started before the front existed has this
+ * script as its recorded runtime), they are handed to the front with the same arguments. The
+ * front sends an id it would not take back here, so those are refused first (no ping-pong).
+ */
+function byFront(p: Parsed): void {
+  const id = p.rest[0];
+  if (!id || id.includes('/') || id === '.' || id === '..') throw new UsageError(`${p.verb} needs a container id`);
+  const r = spawnSync(join(packageRoot(), 'build', 'hull-vm-runtime'), process.argv.slice(2), { stdio: 'inherit' });
+  if (r.error) throw r.error;
+  process.exit(r.status ?? 1);
 }
 
 async function main(): Promise<void> {
@@ -374,13 +286,10 @@ async function main(): Promise<void> {
     case 'create':
       return create(p);
     case 'start':
-      return start(p);
     case 'kill':
-      return kill(p);
     case 'delete':
-      return del(p);
     case 'state':
-      return state(p);
+      return byFront(p);
     case 'pause':
       return pauseResume(p, true);
     case 'resume':
