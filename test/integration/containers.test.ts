@@ -384,12 +384,18 @@ void describe('restart policies and --rm', { skip }, () => {
   test('--rm removes after exit; run -d --rm too', async () => {
     const name = uniq('rm');
     // What a killed process left in the removal area (named by its pid) goes with the next --rm.
+    // A --rm container's root is unmounted after the answer, so such a leftover may still hold
+    // a mounted root: the sweep unmounts it.
     const removed = join(root, 'tmp', 'removed');
     await mkdir(join(removed, '2147483646-left-behind', 'diff'), { recursive: true });
+    await mkdir(join(removed, '2147483646-left-behind', 'rootfs'));
+    await promisify(execFile)('mount', ['-t', 'tmpfs', 'tmpfs', join(removed, '2147483646-left-behind', 'rootfs')]);
     const r = await hull(['run', '--rm', '--name', name, IMG, 'sh', '-c', 'exit 4']);
     assert.equal(r.code, 4);
     assert.equal((await hull(['inspect', name])).code, 1, 'the container should be gone when run returns');
     assert.deepEqual(await readdir(removed), [], 'the removed container\'s files, and the leftover, are deleted');
+    const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '');
+    assert.deepEqual(mounts.filter((m) => m.startsWith(join(root, 'tmp')) || m.startsWith(join(root, 'containers'))), [], 'no root is left mounted');
     const dname = uniq('rmd');
     await ok(['run', '-d', '--rm', '--name', dname, IMG, 'sleep', '0.3']);
     await until('removal', async () => ((await hull(['inspect', dname])).code === 1 ? true : undefined));
