@@ -4,8 +4,9 @@
  * monitor per container, outliving the CLI that started it; the protocol is docs/monitor.md.
  *
  * Start sequence (the engine's): startMonitor() → the container exists, created but not
- * running, with the monitor holding its stdio → optionally attach() → `runtime start ID` →
- * waitExit()/attach().done. Attaching before start loses no output.
+ * running, with the monitor holding its stdio → optionally attach() → start: the monitor reads
+ * runc's exec.fifo (Attachment.start(), startThroughMonitor()), or `runtime start ID` for other
+ * runtimes → waitExit()/attach().done. Attaching before start loses no output.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, watch } from 'node:fs';
@@ -13,13 +14,24 @@ import type { FSWatcher } from 'node:fs';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
+import { Writable as NodeWritable } from 'node:stream';
 import type { Readable, Writable } from 'node:stream';
 import { HullError, messageOf } from '../util/errors.js';
 import { packageRoot } from '../util/package-root.js';
 import { record, traceDepth } from '../util/trace.js';
 
 /** Frame types on the attach socket (docs/monitor.md). */
-export const FRAME = { stdin: 0, stdout: 1, stderr: 2, closeStdin: 3, resize: 4, claimExit: 5 } as const;
+export const FRAME = { stdin: 0, stdout: 1, stderr: 2, closeStdin: 3, resize: 4, claimExit: 5, start: 6 } as const;
+
+/** The first payload byte of the monitor's answer to a start (frame 6). */
+const START_REPLY = { ok: 0, noFifo: 1, failed: 2 } as const;
+
+/**
+ * How a start through the monitor ended: `started` (runc's exec.fifo was read: the workload is
+ * on its way), or `no-fifo` (nothing was done: not runc's created state, as with the VM runtime;
+ * the caller runs `runtime start`). A failure rejects.
+ */
+export type MonitorStartResult = 'started' | 'no-fifo';
 export const FRAME_HEADER = 5;
 
 /** Files the monitor keeps in its state directory. */
@@ -391,6 +403,12 @@ export interface Attachment {
   closeStdin(): void;
   /** Leave the container running; output stops. */
   detach(): void;
+  /**
+   * Ask the monitor to let the created container run (docs/monitor.md, frame 6): it reads
+   * runc's exec.fifo as `runc start` does, without starting runc. Resolves once init has
+   * exec'd the workload, or with `no-fifo` when there is nothing to read (use `runtime start`).
+   */
+  start(): Promise<MonitorStartResult>;
 }
 
 /**
@@ -446,10 +464,25 @@ function wire(sock: Socket, stateDir: string, opts: AttachOptions): Attachment {
   if (opts.size) resize(opts.size.rows, opts.size.cols);
   if (opts.onResize) unsubscribe = opts.onResize(resize);
 
+  // At most one start at a time: a second one is the monitor's to refuse.
+  let starting: { resolve(r: MonitorStartResult): void; reject(e: Error): void } | undefined;
+  const startReply = (payload: Buffer): void => {
+    const waiter = starting;
+    starting = undefined;
+    if (!waiter) return;
+    if (payload[0] === START_REPLY.ok) waiter.resolve('started');
+    else if (payload[0] === START_REPLY.noFifo) waiter.resolve('no-fifo');
+    else waiter.reject(new HullError('INTERNAL', `OCI runtime start failed: ${payload.subarray(1).toString('utf8') || 'unknown error'}`));
+  };
+
   // Output: a slow local writer pauses the socket; the monitor then drops us if we fall far
   // behind, rather than ever slowing the container.
   sock.on('data', (chunk: Buffer) => {
     for (const f of decoder.push(chunk)) {
+      if (f.type === FRAME.start) {
+        startReply(f.payload);
+        continue;
+      }
       const target = f.type === FRAME.stderr && !opts.tty ? opts.stderr : f.type === FRAME.stdout || f.type === FRAME.stderr ? opts.stdout : undefined;
       if (!target) continue;
       lastWrite = new Promise<void>((res) => {
@@ -489,6 +522,8 @@ function wire(sock: Socket, stateDir: string, opts: AttachOptions): Attachment {
       if (code !== 'EPIPE' && code !== 'ECONNRESET') failed = e;
     });
     sock.once('close', () => {
+      starting?.reject(new HullError('INTERNAL', 'OCI runtime start failed: the container\'s monitor closed the connection before the container started'));
+      starting = undefined;
       if (opts.stdin) {
         opts.stdin.off('data', onStdinData);
         opts.stdin.off('end', onStdinEnd);
@@ -515,5 +550,27 @@ function wire(sock: Socket, stateDir: string, opts: AttachOptions): Attachment {
       detached = true;
       sock.destroy();
     },
+    start: () =>
+      new Promise<MonitorStartResult>((resolve, reject) => {
+        if (starting || sock.destroyed) return reject(new HullError('INTERNAL', 'OCI runtime start failed: a start is already on its way or the connection is closed'));
+        starting = { resolve, reject };
+        send(encodeFrame(FRAME.start));
+      }),
   };
+}
+
+/** Discards what it is given (the output a start-only connection receives). */
+const discard = (): Writable => new NodeWritable({ write: (_chunk, _enc, cb) => cb() });
+
+/**
+ * Start the created container through its monitor without attaching (`start`, `run -d`): a
+ * connection that only asks for the start (Attachment.start()) and leaves.
+ */
+export async function startThroughMonitor(stateDir: string): Promise<MonitorStartResult> {
+  const a = await attach(stateDir, { stdout: discard(), stderr: discard(), tty: false });
+  try {
+    return await a.start();
+  } finally {
+    a.detach();
+  }
 }

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import type { ImageStore } from '../image/store.js';
 import type { ContainerDoc, ContainerState } from '../container/model.js';
 import { initialState } from '../container/model.js';
-import { attach, isMonitorAlive, readExit, startMonitor, waitExit, ContainerStartError, STATE_FILES, type AttachOptions, type Attachment, type ExitInfo } from '../container/monitor.js';
+import { attach, isMonitorAlive, readExit, startMonitor, startThroughMonitor, waitExit, ContainerStartError, STATE_FILES, type AttachOptions, type Attachment, type ExitInfo } from '../container/monitor.js';
 import { NAME_PATTERN, randomName } from '../container/names.js';
 import { containerPaths, runtimeRoot } from '../container/paths.js';
 import { unmountRootfs } from '../container/rootfs.js';
@@ -351,7 +351,7 @@ export class ContainerService {
       // The workload never runs before its interfaces exist (Docker configures them during
       // create, before start, too).
       await span('start: network ready', async () => net?.ready);
-      await span('start: runtime start', () => runtime.start(c.id, started.pid));
+      await span('start: runtime start', () => runtime.start(c.id, () => (attachment ? attachment.start() : startThroughMonitor(paths.monitor))));
       mark('start: workload running');
     } catch (e) {
       attachment?.detach();

@@ -15,7 +15,7 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { attach, ContainerStartError, isMonitorAlive, monitorPath, readExit, startMonitor, waitExit } from '../../src/container/monitor.js';
+import { attach, ContainerStartError, isMonitorAlive, monitorPath, readExit, startMonitor, startThroughMonitor, waitExit } from '../../src/container/monitor.js';
 import type { MonitorOptions, MonitorStarted } from '../../src/container/monitor.js';
 import { DEFAULT_CAPABILITIES } from '../../src/container/spec/capabilities.js';
 import { DEFAULT_SECCOMP_PROFILE } from '../../src/container/spec/seccomp-profile.js';
@@ -546,6 +546,52 @@ s.close()
       assert.deepEqual(left, []);
     }
     await until('monitors to exit', () => monitorCount() <= baseline);
+  });
+
+  void it('starts the container itself (frame 6) as runc start would: running, exec.fifo gone, output attached', async () => {
+    const c = await prepare({ args: ['sh', '-c', 'echo started; cat'] });
+    const m = await start(c, { stdin: true });
+    const fifo = join(runtimeRoot, c.id, 'exec.fifo');
+    assert.ok(existsSync(fifo));
+    const out = new Collect();
+    const input = new PassThrough();
+    const a = await attach(c.stateDir, { stdin: input, stdout: out, stderr: new Collect(), tty: false });
+    assert.equal(await a.start(), 'started');
+    assert.ok(!existsSync(fifo), 'the FIFO is removed, as runc start does');
+    assert.match((await runc('state', c.id)).stdout, /"status": "running"/);
+    await assert.rejects(a.start(), /cannot start an already running container/);
+    input.end('bye\n');
+    assert.equal((await a.done)?.exitCode, 0);
+    assert.equal(out.text(), 'started\nbye\n');
+    await assertGone(c.id, m.monitorPid, c.stateDir);
+  });
+
+  void it('a start-only connection (startThroughMonitor) starts a container that exits at once', async () => {
+    const c = await prepare({ args: ['true'] });
+    const m = await start(c);
+    assert.equal(await startThroughMonitor(c.stateDir), 'started');
+    assert.equal((await waitExit(c.stateDir, undefined, m.monitorPid)).exitCode, 0);
+    await assertGone(c.id, m.monitorPid, c.stateDir);
+  });
+
+  void it('a start after the created container was killed fails as runc start does; without exec.fifo it is left to runtime start', async () => {
+    const c = await prepare({ args: ['true'] });
+    const m = await start(c);
+    const a = await attach(c.stateDir, { stdout: new Collect(), stderr: new Collect(), tty: false });
+    assert.equal((await runc('kill', c.id, 'KILL')).code, 0);
+    // The monitor may have ended (and closed the connection) before the request arrives.
+    await assert.rejects(a.start(), /container process is already dead|closed the connection before the container started/);
+    await a.done;
+    await assertGone(c.id, m.monitorPid, c.stateDir);
+
+    const d = await prepare({ args: ['true'] });
+    const n = await start(d);
+    await rm(join(runtimeRoot, d.id, 'exec.fifo'));
+    assert.equal(await startThroughMonitor(d.stateDir), 'no-fifo', 'nothing done: the caller runs runtime start');
+    assert.match(readFileSync(`/proc/${n.pid}/cmdline`, 'latin1'), /init/, 'still runc\'s init, not the workload');
+    assert.equal((await runc('kill', d.id, 'KILL')).code, 0);
+    assert.equal((await waitExit(d.stateDir, undefined, n.monitorPid)).exitCode, 137);
+    await assertGone(d.id, n.monitorPid, d.stateDir);
   });
 
   void it('attach to a container that is not running is refused', async () => {
