@@ -9,16 +9,18 @@
  * runtimes → waitExit()/attach().done. Attaching before start loses no output.
  */
 import { spawn } from 'node:child_process';
+import type { ChildProcess, StdioOptions } from 'node:child_process';
+import { getPriority, setPriority } from 'node:os';
 import { readFileSync, watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import { Writable as NodeWritable } from 'node:stream';
 import type { Readable, Writable } from 'node:stream';
 import { HullError, messageOf } from '../util/errors.js';
 import { packageRoot } from '../util/package-root.js';
-import { record, traceDepth } from '../util/trace.js';
+import { record, span, traceDepth } from '../util/trace.js';
 
 /** Frame types on the attach socket (docs/monitor.md). */
 export const FRAME = { stdin: 0, stdout: 1, stderr: 2, closeStdin: 3, resize: 4, claimExit: 5, start: 6 } as const;
@@ -153,6 +155,17 @@ export function monitorPath(): string {
   return join(packageRoot(), 'build', 'hull-monitor');
 }
 
+/** Options whose values are paths the monitor would resolve against its working directory. */
+const PATH_OPTIONS = new Set(['--bundle', '--runtime-root', '--state-dir', '--log-path', '--exit-status-file', '--resize-fifo']);
+
+function absoluteArgs(args: readonly string[]): string[] {
+  return args.map((a, i) => {
+    const opt = args[i - 1] ?? '';
+    const isPath = PATH_OPTIONS.has(opt) || ((opt === '--runtime' || opt === '--exit-command') && a.includes('/'));
+    return isPath ? resolvePath(a) : a;
+  });
+}
+
 export function monitorArgs(opts: MonitorOptions): string[] {
   const args = ['--id', opts.id, '--bundle', opts.bundle, '--runtime', opts.runtime, '--runtime-root', opts.runtimeRoot, '--state-dir', opts.stateDir, '--sync-fd', '3'];
   if (opts.terminal) args.push('--terminal');
@@ -175,6 +188,68 @@ export function monitorArgs(opts: MonitorOptions): string[] {
   return args;
 }
 
+/** The stdio every monitor is spawned with: fd 3 is the sync pipe (stdin: see prespawnMonitor). */
+const MONITOR_STDIO = ['ignore', 'ignore', 'pipe', 'pipe'] as const;
+
+/** A monitor spawned ahead of need, waiting for its command line (prespawnMonitor). */
+let ready: { child: ChildProcess; binary: string } | undefined;
+let refill = false;
+
+/**
+ * Spawn a monitor now that waits (`--args-fd 0`) for the command line of a later startMonitor,
+ * which then costs no fork+exec of this process: libuv's spawn is synchronous and forks this
+ * whole process (~90 MB in a CLI worker), which held the thread 6-22 ms under load (1.3 ms of
+ * CPU quiet). Called while idle: by a warm CLI worker before it announces itself, and by
+ * `hull serve` (`keepOne`: a new one after each use). A monitor never used exits at the EOF
+ * of its stdin, when this process ends. Its priority is made this process's at use (an idle
+ * worker runs niced). Anything that goes wrong here only means startMonitor spawns as before.
+ */
+export function prespawnMonitor(o: { keepOne?: boolean; binary?: string } = {}): void {
+  if (o.keepOne) refill = true;
+  if (ready) return;
+  const binary = o.binary ?? monitorPath();
+  let child: ChildProcess;
+  try {
+    child = spawn(binary, ['--args-fd', '0'], { detached: true, stdio: ['pipe', ...MONITOR_STDIO.slice(1)] as StdioOptions });
+  } catch {
+    return;
+  }
+  const mine = { child, binary };
+  child.on('error', () => {
+    if (ready === mine) ready = undefined;
+  });
+  child.on('exit', () => {
+    if (ready === mine) ready = undefined;
+  });
+  // Nothing of it may keep this process alive.
+  child.unref();
+  for (const s of child.stdio) (s as Socket | null)?.unref?.();
+  ready = mine;
+}
+
+/** The prespawned monitor, handed `args` (and this process's environment), or undefined. */
+function takePrespawned(binary: string, args: readonly string[]): ChildProcess | undefined {
+  const r = ready;
+  ready = undefined;
+  if (refill) setImmediate(() => prespawnMonitor());
+  if (!r || r.binary !== binary || r.child.pid === undefined || r.child.exitCode !== null || r.child.signalCode !== null) {
+    r?.child.stdin?.destroy();
+    return undefined;
+  }
+  try {
+    setPriority(r.child.pid, getPriority());
+  } catch {
+    // at worst it runs niced
+  }
+  // Its pipes were unref'd while it waited: now the reply must keep this process alive.
+  for (const s of r.child.stdio) (s as Socket | null)?.ref?.();
+  const env = Object.entries(process.env).map(([k, v]) => `${k}=${v ?? ''}\0`);
+  const block = Buffer.from(`${args.map((a) => `${a}\0`).join('')}\0${env.join('')}`);
+  // Counted (docs/monitor.md, --args-fd): the pipe's close waits for this event loop.
+  r.child.stdin!.end(Buffer.concat([Buffer.from(`${block.length}\n`), block]));
+  return r.child;
+}
+
 /**
  * Start a monitor, which creates the container (`runtime create`) and reports back on fd 3.
  * Resolves once the container exists; the caller then runs `runtime start ID`. The monitor is
@@ -184,7 +259,13 @@ export function startMonitor(opts: MonitorOptions): Promise<MonitorStarted> {
   const binary = opts.binary ?? monitorPath();
   const depth = traceDepth();
   return new Promise<MonitorStarted>((resolve, reject) => {
-    const child = spawn(binary, monitorArgs(opts), { detached: true, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+    const args = monitorArgs(opts);
+    // A prespawned monitor has its own working directory: paths go absolute (the monitor
+    // resolves relative ones against its own).
+    const child =
+      span('monitor: prespawned, handed its arguments', () => takePrespawned(binary, absoluteArgs(args))) ??
+      // Synchronous in libuv (fork, then a wait for the child's exec): it holds this thread.
+      span('monitor: spawn (fork + exec, in this process)', () => spawn(binary, args, { detached: true, stdio: [...MONITOR_STDIO] }));
     const sync = child.stdio[3] as Readable;
     const stderr = child.stderr!;
     let line = '';

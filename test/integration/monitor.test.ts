@@ -15,7 +15,7 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { attach, ContainerStartError, isMonitorAlive, monitorPath, readExit, startMonitor, startThroughMonitor, waitExit } from '../../src/container/monitor.js';
+import { attach, ContainerStartError, isMonitorAlive, monitorPath, prespawnMonitor, readExit, startMonitor, startThroughMonitor, waitExit } from '../../src/container/monitor.js';
 import type { MonitorOptions, MonitorStarted } from '../../src/container/monitor.js';
 import { DEFAULT_CAPABILITIES } from '../../src/container/spec/capabilities.js';
 import { DEFAULT_SECCOMP_PROFILE } from '../../src/container/spec/seccomp-profile.js';
@@ -222,6 +222,39 @@ void describe('hull-monitor with runc', { skip }, () => {
     assert.ok(create[1]! > 0);
     await runcStart(c.id);
     assert.equal((await waitExit(c.stateDir, undefined, m.monitorPid)).exitCode, 0);
+  });
+
+  void it('a prespawned monitor (--args-fd) takes the next start: arguments and environment as of that start', async () => {
+    prespawnMonitor();
+    const c = await prepare({ args: ['true'] });
+    const marker = join(c.stateDir, 'exit-command-env');
+    process.env.HULL_TRACE = '/nonexistent-dir/trace';
+    const before = formatTrace();
+    process.env.HULL_MONITOR_TEST_VALUE = 'as-of-the-start';
+    let m: MonitorStarted;
+    try {
+      m = await start(c, { exitCommand: ['/bin/sh', '-c', `echo "$HULL_MONITOR_TEST_VALUE" > ${marker}`] });
+    } finally {
+      delete process.env.HULL_TRACE;
+      delete process.env.HULL_MONITOR_TEST_VALUE;
+    }
+    // This start's rows: the trace holds every earlier test's too.
+    const rows = formatTrace().slice(before.length);
+    assert.match(rows, /monitor: prespawned, handed its arguments/);
+    assert.doesNotMatch(rows, /monitor: spawn \(fork/, 'no spawn of this process on the start path');
+    // Found as any monitor is: by its name and by its command line.
+    assert.ok(isMonitorAlive(m.monitorPid), 'named hull-monitor');
+    assert.ok(readFileSync(`/proc/${m.monitorPid}/cmdline`, 'latin1').includes(`--id\0${c.id}\0`), 'its real command line');
+    assert.equal(await startThroughMonitor(c.stateDir), 'started');
+    assert.equal((await waitExit(c.stateDir, undefined, m.monitorPid)).exitCode, 0);
+    await assertGone(c.id, m.monitorPid, c.stateDir);
+    await until('the exit command', () => existsSync(marker));
+    assert.equal((await readFile(marker, 'utf8')).trim(), 'as-of-the-start');
+    // Never used (its caller ended) or cut short: it exits at once, doing nothing.
+    for (const input of ['', '100\n--id\0x']) {
+      const r = spawnSync(monitorPath(), ['--args-fd', '0'], { input, timeout: 10_000 });
+      assert.equal(r.status, 0, `input ${JSON.stringify(input)}: ${r.stderr.toString()}`);
+    }
   });
 
   void it('logs stdout and stderr as json-file lines, records the exit status, then cleans up', async () => {

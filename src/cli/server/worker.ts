@@ -18,6 +18,7 @@ import { packageRoot } from '../../util/package-root.js';
 import { buildId } from './build-id.js';
 import { reniceProcess } from './renice.js';
 import { warmSqlite } from '../../state/db.js';
+import { prespawnMonitor } from '../../container/monitor.js';
 import { CTL_FD, REQUEST_TIMEOUT_MS, exitLine, parseRequest } from './protocol.js';
 
 const native = nativeAddon();
@@ -63,6 +64,8 @@ async function serve(): Promise<void> {
   const program = prepareProgram();
   warmSqlite();
   await warmAsyncFs();
+  // A container monitor waiting for its arguments: a `run` or `start` then forks nothing.
+  prespawnMonitor();
   // Ready: fd 1 is still the pipe to the supervisor (fs.writeSync does not create process.stdout).
   writeSync(1, 'R');
   // Blocks until the supervisor hands over a client's connection; EOF when it went away.
