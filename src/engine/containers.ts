@@ -26,6 +26,7 @@ import { prepareBundle } from './container-bundle.js';
 import { createPlannedVolumes, planMounts, removeVolumes } from './container-mounts.js';
 import { VolumeStore } from '../volume/store.js';
 import type { EndpointRequest, NetworkService } from './networks.js';
+import { removeNetns } from '../network/netns.js';
 import { EngineEvents } from './events.js';
 import { isVm, prepareVm, vmMonitorOptions, vmRuntimePath } from '../vm/prepare.js';
 import { mark, span } from '../util/trace.js';
@@ -418,7 +419,8 @@ export class ContainerService {
     // --rm: the removal below unmounts the root after the caller's answer (removeFiles).
     if (!autoRemove) span('exited: unmount', () => unmountRootfs(paths.rootfs));
     this.volumes.release(id);
-    span('exited: network release', () => this.networks?.release(c, { deferVeth: true }));
+    // --rm: released by the removal below, the namespace's unmount after the answer.
+    if (!autoRemove) span('exited: network release', () => this.networks?.release(c, { deferVeth: true }));
     if (autoRemove) {
       await span('exited: --rm remove', () => this.remove(id, { force: true, volumes: true, exitedMonitor: monitorPid }));
       return;
@@ -553,7 +555,7 @@ export class ContainerService {
     // After an exit the root is unmounted with the directory's deletion, after the answer.
     if (opts.exitedMonitor === undefined) unmountRootfs(paths.rootfs);
     this.volumes.release(c.id);
-    span('remove: network endpoints', () => this.networks?.removed(c));
+    span('remove: network endpoints', () => this.networks?.removed(c, opts.exitedMonitor !== undefined ? { deferVeth: true, deferNetns: true } : {}));
     await span('remove: monitor\'s runtime delete', () => this.runtimeDeleted(c, paths.monitor, opts.exitedMonitor));
     span('remove: files', () => this.removeFiles(c.id, paths, opts.exitedMonitor !== undefined));
     span('remove: row', () => this.records.delete(c.id));
@@ -611,7 +613,13 @@ export class ContainerService {
       rmSync(dir, { recursive: true, force: true });
     };
     if (afterExit) {
-      void sweepDeadPidEntries(trash, (dir) => unmountRootfs(join(dir, basename(paths.rootfs)))).catch(() => undefined);
+      // A killed process's leftovers: a root still mounted, a network namespace not yet
+      // removed (fastRelease's deferNetns; it runs before these entries are deleted).
+      void sweepDeadPidEntries(trash, (dir) => {
+        const leftId = /^\d+-([0-9a-f]{64})-\d$/.exec(basename(dir))?.[1];
+        if (leftId) removeNetns(leftId);
+        unmountRootfs(join(dir, basename(paths.rootfs)));
+      }).catch(() => undefined);
       try {
         mkdirSync(trash, { recursive: true, mode: 0o700 });
         for (const [i, dir] of [paths.dir, paths.monitor].entries()) {
@@ -633,6 +641,8 @@ export class ContainerService {
     if (moved.length === 0) return;
     afterReply({
       run: async () => {
+        // The unmount is synchronous: on the next turn of the loop (`hull serve` answers first).
+        await new Promise((r) => setImmediate(r));
         for (const dir of moved) {
           try {
             unmountRootfs(join(dir, basename(paths.rootfs)));
