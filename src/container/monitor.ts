@@ -194,15 +194,13 @@ const MONITOR_STDIO = ['ignore', 'ignore', 'pipe', 'pipe'] as const;
 /** A monitor spawned ahead of need, waiting for its command line (prespawnMonitor). */
 let ready: { child: ChildProcess; binary: string } | undefined;
 let refill = false;
-/** After a use, how long `hull serve` waits before spawning the next one (a `run --rm true` is over by then). */
-const REFILL_DELAY_MS = 100;
 
 /**
  * Spawn a monitor now that waits (`--args-fd 0`) for the command line of a later startMonitor,
  * which then costs no fork+exec of this process: libuv's spawn is synchronous and forks this
  * whole process (~90 MB in a CLI worker), which held the thread 6-22 ms under load (1.3 ms of
  * CPU quiet). Called while idle: by a warm CLI worker before it announces itself, and by
- * `hull serve` (`keepOne`: a new one 100 ms after each use). A monitor never used exits at the EOF
+ * `hull serve` (`keepOne`: a new one after each use, while that start waits for its runtime). A monitor never used exits at the EOF
  * of its stdin, when this process ends. Its priority is made this process's at use (an idle
  * worker runs niced). Anything that goes wrong here only means startMonitor spawns as before.
  */
@@ -233,9 +231,10 @@ export function prespawnMonitor(o: { keepOne?: boolean; binary?: string } = {}):
 function takePrespawned(binary: string, args: readonly string[]): ChildProcess | undefined {
   const r = ready;
   ready = undefined;
-  // The refill is itself a fork of this process: not while this start (or the next request's)
-  // is on its way, if it can be helped.
-  if (refill) setTimeout(() => prespawnMonitor(), REFILL_DELAY_MS).unref();
+  // The refill is itself a fork of this process, holding its thread for a while: now, while this
+  // start waits for `runtime create` (~50 ms), not later, when it would delay an answer (measured:
+  // 100 ms later it landed on the `wait` answer and the docker CLI's exit, +20 ms).
+  if (refill) setImmediate(() => prespawnMonitor());
   if (!r || r.binary !== binary || r.child.pid === undefined || r.child.exitCode !== null || r.child.signalCode !== null) {
     r?.child.stdin?.destroy();
     return undefined;

@@ -16,7 +16,7 @@ import { initialState } from '../container/model.js';
 import { attach, isMonitorAlive, readExit, startMonitor, startThroughMonitor, waitExit, ContainerStartError, STATE_FILES, type AttachOptions, type Attachment, type ExitInfo } from '../container/monitor.js';
 import { NAME_PATTERN, randomName } from '../container/names.js';
 import { containerPaths, runtimeRoot } from '../container/paths.js';
-import { unmountRootfs } from '../container/rootfs.js';
+import { unmountRootfs, unmountRootfsAsync } from '../container/rootfs.js';
 import { chooseRuntime, Runtime } from '../container/runtime.js';
 import { ContainerRecords, type ContainerRow } from '../state/containers.js';
 import type { Db } from '../state/db.js';
@@ -641,15 +641,11 @@ export class ContainerService {
     if (moved.length === 0) return;
     afterReply({
       run: async () => {
-        // The unmount is synchronous: on the next turn of the loop (`hull serve` answers first).
-        await new Promise((r) => setImmediate(r));
         for (const dir of moved) {
-          try {
-            unmountRootfs(join(dir, basename(paths.rootfs)));
-          } catch {
-            // left for the sweep
-          }
-          await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+          // On the thread pool: `hull serve`'s loop stays free to answer meanwhile.
+          const unmounted = await unmountRootfsAsync(join(dir, basename(paths.rootfs))).then(() => true, () => false);
+          // Still mounted: left for the sweep (a recursive delete would descend into the root).
+          if (unmounted) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
         }
       },
       runSync: () => {

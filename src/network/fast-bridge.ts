@@ -35,7 +35,7 @@ import { nativeAddon } from '../util/native.js';
 import { afterReply } from '../util/after-reply.js';
 import { HullError } from '../util/errors.js';
 import { span } from '../util/trace.js';
-import { netnsName, netnsPath, removeNetns } from './netns.js';
+import { netnsName, netnsPath, removeNetns, removeNetnsAsync } from './netns.js';
 import { rulesStillThere } from './rule-check.js';
 import type { Netavark, NetavarkNetwork } from './netavark.js';
 
@@ -205,8 +205,14 @@ export function fastRelease(containerId: string, ip: string, prefix: number, def
       // The pair normally dies with the namespace; one left (say, moved) goes by its index.
       if (index !== undefined && ifindexOf(veth) === index) deleteLink(veth, index);
     };
-    // Asynchronously: on the next turn of the loop (`hull serve` answers first).
-    afterReply({ runSync: () => tryOrIgnore(later), run: () => new Promise<void>((r) => setImmediate(() => r(tryOrIgnore(later)))) });
+    afterReply({
+      runSync: () => tryOrIgnore(later),
+      // `hull serve`: the unmount and the delete on libuv's thread pool, its loop free to answer.
+      run: async () => {
+        await removeNetnsAsync(containerId);
+        if (index !== undefined && ifindexOf(veth) === index) await nativeAddon().linkDeleteAsync(veth, index).catch(() => undefined);
+      },
+    });
     return;
   }
   removeNetns(containerId);
