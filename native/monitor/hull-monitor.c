@@ -1685,6 +1685,11 @@ int main(int argc, char **argv)
 			if (*end == 0 && fd > 2 && fd < INT_MAX && fcntl((int)fd, F_SETFD, FD_CLOEXEC) == 0)
 				opt.sync_fd = (int)fd;
 		}
+	/* Nothing the caller left open may live as long as the container (a pipe someone waits on
+	 * for EOF, a CLI worker's sockets): only stdio and the sync fd stay. */
+	if (opt.sync_fd > 3)
+		close_range(3, (unsigned)opt.sync_fd - 1, 0);
+	close_range(opt.sync_fd >= 3 ? (unsigned)opt.sync_fd + 1 : 3, ~0U, 0);
 	int c;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {

@@ -25,6 +25,9 @@ import { record, span, traceDepth } from '../util/trace.js';
 /** Frame types on the attach socket (docs/monitor.md). */
 export const FRAME = { stdin: 0, stdout: 1, stderr: 2, closeStdin: 3, resize: 4, claimExit: 5, start: 6 } as const;
 
+/** A start asked on a connection the monitor closed (it ended: the container died before starting). */
+const CLOSED_BEFORE_START = "OCI runtime start failed: the container's monitor closed the connection before the container started";
+
 /** The first payload byte of the monitor's answer to a start (frame 6). */
 const START_REPLY = { ok: 0, noFifo: 1, failed: 2 } as const;
 
@@ -606,7 +609,7 @@ function wire(sock: Socket, stateDir: string, opts: AttachOptions): Attachment {
       if (code !== 'EPIPE' && code !== 'ECONNRESET') failed = e;
     });
     sock.once('close', () => {
-      starting?.reject(new HullError('INTERNAL', 'OCI runtime start failed: the container\'s monitor closed the connection before the container started'));
+      starting?.reject(new HullError('INTERNAL', CLOSED_BEFORE_START));
       starting = undefined;
       if (opts.stdin) {
         opts.stdin.off('data', onStdinData);
@@ -636,7 +639,8 @@ function wire(sock: Socket, stateDir: string, opts: AttachOptions): Attachment {
     },
     start: () =>
       new Promise<MonitorStartResult>((resolve, reject) => {
-        if (starting || sock.destroyed) return reject(new HullError('INTERNAL', 'OCI runtime start failed: a start is already on its way or the connection is closed'));
+        if (starting) return reject(new HullError('INTERNAL', 'OCI runtime start failed: a start is already on its way'));
+        if (sock.destroyed) return reject(new HullError('INTERNAL', CLOSED_BEFORE_START));
         starting = { resolve, reject };
         send(encodeFrame(FRAME.start));
       }),
