@@ -567,6 +567,54 @@ napi_value netlink_link_delete_async(napi_env env, napi_callback_info info) {
   return promise;
 }
 
+// umount2Async(target, flags) → Promise: umount2(2) on libuv's thread pool. An unmount waits for
+// an RCU grace period (1-10 ms here): a server (`hull serve`) that unmounts a removed container's
+// root and namespace after its answer must not hold its loop meanwhile. The mount namespace is
+// the process's, shared by the pool's threads. Here for queue_async and op_error.
+struct umount_work {
+  napi_async_work work;
+  napi_deferred deferred;
+  char target[STR_BUF];
+  uint32_t flags;
+  int err;
+};
+
+static void umount_execute(napi_env env, void* data) {
+  (void)env;
+  struct umount_work* w = data;
+  w->err = umount2(w->target, (int)w->flags) == 0 ? 0 : -errno;
+}
+
+static void umount_complete(napi_env env, napi_status status, void* data) {
+  struct umount_work* w = data;
+  napi_value result;
+  if (status == napi_ok && w->err == 0) {
+    napi_get_undefined(env, &result);
+    napi_resolve_deferred(env, w->deferred, result);
+  } else {
+    napi_reject_deferred(env, w->deferred, op_error(env, status == napi_ok ? w->err : -ECANCELED, "umount2", w->target));
+  }
+  napi_delete_async_work(env, w->work);
+  free(w);
+}
+
+napi_value netlink_umount2_async(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  struct umount_work* w = calloc(1, sizeof *w);
+  if (w == NULL) {
+    napi_throw_error(env, NULL, "hull_native: out of memory");
+    return NULL;
+  }
+  if (get_args(env, info, 2, argv, "umount2Async(target, flags)") != 0 || arg_str(env, argv[0], w->target, sizeof w->target, "target") != 0 ||
+      arg_u32(env, argv[1], &w->flags, "flags") != 0) {
+    free(w);
+    return NULL;
+  }
+  napi_value promise = queue_async(env, "hull:umount2", umount_execute, umount_complete, w, &w->deferred, &w->work);
+  if (promise == NULL) free(w);
+  return promise;
+}
+
 // nftGeneration() → number | null: the nftables ruleset's generation id (NFT_MSG_GETGEN), which
 // every committed ruleset change increments; null when the kernel has no nftables. A rule seen
 // at generation G is still there while the generation is G.

@@ -12,6 +12,7 @@ napi_value netlink_link_delete(napi_env env, napi_callback_info info);
 napi_value netlink_link_delete_async(napi_env env, napi_callback_info info);
 napi_value netlink_netns_create_async(napi_env env, napi_callback_info info);
 napi_value netlink_nft_generation(napi_env env, napi_callback_info info);
+napi_value netlink_umount2_async(napi_env env, napi_callback_info info);
 
 #define NETLINK_PROPERTIES                                                                     \
   {"netnsCreate", NULL, netlink_netns_create, NULL, NULL, NULL, napi_enumerable, NULL},       \
@@ -21,5 +22,6 @@ napi_value netlink_nft_generation(napi_env env, napi_callback_info info);
       {"addrDelete", NULL, netlink_addr_delete, NULL, NULL, NULL, napi_enumerable, NULL},     \
       {"linkDelete", NULL, netlink_link_delete, NULL, NULL, NULL, napi_enumerable, NULL},     \
       {"linkDeleteAsync", NULL, netlink_link_delete_async, NULL, NULL, NULL, napi_enumerable, NULL}, \
-      {"nftGeneration", NULL, netlink_nft_generation, NULL, NULL, NULL, napi_enumerable, NULL}
+      {"nftGeneration", NULL, netlink_nft_generation, NULL, NULL, NULL, napi_enumerable, NULL}, \
+      {"umount2Async", NULL, netlink_umount2_async, NULL, NULL, NULL, napi_enumerable, NULL}
 #endif

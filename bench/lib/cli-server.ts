@@ -75,11 +75,12 @@ export interface WarmHull {
  * server, started and filled before this returns. Its background work includes refilling the
  * pool, so `settle` between timed runs waits for that too.
  */
-export async function warmHull(image: BenchImage, opts: { name?: string; env?: Record<string, string>; network?: NetworkChoice } = {}): Promise<WarmHull> {
-  if (!existsSync(HULL_CLIENT)) throw new Error(`${HULL_CLIENT} is missing: run npm run build first`);
+export async function warmHull(image: BenchImage, opts: { name?: string; env?: Record<string, string>; network?: NetworkChoice; client?: string } = {}): Promise<WarmHull> {
+  const client = opts.client ?? HULL_CLIENT;
+  if (!existsSync(client)) throw new Error(`${client} is missing: run npm run build first`);
   const dir = await mkdtemp(join(tmpdir(), 'hull-bench-cli-'));
   const server: CliServer = { dir, socket: join(dir, 'cli.sock'), trace: join(dir, 'trace') };
-  const engine = await hullEngine(image, { name: opts.name ?? 'hull', viaClient: true, ...(opts.network ? { network: opts.network } : {}), env: { ...opts.env, HULL_CLI_SOCKET: server.socket, HULL_CLIENT_TRACE: server.trace } });
+  const engine = await hullEngine(image, { name: opts.name ?? 'hull', viaClient: true, ...(opts.network ? { network: opts.network } : {}), ...(opts.client ? { client: opts.client } : {}), env: { ...opts.env, HULL_CLI_SOCKET: server.socket, HULL_CLIENT_TRACE: server.trace } });
   const background = engine.background.bind(engine);
   engine.background = async () => [...(await background()), ...(readyWorkers(server) < POOL ? [-1] : [])];
   // The first client command finds no server and starts one; wait for its pool.

@@ -92,6 +92,8 @@ export interface HullVariant {
   env?: Record<string, string>;
   /** 'default': containers join hull's default `bridge` network (no --network flag). */
   network?: NetworkChoice;
+  /** Another build's native client (with viaClient): bench/ab.ts compares two builds. */
+  client?: string;
 }
 
 /** `none` (the default for benchmarks) or each engine's default network. */
@@ -107,7 +109,7 @@ export async function hullEngine(image: BenchImage, variant: HullVariant = { nam
   const env = { ...process.env, ...variant.env };
   const cli = (args: readonly string[], opts: Omit<RunOptions, 'env'> = {}): Promise<RunResult> => {
     // No shell or env lookup in the way.
-    const [file, argv] = hullCommand(['--root', root, ...args], variant.viaClient);
+    const [file, argv] = variant.client ? [variant.client, ['--root', root, ...args]] : hullCommand(['--root', root, ...args], variant.viaClient);
     return run(file, argv, { ...opts, env });
   };
   const engine: Engine = {

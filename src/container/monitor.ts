@@ -4,22 +4,39 @@
  * monitor per container, outliving the CLI that started it; the protocol is docs/monitor.md.
  *
  * Start sequence (the engine's): startMonitor() → the container exists, created but not
- * running, with the monitor holding its stdio → optionally attach() → `runtime start ID` →
- * waitExit()/attach().done. Attaching before start loses no output.
+ * running, with the monitor holding its stdio → optionally attach() → start: the monitor reads
+ * runc's exec.fifo (Attachment.start(), startThroughMonitor()), or `runtime start ID` for other
+ * runtimes → waitExit()/attach().done. Attaching before start loses no output.
  */
 import { spawn } from 'node:child_process';
+import type { ChildProcess, StdioOptions } from 'node:child_process';
+import { getPriority, setPriority } from 'node:os';
 import { readFileSync, watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
+import { Writable as NodeWritable } from 'node:stream';
 import type { Readable, Writable } from 'node:stream';
 import { HullError, messageOf } from '../util/errors.js';
 import { packageRoot } from '../util/package-root.js';
-import { record, traceDepth } from '../util/trace.js';
+import { record, span, traceDepth } from '../util/trace.js';
 
 /** Frame types on the attach socket (docs/monitor.md). */
-export const FRAME = { stdin: 0, stdout: 1, stderr: 2, closeStdin: 3, resize: 4, claimExit: 5 } as const;
+export const FRAME = { stdin: 0, stdout: 1, stderr: 2, closeStdin: 3, resize: 4, claimExit: 5, start: 6 } as const;
+
+/** A start asked on a connection the monitor closed (it ended: the container died before starting). */
+const CLOSED_BEFORE_START = "OCI runtime start failed: the container's monitor closed the connection before the container started";
+
+/** The first payload byte of the monitor's answer to a start (frame 6). */
+const START_REPLY = { ok: 0, noFifo: 1, failed: 2 } as const;
+
+/**
+ * How a start through the monitor ended: `started` (runc's exec.fifo was read: the workload is
+ * on its way), or `no-fifo` (nothing was done: not runc's created state, as with the VM runtime;
+ * the caller runs `runtime start`). A failure rejects.
+ */
+export type MonitorStartResult = 'started' | 'no-fifo';
 export const FRAME_HEADER = 5;
 
 /** Files the monitor keeps in its state directory. */
@@ -141,6 +158,17 @@ export function monitorPath(): string {
   return join(packageRoot(), 'build', 'hull-monitor');
 }
 
+/** Options whose values are paths the monitor would resolve against its working directory. */
+const PATH_OPTIONS = new Set(['--bundle', '--runtime-root', '--state-dir', '--log-path', '--exit-status-file', '--resize-fifo']);
+
+function absoluteArgs(args: readonly string[]): string[] {
+  return args.map((a, i) => {
+    const opt = args[i - 1] ?? '';
+    const isPath = PATH_OPTIONS.has(opt) || ((opt === '--runtime' || opt === '--exit-command') && a.includes('/'));
+    return isPath ? resolvePath(a) : a;
+  });
+}
+
 export function monitorArgs(opts: MonitorOptions): string[] {
   const args = ['--id', opts.id, '--bundle', opts.bundle, '--runtime', opts.runtime, '--runtime-root', opts.runtimeRoot, '--state-dir', opts.stateDir, '--sync-fd', '3'];
   if (opts.terminal) args.push('--terminal');
@@ -163,6 +191,71 @@ export function monitorArgs(opts: MonitorOptions): string[] {
   return args;
 }
 
+/** The stdio every monitor is spawned with: fd 3 is the sync pipe (stdin: see prespawnMonitor). */
+const MONITOR_STDIO = ['ignore', 'ignore', 'pipe', 'pipe'] as const;
+
+/** A monitor spawned ahead of need, waiting for its command line (prespawnMonitor). */
+let ready: { child: ChildProcess; binary: string } | undefined;
+let refill = false;
+
+/**
+ * Spawn a monitor now that waits (`--args-fd 0`) for the command line of a later startMonitor,
+ * which then costs no fork+exec of this process: libuv's spawn is synchronous and forks this
+ * whole process (~90 MB in a CLI worker), which held the thread 6-22 ms under load (1.3 ms of
+ * CPU quiet). Called while idle: by a warm CLI worker before it announces itself, and by
+ * `hull serve` (`keepOne`: a new one after each use, while that start waits for its runtime). A monitor never used exits at the EOF
+ * of its stdin, when this process ends. Its priority is made this process's at use (an idle
+ * worker runs niced). Anything that goes wrong here only means startMonitor spawns as before.
+ */
+export function prespawnMonitor(o: { keepOne?: boolean; binary?: string } = {}): void {
+  if (o.keepOne) refill = true;
+  if (ready) return;
+  const binary = o.binary ?? monitorPath();
+  let child: ChildProcess;
+  try {
+    child = spawn(binary, ['--args-fd', '0'], { detached: true, stdio: ['pipe', ...MONITOR_STDIO.slice(1)] as StdioOptions });
+  } catch {
+    return;
+  }
+  const mine = { child, binary };
+  child.on('error', () => {
+    if (ready === mine) ready = undefined;
+  });
+  child.on('exit', () => {
+    if (ready === mine) ready = undefined;
+  });
+  // Nothing of it may keep this process alive.
+  child.unref();
+  for (const s of child.stdio) (s as Socket | null)?.unref?.();
+  ready = mine;
+}
+
+/** The prespawned monitor, handed `args` (and this process's environment), or undefined. */
+function takePrespawned(binary: string, args: readonly string[]): ChildProcess | undefined {
+  const r = ready;
+  ready = undefined;
+  // The refill is itself a fork of this process, holding its thread for a while: now, while this
+  // start waits for `runtime create` (~50 ms), not later, when it would delay an answer (measured:
+  // 100 ms later it landed on the `wait` answer and the docker CLI's exit, +20 ms).
+  if (refill) setImmediate(() => prespawnMonitor());
+  if (!r || r.binary !== binary || r.child.pid === undefined || r.child.exitCode !== null || r.child.signalCode !== null) {
+    r?.child.stdin?.destroy();
+    return undefined;
+  }
+  try {
+    setPriority(r.child.pid, getPriority());
+  } catch {
+    // at worst it runs niced
+  }
+  // Its pipes were unref'd while it waited: now the reply must keep this process alive.
+  for (const s of r.child.stdio) (s as Socket | null)?.ref?.();
+  const env = Object.entries(process.env).map(([k, v]) => `${k}=${v ?? ''}\0`);
+  const block = Buffer.from(`${args.map((a) => `${a}\0`).join('')}\0${env.join('')}`);
+  // Counted (docs/monitor.md, --args-fd): the pipe's close waits for this event loop.
+  r.child.stdin!.end(Buffer.concat([Buffer.from(`${block.length}\n`), block]));
+  return r.child;
+}
+
 /**
  * Start a monitor, which creates the container (`runtime create`) and reports back on fd 3.
  * Resolves once the container exists; the caller then runs `runtime start ID`. The monitor is
@@ -172,7 +265,13 @@ export function startMonitor(opts: MonitorOptions): Promise<MonitorStarted> {
   const binary = opts.binary ?? monitorPath();
   const depth = traceDepth();
   return new Promise<MonitorStarted>((resolve, reject) => {
-    const child = spawn(binary, monitorArgs(opts), { detached: true, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+    const args = monitorArgs(opts);
+    // A prespawned monitor has its own working directory: paths go absolute (the monitor
+    // resolves relative ones against its own).
+    const child =
+      span('monitor: prespawned, handed its arguments', () => takePrespawned(binary, absoluteArgs(args))) ??
+      // Synchronous in libuv (fork, then a wait for the child's exec): it holds this thread.
+      span('monitor: spawn (fork + exec, in this process)', () => spawn(binary, args, { detached: true, stdio: [...MONITOR_STDIO] }));
     const sync = child.stdio[3] as Readable;
     const stderr = child.stderr!;
     let line = '';
@@ -391,6 +490,12 @@ export interface Attachment {
   closeStdin(): void;
   /** Leave the container running; output stops. */
   detach(): void;
+  /**
+   * Ask the monitor to let the created container run (docs/monitor.md, frame 6): it reads
+   * runc's exec.fifo as `runc start` does, without starting runc. Resolves once init has
+   * exec'd the workload, or with `no-fifo` when there is nothing to read (use `runtime start`).
+   */
+  start(): Promise<MonitorStartResult>;
 }
 
 /**
@@ -446,10 +551,25 @@ function wire(sock: Socket, stateDir: string, opts: AttachOptions): Attachment {
   if (opts.size) resize(opts.size.rows, opts.size.cols);
   if (opts.onResize) unsubscribe = opts.onResize(resize);
 
+  // At most one start at a time: a second one is the monitor's to refuse.
+  let starting: { resolve(r: MonitorStartResult): void; reject(e: Error): void } | undefined;
+  const startReply = (payload: Buffer): void => {
+    const waiter = starting;
+    starting = undefined;
+    if (!waiter) return;
+    if (payload[0] === START_REPLY.ok) waiter.resolve('started');
+    else if (payload[0] === START_REPLY.noFifo) waiter.resolve('no-fifo');
+    else waiter.reject(new HullError('INTERNAL', `OCI runtime start failed: ${payload.subarray(1).toString('utf8') || 'unknown error'}`));
+  };
+
   // Output: a slow local writer pauses the socket; the monitor then drops us if we fall far
   // behind, rather than ever slowing the container.
   sock.on('data', (chunk: Buffer) => {
     for (const f of decoder.push(chunk)) {
+      if (f.type === FRAME.start) {
+        startReply(f.payload);
+        continue;
+      }
       const target = f.type === FRAME.stderr && !opts.tty ? opts.stderr : f.type === FRAME.stdout || f.type === FRAME.stderr ? opts.stdout : undefined;
       if (!target) continue;
       lastWrite = new Promise<void>((res) => {
@@ -489,6 +609,8 @@ function wire(sock: Socket, stateDir: string, opts: AttachOptions): Attachment {
       if (code !== 'EPIPE' && code !== 'ECONNRESET') failed = e;
     });
     sock.once('close', () => {
+      starting?.reject(new HullError('INTERNAL', CLOSED_BEFORE_START));
+      starting = undefined;
       if (opts.stdin) {
         opts.stdin.off('data', onStdinData);
         opts.stdin.off('end', onStdinEnd);
@@ -515,5 +637,28 @@ function wire(sock: Socket, stateDir: string, opts: AttachOptions): Attachment {
       detached = true;
       sock.destroy();
     },
+    start: () =>
+      new Promise<MonitorStartResult>((resolve, reject) => {
+        if (starting) return reject(new HullError('INTERNAL', 'OCI runtime start failed: a start is already on its way'));
+        if (sock.destroyed) return reject(new HullError('INTERNAL', CLOSED_BEFORE_START));
+        starting = { resolve, reject };
+        send(encodeFrame(FRAME.start));
+      }),
   };
+}
+
+/** Discards what it is given (the output a start-only connection receives). */
+const discard = (): Writable => new NodeWritable({ write: (_chunk, _enc, cb) => cb() });
+
+/**
+ * Start the created container through its monitor without attaching (`start`, `run -d`): a
+ * connection that only asks for the start (Attachment.start()) and leaves.
+ */
+export async function startThroughMonitor(stateDir: string): Promise<MonitorStartResult> {
+  const a = await attach(stateDir, { stdout: discard(), stderr: discard(), tty: false });
+  try {
+    return await a.start();
+  } finally {
+    a.detach();
+  }
 }

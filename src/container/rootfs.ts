@@ -79,6 +79,21 @@ export function unmountRootfs(target: string): void {
   }
 }
 
+/** unmountRootfs for a process that serves others meanwhile (`hull serve`): on libuv's thread pool. */
+export async function unmountRootfsAsync(target: string): Promise<void> {
+  if (!isMounted(target)) return;
+  try {
+    await nativeAddon().umount2Async(target, 0);
+  } catch (e) {
+    if (notMounted(e)) return;
+    try {
+      await nativeAddon().umount2Async(target, MNT_DETACH);
+    } catch (e2) {
+      if (!notMounted(e2)) throw e2;
+    }
+  }
+}
+
 function notMounted(e: unknown): boolean {
   const code = (e as NodeJS.ErrnoException).code;
   return code === 'EINVAL' || code === 'ENOENT';

@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { startThroughFifo } from './exec-fifo.js';
+import type { MonitorStartResult } from './monitor.js';
 import { promisify } from 'node:util';
 import { HullError } from '../util/errors.js';
 
@@ -84,11 +84,12 @@ export class Runtime {
   }
 
   /**
-   * Let the created container run. With runc and the container's init pid, through its
-   * exec.fifo as `runc start` does (exec-fifo.ts), without starting runc; otherwise `start`.
+   * Let the created container run. runc's through its monitor (`viaMonitor`, docs/monitor.md
+   * frame 6), which reads runc's exec.fifo as `runc start` does, without a Go process start;
+   * another runtime, or a monitor that found no FIFO, with `start`.
    */
-  async start(id: string, initPid?: number): Promise<void> {
-    if (initPid !== undefined && initPid > 0 && basename(this.path) === 'runc' && (await startThroughFifo(this.root, id, initPid))) return;
+  async start(id: string, viaMonitor?: () => Promise<MonitorStartResult>): Promise<void> {
+    if (viaMonitor && basename(this.path) === 'runc' && (await viaMonitor()) === 'started') return;
     await this.call(['start', id]);
   }
 

@@ -8,15 +8,15 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, existsSync, writeFileSync, openSync, closeSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ImageStore } from '../image/store.js';
 import type { ContainerDoc, ContainerState } from '../container/model.js';
 import { initialState } from '../container/model.js';
-import { attach, isMonitorAlive, readExit, startMonitor, waitExit, ContainerStartError, STATE_FILES, type AttachOptions, type Attachment, type ExitInfo } from '../container/monitor.js';
+import { attach, isMonitorAlive, readExit, startMonitor, startThroughMonitor, waitExit, ContainerStartError, STATE_FILES, type AttachOptions, type Attachment, type ExitInfo } from '../container/monitor.js';
 import { NAME_PATTERN, randomName } from '../container/names.js';
 import { containerPaths, runtimeRoot } from '../container/paths.js';
-import { unmountRootfs } from '../container/rootfs.js';
+import { unmountRootfs, unmountRootfsAsync } from '../container/rootfs.js';
 import { chooseRuntime, Runtime } from '../container/runtime.js';
 import { ContainerRecords, type ContainerRow } from '../state/containers.js';
 import type { Db } from '../state/db.js';
@@ -26,6 +26,7 @@ import { prepareBundle } from './container-bundle.js';
 import { createPlannedVolumes, planMounts, removeVolumes } from './container-mounts.js';
 import { VolumeStore } from '../volume/store.js';
 import type { EndpointRequest, NetworkService } from './networks.js';
+import { removeNetns } from '../network/netns.js';
 import { EngineEvents } from './events.js';
 import { isVm, prepareVm, vmMonitorOptions, vmRuntimePath } from '../vm/prepare.js';
 import { mark, span } from '../util/trace.js';
@@ -351,7 +352,7 @@ export class ContainerService {
       // The workload never runs before its interfaces exist (Docker configures them during
       // create, before start, too).
       await span('start: network ready', async () => net?.ready);
-      await span('start: runtime start', () => runtime.start(c.id, started.pid));
+      await span('start: runtime start', () => runtime.start(c.id, () => (attachment ? attachment.start() : startThroughMonitor(paths.monitor))));
       mark('start: workload running');
     } catch (e) {
       attachment?.detach();
@@ -414,10 +415,13 @@ export class ContainerService {
       this.events.container(next, 'die', { exitCode: String(exit.exitCode) });
       return next;
     });
-    span('exited: unmount', () => unmountRootfs(paths.rootfs));
+    const autoRemove = c.doc.HostConfig.AutoRemove && !c.state.KeepOnExit;
+    // --rm: the removal below unmounts the root after the caller's answer (removeFiles).
+    if (!autoRemove) span('exited: unmount', () => unmountRootfs(paths.rootfs));
     this.volumes.release(id);
-    span('exited: network release', () => this.networks?.release(c, { deferVeth: true }));
-    if (c.doc.HostConfig.AutoRemove && !c.state.KeepOnExit) {
+    // --rm: released by the removal below, the namespace's unmount after the answer.
+    if (!autoRemove) span('exited: network release', () => this.networks?.release(c, { deferVeth: true }));
+    if (autoRemove) {
       await span('exited: --rm remove', () => this.remove(id, { force: true, volumes: true, exitedMonitor: monitorPid }));
       return;
     }
@@ -548,9 +552,10 @@ export class ContainerService {
       const fresh = this.records.get(c.id);
       if (fresh) this.saveState(c.id, { ...(JSON.parse(fresh.state) as ContainerState), Status: 'removing' });
     });
-    unmountRootfs(paths.rootfs);
+    // After an exit the root is unmounted with the directory's deletion, after the answer.
+    if (opts.exitedMonitor === undefined) unmountRootfs(paths.rootfs);
     this.volumes.release(c.id);
-    span('remove: network endpoints', () => this.networks?.removed(c));
+    span('remove: network endpoints', () => this.networks?.removed(c, opts.exitedMonitor !== undefined ? { deferVeth: true, deferNetns: true } : {}));
     await span('remove: monitor\'s runtime delete', () => this.runtimeDeleted(c, paths.monitor, opts.exitedMonitor));
     span('remove: files', () => this.removeFiles(c.id, paths, opts.exitedMonitor !== undefined));
     span('remove: row', () => this.records.delete(c.id));
@@ -593,14 +598,28 @@ export class ContainerService {
    * The container's directory and its monitor's. Synchronous: a dozen small entries, where
    * async rm pays a thread-pool round trip each. After an exit (--rm) they are renamed out of the
    * way (one syscall each) and deleted after the caller got its answer: the unlinks wait on the
-   * filesystem's journal, 2-4 ms here, 15-40 ms with other processes writing. What a process
-   * killed before that leaves is swept by the next such removal (the names carry its pid).
+   * filesystem's journal, 2-4 ms here, 15-40 ms with other processes writing. The container's
+   * root goes with them: still mounted (its overlay moves with the renamed directory), unmounted
+   * after the answer (0.5-12 ms here; nothing sees it: the row is gone and the container's
+   * processes with it). What a process killed before that leaves is swept, unmounted first, by
+   * the next such removal (the names carry its pid).
    */
-  private removeFiles(id: string, paths: { dir: string; monitor: string }, afterExit: boolean): void {
+  private removeFiles(id: string, paths: { dir: string; rootfs: string; monitor: string }, afterExit: boolean): void {
     const trash = join(this.root, 'tmp', 'removed');
     const moved: string[] = [];
+    // Whatever was moved: unmount a container root in it, then delete (the sweep as well).
+    const removeMoved = (dir: string): void => {
+      unmountRootfs(join(dir, basename(paths.rootfs)));
+      rmSync(dir, { recursive: true, force: true });
+    };
     if (afterExit) {
-      void sweepDeadPidEntries(trash).catch(() => undefined);
+      // A killed process's leftovers: a root still mounted, a network namespace not yet
+      // removed (fastRelease's deferNetns; it runs before these entries are deleted).
+      void sweepDeadPidEntries(trash, (dir) => {
+        const leftId = /^\d+-([0-9a-f]{64})-\d$/.exec(basename(dir))?.[1];
+        if (leftId) removeNetns(leftId);
+        unmountRootfs(join(dir, basename(paths.rootfs)));
+      }).catch(() => undefined);
       try {
         mkdirSync(trash, { recursive: true, mode: 0o700 });
         for (const [i, dir] of [paths.dir, paths.monitor].entries()) {
@@ -616,14 +635,27 @@ export class ContainerService {
         // removed right here instead (below)
       }
     }
+    // Not moved (no exit, or the rename failed): removed here, the root unmounted first.
+    if (afterExit && existsSync(paths.dir)) unmountRootfs(paths.rootfs);
     for (const dir of [paths.dir, paths.monitor]) rmSync(dir, { recursive: true, force: true });
     if (moved.length === 0) return;
     afterReply({
       run: async () => {
-        for (const dir of moved) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+        for (const dir of moved) {
+          // On the thread pool: `hull serve`'s loop stays free to answer meanwhile.
+          const unmounted = await unmountRootfsAsync(join(dir, basename(paths.rootfs))).then(() => true, () => false);
+          // Still mounted: left for the sweep (a recursive delete would descend into the root).
+          if (unmounted) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+        }
       },
       runSync: () => {
-        for (const dir of moved) rmSync(dir, { recursive: true, force: true });
+        for (const dir of moved) {
+          try {
+            removeMoved(dir);
+          } catch {
+            // left for the sweep
+          }
+        }
       },
     });
   }

@@ -526,7 +526,7 @@ export class NetworkService {
    * After exit (and before removal): undo start; safe to call any number of times. `deferVeth`:
    * the exit path, whose caller need not wait for the kernel to delete a veth (fast-bridge.ts).
    */
-  release(c: NetContainer, o: { deferVeth?: boolean } = {}): void {
+  release(c: NetContainer, o: { deferVeth?: boolean; deferNetns?: boolean } = {}): void {
     const claims = this.records.claimsFor(c.id);
     if (netnsExists(c.id)) {
       const eps = this.records.endpointsFor(c.id);
@@ -545,15 +545,15 @@ export class NetworkService {
       if (netavarkVeths.length > 0) span('network: veth delete', () => deleteInterfaces(c.id, netavarkVeths));
       // Whoever set an endpoint up tears it down: hull's address, namespace and veth.
       const fast = eps.find((e) => e.plumber === 'hull');
-      if (fast) span('network: fast release', () => fastRelease(c.id, fast.ip, Number(this.network(fast.networkId).subnet!.split('/')[1]), o.deferVeth));
+      if (fast) span('network: fast release', () => fastRelease(c.id, fast.ip, Number(this.network(fast.networkId).subnet!.split('/')[1]), o.deferVeth, o.deferNetns));
       else span('network: netns delete', () => removeNetns(c.id));
     }
     this.records.deleteClaimsFor(c.id);
   }
 
-  /** The container is gone: its addresses are free again. */
-  removed(c: NetContainer): void {
-    this.release(c);
+  /** The container is gone: its addresses are free again. `o`: see release and fastRelease. */
+  removed(c: NetContainer, o: { deferVeth?: boolean; deferNetns?: boolean } = {}): void {
+    this.release(c, o);
     this.records.deleteEndpointsFor(c.id);
   }
 

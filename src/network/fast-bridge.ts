@@ -35,7 +35,7 @@ import { nativeAddon } from '../util/native.js';
 import { afterReply } from '../util/after-reply.js';
 import { HullError } from '../util/errors.js';
 import { span } from '../util/trace.js';
-import { netnsName, netnsPath, removeNetns } from './netns.js';
+import { netnsName, netnsPath, removeNetns, removeNetnsAsync } from './netns.js';
 import { rulesStillThere } from './rule-check.js';
 import type { Netavark, NetavarkNetwork } from './netavark.js';
 
@@ -185,8 +185,11 @@ export function fastDetach(containerId: string, keepNetns = false): void {
  * Teardown after the container exited: its address goes (nothing in the dying namespace may
  * answer for an address that is free again), then the namespace, then the veth pair: with
  * `deferVeth` (the exit path) its explicit delete, the slow part, after the caller was answered.
+ * `deferNetns` (a --rm container's removal after its exit: its id is never used again) moves the
+ * namespace's unmount there too (it waits for an RCU grace period: 1-10 ms here); what a process
+ * killed before that leaves is removed by the sweep of its removal area (engine/containers.ts).
  */
-export function fastRelease(containerId: string, ip: string, prefix: number, deferVeth = false): void {
+export function fastRelease(containerId: string, ip: string, prefix: number, deferVeth = false, deferNetns = false): void {
   try {
     nativeAddon().addrDelete(netnsPath(containerId), 'eth0', ip, prefix);
   } catch {
@@ -196,6 +199,22 @@ export function fastRelease(containerId: string, ip: string, prefix: number, def
   // By index: a restart of the container (in this very process, before the deferred delete
   // runs) makes a new veth of the same name, which must be left alone.
   const index = ifindexOf(veth);
+  if (deferNetns) {
+    const later = (): void => {
+      removeNetns(containerId);
+      // The pair normally dies with the namespace; one left (say, moved) goes by its index.
+      if (index !== undefined && ifindexOf(veth) === index) deleteLink(veth, index);
+    };
+    afterReply({
+      runSync: () => tryOrIgnore(later),
+      // `hull serve`: the unmount and the delete on libuv's thread pool, its loop free to answer.
+      run: async () => {
+        await removeNetnsAsync(containerId);
+        if (index !== undefined && ifindexOf(veth) === index) await nativeAddon().linkDeleteAsync(veth, index).catch(() => undefined);
+      },
+    });
+    return;
+  }
   removeNetns(containerId);
   if (index === undefined) return;
   // Errors are ignored: the kernel frees the pair with the namespace anyway.
@@ -208,6 +227,14 @@ export function fastRelease(containerId: string, ip: string, prefix: number, def
   };
   if (!deferVeth) return removeVeth();
   afterReply({ runSync: removeVeth, run: () => nativeAddon().linkDeleteAsync(veth, index).catch(() => undefined) });
+}
+
+function tryOrIgnore(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    // the kernel frees the pair with the namespace anyway
+  }
 }
 
 /** Delete interfaces inside the container's namespace (each takes its veth peer with it, at once). */

@@ -7,6 +7,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { HullError } from '../util/errors.js';
 import { nativeAddon } from '../util/native.js';
 
@@ -78,6 +79,14 @@ export function removeNetns(containerId: string): void {
   } catch {
     // still mounted after all: the next release tries again
   }
+}
+
+/** removeNetns for a process that serves others meanwhile: the unmount on libuv's thread pool. */
+export async function removeNetnsAsync(containerId: string): Promise<void> {
+  const path = netnsPath(containerId);
+  if (!existsSync(path)) return;
+  await nativeAddon().umount2Async(path, MNT_DETACH).catch(() => undefined);
+  await rm(path, { force: true }).catch(() => undefined);
 }
 
 export function netnsExists(containerId: string): boolean {

@@ -65,9 +65,10 @@ export function isPidAlive(pid: number): boolean {
 
 /**
  * Temp entries are named `<pid>-…`; remove those whose writer process is gone, so a crash
- * mid-write leaves nothing that outlives the next command.
+ * mid-write leaves nothing that outlives the next command. `beforeRemove` undoes what a plain
+ * delete cannot (a mount inside the entry); when it throws, the entry is left for next time.
  */
-export async function sweepDeadPidEntries(dir: string): Promise<void> {
+export async function sweepDeadPidEntries(dir: string, beforeRemove?: (path: string) => void): Promise<void> {
   let names: string[];
   try {
     // Synchronous: every command sweeps at start and the directory is almost always empty; a
@@ -79,6 +80,11 @@ export async function sweepDeadPidEntries(dir: string): Promise<void> {
   for (const name of names) {
     const pid = Number(name.split('-')[0]);
     if (pid === process.pid || (Number.isInteger(pid) && pid > 0 && isPidAlive(pid))) continue;
+    try {
+      beforeRemove?.(join(dir, name));
+    } catch {
+      continue; // still in use (a mount that will not go): next time
+    }
     await rm(join(dir, name), { recursive: true, force: true });
   }
 }

@@ -19,6 +19,8 @@ export interface NativeAddon {
   mount(source: string, target: string, fstype: string, flags: number, data: string): void;
   /** umount2(2); flags e.g. MNT_DETACH = 2. */
   umount2(target: string, flags: number): void;
+  /** The same on libuv's thread pool (an unmount waits for an RCU grace period). */
+  umount2Async(target: string, flags: number): Promise<void>;
   /** A new pseudo-terminal: [master fd, slave fd], both close-on-exec. */
   openpty(): [number, number];
   /** TIOCSWINSZ. */

@@ -5,6 +5,7 @@
  * of ours is left.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
@@ -384,15 +385,28 @@ void describe('restart policies and --rm', { skip }, () => {
   test('--rm removes after exit; run -d --rm too', async () => {
     const name = uniq('rm');
     // What a killed process left in the removal area (named by its pid) goes with the next --rm.
+    // A --rm container's root is unmounted after the answer, so such a leftover may still hold
+    // a mounted root: the sweep unmounts it.
     const removed = join(root, 'tmp', 'removed');
     await mkdir(join(removed, '2147483646-left-behind', 'diff'), { recursive: true });
+    await mkdir(join(removed, '2147483646-left-behind', 'rootfs'));
+    await promisify(execFile)('mount', ['-t', 'tmpfs', 'tmpfs', join(removed, '2147483646-left-behind', 'rootfs')]);
+    // ... and a network namespace whose removal (after the answer) it did not get to.
+    const leftId = randomBytes(32).toString('hex');
+    await mkdir(join(removed, `2147483646-${leftId}-1`));
+    await promisify(execFile)('ip', ['netns', 'add', `hull-${leftId}`]);
     const r = await hull(['run', '--rm', '--name', name, IMG, 'sh', '-c', 'exit 4']);
     assert.equal(r.code, 4);
     assert.equal((await hull(['inspect', name])).code, 1, 'the container should be gone when run returns');
     assert.deepEqual(await readdir(removed), [], 'the removed container\'s files, and the leftover, are deleted');
+    const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '');
+    assert.deepEqual(mounts.filter((m) => m.startsWith(join(root, 'tmp')) || m.startsWith(join(root, 'containers'))), [], 'no root is left mounted');
+    assert.ok(!existsSync(`/run/netns/hull-${leftId}`), 'the leftover namespace is removed');
     const dname = uniq('rmd');
-    await ok(['run', '-d', '--rm', '--name', dname, IMG, 'sleep', '0.3']);
+    const did = (await ok(['run', '-d', '--rm', '--name', dname, IMG, 'sleep', '0.3'])).trim();
     await until('removal', async () => ((await hull(['inspect', dname])).code === 1 ? true : undefined));
+    // Its namespace goes after the removal's answer (by the exit command), but it goes.
+    await until('its network namespace to go', () => !existsSync(`/run/netns/hull-${did}`) || undefined);
     const stop = uniq('rmstop');
     await ok(['run', '-d', '--rm', '--name', stop, IMG, 'sleep', '30']);
     await ok(['stop', '-t', '1', stop]);

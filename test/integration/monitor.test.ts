@@ -15,7 +15,7 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { attach, ContainerStartError, isMonitorAlive, monitorPath, readExit, startMonitor, waitExit } from '../../src/container/monitor.js';
+import { attach, ContainerStartError, isMonitorAlive, monitorPath, prespawnMonitor, readExit, startMonitor, startThroughMonitor, waitExit } from '../../src/container/monitor.js';
 import type { MonitorOptions, MonitorStarted } from '../../src/container/monitor.js';
 import { DEFAULT_CAPABILITIES } from '../../src/container/spec/capabilities.js';
 import { DEFAULT_SECCOMP_PROFILE } from '../../src/container/spec/seccomp-profile.js';
@@ -222,6 +222,39 @@ void describe('hull-monitor with runc', { skip }, () => {
     assert.ok(create[1]! > 0);
     await runcStart(c.id);
     assert.equal((await waitExit(c.stateDir, undefined, m.monitorPid)).exitCode, 0);
+  });
+
+  void it('a prespawned monitor (--args-fd) takes the next start: arguments and environment as of that start', async () => {
+    prespawnMonitor();
+    const c = await prepare({ args: ['true'] });
+    const marker = join(c.stateDir, 'exit-command-env');
+    process.env.HULL_TRACE = '/nonexistent-dir/trace';
+    const before = formatTrace();
+    process.env.HULL_MONITOR_TEST_VALUE = 'as-of-the-start';
+    let m: MonitorStarted;
+    try {
+      m = await start(c, { exitCommand: ['/bin/sh', '-c', `echo "$HULL_MONITOR_TEST_VALUE" > ${marker}`] });
+    } finally {
+      delete process.env.HULL_TRACE;
+      delete process.env.HULL_MONITOR_TEST_VALUE;
+    }
+    // This start's rows: the trace holds every earlier test's too.
+    const rows = formatTrace().slice(before.length);
+    assert.match(rows, /monitor: prespawned, handed its arguments/);
+    assert.doesNotMatch(rows, /monitor: spawn \(fork/, 'no spawn of this process on the start path');
+    // Found as any monitor is: by its name and by its command line.
+    assert.ok(isMonitorAlive(m.monitorPid), 'named hull-monitor');
+    assert.ok(readFileSync(`/proc/${m.monitorPid}/cmdline`, 'latin1').includes(`--id\0${c.id}\0`), 'its real command line');
+    assert.equal(await startThroughMonitor(c.stateDir), 'started');
+    assert.equal((await waitExit(c.stateDir, undefined, m.monitorPid)).exitCode, 0);
+    await assertGone(c.id, m.monitorPid, c.stateDir);
+    await until('the exit command', () => existsSync(marker));
+    assert.equal((await readFile(marker, 'utf8')).trim(), 'as-of-the-start');
+    // Never used (its caller ended) or cut short: it exits at once, doing nothing.
+    for (const input of ['', '100\n--id\0x']) {
+      const r = spawnSync(monitorPath(), ['--args-fd', '0'], { input, timeout: 10_000 });
+      assert.equal(r.status, 0, `input ${JSON.stringify(input)}: ${r.stderr.toString()}`);
+    }
   });
 
   void it('logs stdout and stderr as json-file lines, records the exit status, then cleans up', async () => {
@@ -546,6 +579,52 @@ s.close()
       assert.deepEqual(left, []);
     }
     await until('monitors to exit', () => monitorCount() <= baseline);
+  });
+
+  void it('starts the container itself (frame 6) as runc start would: running, exec.fifo gone, output attached', async () => {
+    const c = await prepare({ args: ['sh', '-c', 'echo started; cat'] });
+    const m = await start(c, { stdin: true });
+    const fifo = join(runtimeRoot, c.id, 'exec.fifo');
+    assert.ok(existsSync(fifo));
+    const out = new Collect();
+    const input = new PassThrough();
+    const a = await attach(c.stateDir, { stdin: input, stdout: out, stderr: new Collect(), tty: false });
+    assert.equal(await a.start(), 'started');
+    assert.ok(!existsSync(fifo), 'the FIFO is removed, as runc start does');
+    assert.match((await runc('state', c.id)).stdout, /"status": "running"/);
+    await assert.rejects(a.start(), /cannot start an already running container/);
+    input.end('bye\n');
+    assert.equal((await a.done)?.exitCode, 0);
+    assert.equal(out.text(), 'started\nbye\n');
+    await assertGone(c.id, m.monitorPid, c.stateDir);
+  });
+
+  void it('a start-only connection (startThroughMonitor) starts a container that exits at once', async () => {
+    const c = await prepare({ args: ['true'] });
+    const m = await start(c);
+    assert.equal(await startThroughMonitor(c.stateDir), 'started');
+    assert.equal((await waitExit(c.stateDir, undefined, m.monitorPid)).exitCode, 0);
+    await assertGone(c.id, m.monitorPid, c.stateDir);
+  });
+
+  void it('a start after the created container was killed fails as runc start does; without exec.fifo it is left to runtime start', async () => {
+    const c = await prepare({ args: ['true'] });
+    const m = await start(c);
+    const a = await attach(c.stateDir, { stdout: new Collect(), stderr: new Collect(), tty: false });
+    assert.equal((await runc('kill', c.id, 'KILL')).code, 0);
+    // The monitor may have ended (and closed the connection) before the request arrives.
+    await assert.rejects(a.start(), /container process is already dead|closed the connection before the container started/);
+    await a.done;
+    await assertGone(c.id, m.monitorPid, c.stateDir);
+
+    const d = await prepare({ args: ['true'] });
+    const n = await start(d);
+    await rm(join(runtimeRoot, d.id, 'exec.fifo'));
+    assert.equal(await startThroughMonitor(d.stateDir), 'no-fifo', 'nothing done: the caller runs runtime start');
+    assert.match(readFileSync(`/proc/${n.pid}/cmdline`, 'latin1'), /init/, 'still runc\'s init, not the workload');
+    assert.equal((await runc('kill', d.id, 'KILL')).code, 0);
+    assert.equal((await waitExit(d.stateDir, undefined, n.monitorPid)).exitCode, 137);
+    await assertGone(d.id, n.monitorPid, d.stateDir);
   });
 
   void it('attach to a container that is not running is refused', async () => {

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { ApiServer, DEFAULT_HOST, parseHost } from '../../api/server.js';
 import { collect, out, withEngine } from '../context.js';
 import { backgroundScheduler, setAfterReplyScheduler, settleAfterReply } from '../../util/after-reply.js';
+import { prespawnMonitor } from '../../container/monitor.js';
 
 /**
  * How long a stopping server waits for its after-the-answer work (veth deletes, removed
@@ -29,6 +30,8 @@ async function serve(flags: ServeFlags): Promise<void> {
   await withEngine(async (engine) => {
     const server = new ApiServer(engine);
     await server.listen(hosts);
+    // Each container start takes a monitor spawned ahead of it (no fork of this process then).
+    prespawnMonitor({ keepOne: true });
     for (const h of hosts) {
       if (h.kind === 'tcp') {
         process.stderr.write(`WARNING: API is accessible on tcp://${h.host}:${h.port} without authentication: anyone who can reach it has root on this host\n`);

@@ -20,6 +20,7 @@ import { reniceProcess } from './renice.js';
 import { atWorkerExit, runWorkerExitWork } from './worker-mode.js';
 import { warmSqlite } from '../../state/db.js';
 import { chooseRuntime } from '../../container/runtime.js';
+import { prespawnMonitor } from '../../container/monitor.js';
 import { CTL_FD, REQUEST_TIMEOUT_MS, WORKER_GC_NAME, exitLine, parseRequest } from './protocol.js';
 
 const native = nativeAddon();
@@ -93,6 +94,8 @@ async function serve(): Promise<void> {
   warmSqlite();
   warmRuntimeChoice();
   await warmAsyncFs();
+  // A container monitor waiting for its arguments: a `run` or `start` then forks nothing.
+  prespawnMonitor();
   collectGarbage();
   // Ready: fd 1 is still the pipe to the supervisor (fs.writeSync does not create process.stdout).
   writeSync(1, 'R');
