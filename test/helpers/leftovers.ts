@@ -1,5 +1,5 @@
 /** What an instance can leave behind on the host: QEMU, virtiofsd and mounts under a hull root. */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -47,7 +47,14 @@ export function rootWorkers(dir: string): string[] {
   const under = (s: string | undefined): boolean => s !== undefined && (s === dir || s.startsWith(`${dir}/`));
   const busy: string[] = [];
   for (const p of liveProcesses()) {
-    if (p.pid === process.pid || !p.args.some(under)) continue;
+    if (p.pid === process.pid) continue;
+    if (!p.args.some(under)) {
+      // A warm CLI worker's command line names no root (it gets the command over a socket): it
+      // is at work on `dir` while it holds a file there open (the database it hands over, until
+      // its after-answer work — unmounts, deletions — is done and it exits).
+      if (p.comm === 'node' && p.args.some((a) => a.endsWith('/worker.js')) && holdsFileUnder(p.pid, under)) busy.push(`${p.pid} warm worker`);
+      continue;
+    }
     if (p.comm === 'hull-monitor') {
       const i = p.args.indexOf('--state-dir');
       const state = i >= 0 ? p.args[i + 1] : undefined;
@@ -58,6 +65,20 @@ export function rootWorkers(dir: string): string[] {
     busy.push(`${p.pid} ${p.args.join(' ').slice(0, 160)}`);
   }
   return busy;
+}
+
+function holdsFileUnder(pid: number, under: (s: string) => boolean): boolean {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+      try {
+        return under(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return false;
+  }
 }
 
 /**
