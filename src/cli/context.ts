@@ -30,7 +30,7 @@ export function chosenRoot(): string {
 
 /** Open the engine, run `fn`, always close the database. `existing`: see Engine.open. */
 export async function withEngine<T>(fn: (engine: Engine) => Promise<T> | T, opts: { existing?: boolean } = {}): Promise<T> {
-  const engine = await span('engine: open (SQLite, migrations)', () => Engine.open(resolveRoot(rootFlag), opts));
+  const engine = await span('engine: open (SQLite, migrations)', () => Engine.open(chosenRoot(), opts));
   try {
     return await fn(engine);
   } finally {

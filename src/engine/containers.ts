@@ -616,14 +616,14 @@ export class ContainerService {
       // A killed process's leftovers: a root still mounted, a network namespace not yet
       // removed (fastRelease's deferNetns; it runs before these entries are deleted).
       void sweepDeadPidEntries(trash, (dir) => {
-        const leftId = /^\d+-([0-9a-f]{64})-\d$/.exec(basename(dir))?.[1];
+        const leftId = trashEntryId(basename(dir));
         if (leftId) removeNetns(leftId);
         unmountRootfs(join(dir, basename(paths.rootfs)));
       }).catch(() => undefined);
       try {
         mkdirSync(trash, { recursive: true, mode: 0o700 });
         for (const [i, dir] of [paths.dir, paths.monitor].entries()) {
-          const to = join(trash, `${process.pid}-${id}-${i}`);
+          const to = join(trash, trashEntryName(id, i));
           try {
             renameSync(dir, to);
             moved.push(to);
@@ -743,6 +743,19 @@ async function monitorFinished(stateDir: string): Promise<void> {
 }
 
 /** The exit a container gets when its monitor died without recording one (killed with it). */
+/**
+ * A removed container's directory (i 0) or its monitor's (1) in ROOT/tmp/removed: named after
+ * this process, so the sweep knows when its deleter died, and after the container, so the
+ * sweep can undo what a plain delete cannot (its network namespace).
+ */
+function trashEntryName(id: string, i: number): string {
+  return `${process.pid}-${id}-${i}`;
+}
+
+function trashEntryId(name: string): string | undefined {
+  return /^\d+-([0-9a-f]{64})-\d$/.exec(name)?.[1];
+}
+
 function lostExit(): ExitInfo {
   return { exitCode: 137, signal: 9, oomKilled: false, finishedAt: nowIso() };
 }
