@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "hull_native",
-      "sources": ["native/hull_native.c", "native/fdpass.c", "native/netlink.c"],
+      "sources": ["native/hull_native.c", "native/fdpass.c", "native/netlink.c", "native/abi-probe.c"],
       "cflags": ["-Wall", "-Wextra"]
     }
   ]

@@ -12,7 +12,7 @@
  *   runc create                 the same `runc create` without the monitor (the floor)
  *   runc create, no seccomp     the config without linux.seccomp: what the profile costs
  *   runc create, seccomp 2 ABIs x86_64 + x86 only, and x86_64 only: what each ABI of the
- *   runc create, seccomp 1 ABI  profile costs (hull keeps Docker's three; see ARCHITECTURE.md)
+ *   runc create, seccomp 1 ABI  profile costs (hull lists the ones the kernel executes; ARCHITECTURE.md)
  *   runc delete                 of a stopped container (the monitor's exit path)
  *   umount, durable | volatile  umount2(2) of an overlay a container wrote to, in this process
  *                               as the engine does it (its exit path; `--rm` containers are

@@ -25,6 +25,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "abi-probe.h"
 #include "fdpass.h"
 #include "netlink.h"
 
@@ -354,6 +355,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"setWinsize", NULL, js_set_winsize, NULL, NULL, NULL, napi_enumerable, NULL},
       FDPASS_PROPERTIES,
       NETLINK_PROPERTIES,
+      ABI_PROBE_PROPERTIES,
   };
   CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

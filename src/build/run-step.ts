@@ -13,6 +13,7 @@ import { execEnv } from '../container/exec.js';
 import { runtimeRoot } from '../container/paths.js';
 import { chooseRuntime, Runtime } from '../container/runtime.js';
 import { resolveCapabilities } from '../container/spec/capabilities.js';
+import { kernelSeccompArches } from '../container/spec/host-abis.js';
 import { seccompForContainer, seccompProfileFor } from '../container/spec/seccomp.js';
 import { buildSpec, cgroupsPathFor } from '../container/spec/spec.js';
 import { resolveUser } from '../container/spec/user.js';
@@ -43,7 +44,7 @@ export async function runStep(root: string, step: StepRootfs, input: RunInput): 
   const user = await resolveUser(step.rootfs, input.user || undefined);
   const capabilities = resolveCapabilities({ capAdd: [], capDrop: [], privileged: false });
   const profile = await seccompProfileFor(undefined);
-  const seccomp = profile ? seccompForContainer(profile, { capabilities, arch: input.architecture }) : undefined;
+  const seccomp = profile ? seccompForContainer(profile, { capabilities, arch: input.architecture, kernelAbis: kernelSeccompArches() }) : undefined;
   const spec = buildSpec({
     rootfs: step.rootfs,
     process: {

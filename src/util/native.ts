@@ -23,6 +23,8 @@ export interface NativeAddon {
   umount2Async(target: string, flags: number): Promise<void>;
   /** A new pseudo-terminal: [master fd, slave fd], both close-on-exec. */
   openpty(): [number, number];
+  /** Which compat system-call ABIs the kernel executes (native/abi-probe.c); {} on hosts other than x86_64. */
+  kernelAbis(): { x32?: boolean; ia32?: boolean };
   /** TIOCSWINSZ. */
   setWinsize(fd: number, rows: number, cols: number): void;
   /** socketpair(AF_UNIX, SOCK_STREAM), both ends close-on-exec. */

@@ -390,11 +390,11 @@ void describe('restart policies and --rm', { skip }, () => {
     const removed = join(root, 'tmp', 'removed');
     await mkdir(join(removed, '2147483646-left-behind', 'diff'), { recursive: true });
     await mkdir(join(removed, '2147483646-left-behind', 'rootfs'));
-    await promisify(execFile)('mount', ['-t', 'tmpfs', 'tmpfs', join(removed, '2147483646-left-behind', 'rootfs')]);
+    await execFileP('mount', ['-t', 'tmpfs', 'tmpfs', join(removed, '2147483646-left-behind', 'rootfs')]);
     // ... and a network namespace whose removal (after the answer) it did not get to.
     const leftId = randomBytes(32).toString('hex');
     await mkdir(join(removed, `2147483646-${leftId}-1`));
-    await promisify(execFile)('ip', ['netns', 'add', `hull-${leftId}`]);
+    await execFileP('ip', ['netns', 'add', `hull-${leftId}`]);
     const r = await hull(['run', '--rm', '--name', name, IMG, 'sh', '-c', 'exit 4']);
     assert.equal(r.code, 4);
     assert.equal((await hull(['inspect', name])).code, 1, 'the container should be gone when run returns');
@@ -499,6 +499,37 @@ void describe('security', { skip }, () => {
     // Docker's profile opens unshare to a container given CAP_SYS_ADMIN.
     assert.equal((await hull(['run', '--rm', '--cap-add', 'SYS_ADMIN', IMG, 'unshare', '-m', 'true'])).code, 0);
     assert.equal((await hull(['run', '--rm', '--security-opt', 'seccomp=unconfined', '--cap-add', 'SYS_ADMIN', IMG, 'unshare', '-m', 'true'])).code, 0);
+  });
+
+  test('seccomp: the 32-bit ABIs the kernel executes are filtered like x86_64; the ones it refuses are left out', { skip: process.arch !== 'x64' }, async () => {
+    // A static probe making raw calls of each ABI: `int 0x80` (ia32) and bit 30 set (x32).
+    const dir = await mkdtemp(join(tmpdir(), 'hull-abi-'));
+    try {
+      const src = join(dir, 'probe.c');
+      const bin = join(dir, 'probe');
+      await writeFile(src, [
+        '#include <stdio.h>', '#include <string.h>', '#include <unistd.h>', '#include <sys/syscall.h>',
+        'static long ia32(long nr, long a) { long r; __asm__ volatile("int $0x80" : "=a"(r) : "a"(nr), "b"(a) : "memory"); return r; }',
+        'int main(int c, char **v) {',
+        '  if (c > 1 && !strcmp(v[1], "x32")) printf("%ld\\n", syscall(0x40000000L | SYS_getpid) < 0 ? -1L : 0L);',
+        '  if (c > 1 && !strcmp(v[1], "ia32-getpid")) printf("%ld\\n", ia32(20, 0) > 0 ? 0L : -1L);',
+        '  if (c > 1 && !strcmp(v[1], "ia32-unshare")) printf("%ld\\n", ia32(310, 0x20000));', // CLONE_NEWNS
+        '  return 0;', '}', ''].join('\n'));
+      await execFileP('gcc', ['-static', '-O2', '-o', bin, src]);
+      const onHost = async (what: string) => (await execFileP(bin, [what])).stdout.trim();
+      const inside = (what: string) => hull(['run', '--rm', '-v', `${bin}:/probe:ro`, IMG, '/probe', what]);
+      // ia32: allowed where Docker's profile allows it, refused (EPERM) where it refuses it.
+      if ((await onHost('ia32-getpid')) === '0') {
+        assert.equal((await inside('ia32-getpid')).stdout.trim(), '0');
+        assert.equal((await inside('ia32-unshare')).stdout.trim(), '-1', 'unshare through int 0x80 is refused (EPERM)');
+      }
+      // x32: allowed when the kernel runs x32 calls; else not in the filter, and the call is killed.
+      const x32 = await inside('x32');
+      if ((await onHost('x32')) === '0') assert.equal(x32.stdout.trim(), '0');
+      else assert.equal(x32.code, 128 + 31, `an x32 call ends with SIGSYS: ${JSON.stringify(x32)}`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   test('masked paths and no-new-privileges', async () => {

@@ -20,6 +20,7 @@ import { reniceProcess } from './renice.js';
 import { atWorkerExit, runWorkerExitWork } from './worker-mode.js';
 import { warmSqlite } from '../../state/db.js';
 import { chooseRuntime } from '../../container/runtime.js';
+import { kernelSeccompArches } from '../../container/spec/host-abis.js';
 import { prespawnMonitor } from '../../container/monitor.js';
 import { CTL_FD, REQUEST_TIMEOUT_MS, WORKER_GC_NAME, exitLine, parseRequest } from './protocol.js';
 
@@ -93,6 +94,7 @@ async function serve(): Promise<void> {
   const program = prepareProgram();
   warmSqlite();
   warmRuntimeChoice();
+  kernelSeccompArches(); // a probe per process (two vforks), cached
   await warmAsyncFs();
   // A container monitor waiting for its arguments: a `run` or `start` then forks nothing.
   prespawnMonitor();

@@ -35,6 +35,16 @@ void describe('seccompForContainer with the default profile', () => {
     assert.deepEqual(arm?.architectures, ['SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM']);
   });
 
+  void it('leaves out the sub-architectures the kernel does not execute, never the native one', () => {
+    const noX32 = seccompForContainer(DEFAULT_SECCOMP_PROFILE, { ...amd64, capabilities: DEFAULT_CAPABILITIES, kernelAbis: new Set(['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86']) });
+    assert.deepEqual(noX32?.architectures, ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86']);
+    const nativeOnly = seccompForContainer(DEFAULT_SECCOMP_PROFILE, { ...amd64, capabilities: DEFAULT_CAPABILITIES, kernelAbis: new Set() });
+    assert.deepEqual(nativeOnly?.architectures, ['SCMP_ARCH_X86_64']);
+    assert.deepEqual(noX32?.syscalls, dflt?.syscalls, 'the rules are the same');
+    const listed = parseSeccompProfile(JSON.stringify({ defaultAction: 'SCMP_ACT_ERRNO', architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X32'], syscalls: [] }), 'test');
+    assert.deepEqual(seccompForContainer(listed, { ...amd64, capabilities: [], kernelAbis: new Set(['SCMP_ARCH_X86_64']) })?.architectures, ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X32'], "a profile's own flat list is kept as written");
+  });
+
   void it('arch conditions: arch_prctl on amd64, not the ARM-only calls', () => {
     assert.ok(allowed(dflt, 'arch_prctl'));
     assert.ok(allowed(dflt, 'modify_ldt'));

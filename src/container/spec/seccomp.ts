@@ -121,6 +121,11 @@ export interface SeccompTarget {
   arch?: string;
   /** Kernel release (`6.1.0-18-amd64`) for minKernel conditions; defaults to the running kernel. */
   kernel?: string;
+  /**
+   * The seccomp architectures the kernel executes (host-abis.ts): an archMap sub-architecture
+   * outside it is left out of the filter. Undefined: all of them, as Docker.
+   */
+  kernelAbis?: ReadonlySet<string>;
 }
 
 function ruleApplies(call: ProfileSyscall, native: string, target: SeccompTarget, kernel: string): boolean {
@@ -142,7 +147,8 @@ function ruleApplies(call: ProfileSyscall, native: string, target: SeccompTarget
 /**
  * The OCI `linux.seccomp` for one container: conditions resolved against its capabilities,
  * architecture and the kernel; `archMap` narrowed to the native architecture and its
- * sub-architectures (amd64 → SCMP_ARCH_X86_64, SCMP_ARCH_X86, SCMP_ARCH_X32). `undefined` when
+ * sub-architectures (amd64 → SCMP_ARCH_X86_64, SCMP_ARCH_X86, SCMP_ARCH_X32) less those the kernel
+ * does not execute (`kernelAbis`). `undefined` when
  * the profile has neither a default action nor rules, which Docker reads as "no filter".
  */
 export function seccompForContainer(profile: SeccompProfile, target: SeccompTarget): OciSeccomp | undefined {
@@ -159,7 +165,8 @@ export function seccompForContainer(profile: SeccompProfile, target: SeccompTarg
   } else if (profile.archMap) {
     const scmp = NATIVE_TO_SCMP[native];
     const entry = profile.archMap.find((a) => a.architecture === scmp);
-    if (entry) out.architectures = [entry.architecture, ...(entry.subArchitectures ?? [])];
+    const executed = (a: string) => target.kernelAbis?.has(a) ?? true;
+    if (entry) out.architectures = [entry.architecture, ...(entry.subArchitectures ?? []).filter(executed)];
   }
   if (profile.flags && profile.flags.length > 0) out.flags = [...profile.flags];
   if (profile.listenerPath) out.listenerPath = profile.listenerPath;
