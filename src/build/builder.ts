@@ -439,7 +439,6 @@ class Builder {
         user: c.User ?? '',
         cwd: c.WorkingDir || '/',
         network: bundle,
-        architecture: config.architecture,
         output,
         ...(this.opts.signal ? { signal: this.opts.signal } : {}),
       });

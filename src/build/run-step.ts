@@ -28,7 +28,6 @@ export interface RunInput {
   user: string;
   cwd: string;
   network: BundleNetwork;
-  architecture: string;
   /** Output of the command, as it comes. */
   output: (chunk: Buffer) => void;
   signal?: AbortSignal;
@@ -44,7 +43,7 @@ export async function runStep(root: string, step: StepRootfs, input: RunInput): 
   const user = await resolveUser(step.rootfs, input.user || undefined);
   const capabilities = resolveCapabilities({ capAdd: [], capDrop: [], privileged: false });
   const profile = await seccompProfileFor(undefined);
-  const seccomp = profile ? seccompForContainer(profile, { capabilities, arch: input.architecture, kernelAbis: kernelSeccompArches() }) : undefined;
+  const seccomp = profile ? seccompForContainer(profile, { capabilities, kernelAbis: kernelSeccompArches() }) : undefined;
   const spec = buildSpec({
     rootfs: step.rootfs,
     process: {

@@ -83,7 +83,7 @@ export async function prepareBundle(images: ImageStore, c: { id: string; doc: Co
   const capabilities = resolveCapabilities({ capAdd: h.CapAdd ?? [], capDrop: h.CapDrop ?? [], privileged: h.Privileged });
   const seccompOpt = securityOpt(doc, 'seccomp');
   const profile = h.Privileged ? undefined : await span('bundle: seccomp profile', () => seccompProfileFor(seccompOpt));
-  const seccomp = profile ? span('bundle: seccomp resolve', () => seccompForContainer(profile, { capabilities, arch: image.config.architecture, kernelAbis: kernelSeccompArches() })) : undefined;
+  const seccomp = profile ? span('bundle: seccomp resolve', () => seccompForContainer(profile, { capabilities, kernelAbis: kernelSeccompArches() })) : undefined;
   // Docker's order (PATH, HOSTNAME, TERM, then the container's Env); runc adds HOME from passwd.
   const env = execEnv(doc.Config.Env, doc.Config.Hostname, doc.Config.Tty, []);
 

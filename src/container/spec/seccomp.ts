@@ -117,7 +117,11 @@ function kernelAtLeast(kernel: string, min: string): boolean {
 export interface SeccompTarget {
   /** The container's capability set; conditions test it (Docker tests the bounding set, which is the same list). */
   capabilities: readonly string[];
-  /** Image architecture in Go terms (`amd64`); defaults to the host's. */
+  /**
+   * The architecture whose archMap entry and arch conditions apply, in Go terms (`amd64`);
+   * defaults to the host's. Docker uses the host's whatever the image's (moby's setupSeccomp
+   * takes the engine's GOARCH): an emulated foreign image's calls are the host's.
+   */
   arch?: string;
   /** Kernel release (`6.1.0-18-amd64`) for minKernel conditions; defaults to the running kernel. */
   kernel?: string;
