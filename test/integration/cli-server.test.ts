@@ -244,6 +244,55 @@ void describe('hull through the native client', { skip }, () => {
     assert.equal((await run(['rm', name], { viaClient: true })).code, 0);
   });
 
+  test('an idle worker holds a spare network namespace (an fd, no mount) that a run takes as its own; a killed worker\'s spare is gone with it', async () => {
+    await workerReady();
+    const hostNet = readlinkSync('/proc/self/ns/net');
+    /** Each idle worker of our supervisor → the network namespaces its fds hold. */
+    const spares = (): Map<number, string[]> => {
+      const sup = supervisorPid();
+      const out = new Map<number, string[]>();
+      for (const p of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+        try {
+          if (!readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('worker.js')) continue;
+          if (Number(readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]) !== sup) continue;
+          const nets = readdirSync(`/proc/${p}/fd`).map((fd) => readlinkSync(`/proc/${p}/fd/${fd}`)).filter((t) => t.startsWith('net:['));
+          out.set(Number(p), nets);
+        } catch {
+          // exited meanwhile
+        }
+      }
+      return out;
+    };
+    const nsMounts = (): string => readFileSync('/proc/self/mountinfo', 'utf8');
+    const netnsBefore = (await execFileP('ip', ['netns', 'list'])).stdout;
+    // Idle workers announce themselves only once their spare is made.
+    const held = await until('an idle worker with its spare', () => {
+      const all = [...spares().values()].flat();
+      return all.length > 0 ? all : undefined;
+    }, 60_000);
+    for (const n of held) {
+      assert.notEqual(n, hostNet);
+      assert.ok(!nsMounts().includes(n), `a spare ${n} is mounted somewhere`);
+    }
+    // The container's namespace is a spare some idle worker held (not a new one).
+    const r = await onWorker(async () => {
+      const idle = [...spares().values()].flat();
+      const res = await run(['run', '--rm', IMG, 'readlink', '/proc/self/ns/net'], { viaClient: true });
+      return { ...res, idle };
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(r.idle.includes(r.stdout.trim()), `the container's ${r.stdout.trim()} was none of the idle workers' spares ${r.idle.join(', ')}`);
+    // A worker killed while idle: its spare was held by nothing else, so it is gone.
+    const [victim, nets] = await until('an idle worker with its spare', () => [...spares()].find(([, n]) => n.length > 0), 60_000);
+    process.kill(victim, 'SIGKILL');
+    await until('the killed worker to be gone', () => !existsSync(`/proc/${victim}`) || undefined, 30_000);
+    for (const n of nets) {
+      assert.ok(![...spares().values()].flat().includes(n), `${n} is still held by a worker`);
+      assert.ok(!nsMounts().includes(n), `${n} is mounted`);
+    }
+    assert.equal((await execFileP('ip', ['netns', 'list'])).stdout, netnsBefore, 'ip netns lists something new');
+  });
+
   test('run -it on a pty: the terminal, its size and the exit status come through', async () => {
     const [file, argv] = hullCommand(['--root', root, 'run', '-it', '--rm', IMG, 'sh'], true);
     // The pty driver passes its own environment on: the private socket must be in it.

@@ -21,6 +21,7 @@ import { atWorkerExit, runWorkerExitWork } from './worker-mode.js';
 import { warmSqlite } from '../../state/db.js';
 import { chooseRuntime } from '../../container/runtime.js';
 import { prespawnMonitor } from '../../container/monitor.js';
+import { prepareSpareNetns } from '../../network/spare-netns.js';
 import { CTL_FD, REQUEST_TIMEOUT_MS, WORKER_GC_NAME, exitLine, parseRequest } from './protocol.js';
 
 const native = nativeAddon();
@@ -96,6 +97,8 @@ async function serve(): Promise<void> {
   await warmAsyncFs();
   // A container monitor waiting for its arguments: a `run` or `start` then forks nothing.
   prespawnMonitor();
+  // A network namespace likewise: the start binds it instead of waiting for the kernel to make one.
+  await prepareSpareNetns();
   collectGarbage();
   // Ready: fd 1 is still the pipe to the supervisor (fs.writeSync does not create process.stdout).
   writeSync(1, 'R');
