@@ -293,14 +293,17 @@ void describe('hull through the native client', { skip }, () => {
       assert.notEqual(n, hostNet);
       assert.ok(!nsMounts().includes(n), `a spare ${n} is mounted somewhere`);
     }
-    // The container's namespace is a spare some idle worker held (not a new one).
-    const r = await onWorker(async () => {
-      const idle = [...spares().values()].flat();
+    // The container's namespace is the spare the worker that ran it held (not a new one). A run
+    // served by a worker that was not idle yet when we looked is tried again.
+    const r = await until('a run served by a worker whose spare was seen', async () => {
+      const idle = spares();
       const res = await run(['run', '--rm', IMG, 'readlink', '/proc/self/ns/net'], { viaClient: true });
-      return { ...res, idle };
-    });
+      const served = Number(/^worker (\d+)$/.exec(res.how)?.[1]);
+      const spare = idle.get(served);
+      return spare && spare.length > 0 ? { ...res, spare } : undefined;
+    }, 90_000);
     assert.equal(r.code, 0, r.stderr);
-    assert.ok(r.idle.includes(r.stdout.trim()), `the container's ${r.stdout.trim()} was none of the idle workers' spares ${r.idle.join(', ')}`);
+    assert.deepEqual([r.stdout.trim()], r.spare, 'the container\'s namespace is not its worker\'s spare');
     // A worker killed while idle frees its spare: the worker's fd is its only reference (no
     // process has it as its namespace, nothing mounts it), and that goes with the process. (Its
     // inode number cannot be looked for afterwards: the kernel gives it to the next namespace.)
