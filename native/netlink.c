@@ -204,6 +204,7 @@ struct ns_job {
   const char* dev;
   struct in_addr ip, gateway;
   uint32_t prefix, metric;
+  int fd; // netnsSpare's result, netnsAttach's namespace
 };
 
 static void* ns_thread(void* arg) {
@@ -247,10 +248,10 @@ static int fail(struct ns_job* job, const char* op) {
   return err;
 }
 
-// As `ip netns add`: /run/netns a shared mount (so that unmounting a namespace's file anywhere
-// unmounts it everywhere, and the namespace can be freed), an empty file, a new namespace bound
-// onto it. The new namespace is this thread's only; it lives on through the bind mount.
-static int do_netns_create(struct ns_job* job) {
+// /run/netns as `ip netns add` leaves it: a shared mount (so that unmounting a namespace's file
+// anywhere unmounts it everywhere, and the namespace can be freed), with an empty file at `path`
+// to bind a namespace onto.
+static int netns_mountpoint(struct ns_job* job) {
   if (mkdir(NETNS_RUN_DIR, 0755) != 0 && errno != EEXIST) return fail(job, "mkdir");
   int made_mount = 0;
   while (mount("", NETNS_RUN_DIR, "none", MS_SHARED | MS_REC, NULL) != 0) {
@@ -261,13 +262,44 @@ static int do_netns_create(struct ns_job* job) {
   int fd = open(job->path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
   if (fd < 0) return fail(job, "open");
   close(fd);
-  int err = 0;
+  return 0;
+}
+
+// As `ip netns add`: a new namespace bound onto the mount point. The new namespace is this
+// thread's only; it lives on through the bind mount.
+static int do_netns_create(struct ns_job* job) {
+  int err = netns_mountpoint(job);
+  if (err != 0) return err;
   if (unshare(CLONE_NEWNET) != 0) {
     err = fail(job, "unshare");
   } else if (mount("/proc/thread-self/ns/net", job->path, "none", MS_BIND, NULL) != 0) {
     err = fail(job, "mount --bind");
   }
   if (err != 0) unlink(job->path);
+  return err;
+}
+
+// A spare namespace (src/network/spare-netns.ts): new, and held only by the returned fd (job->fd),
+// not by any mount: when the process holding it ends, however it ends, the kernel frees it.
+static int do_netns_spare(struct ns_job* job) {
+  if (unshare(CLONE_NEWNET) != 0) return fail(job, "unshare");
+  int fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail(job, "open");
+  job->fd = fd;
+  return 0;
+}
+
+// The spare's namespace (the fd `job->fd`) bound onto `path`, as `ip netns attach` does: from
+// then on it is a namespace like any made by do_netns_create. No thread: nothing changes namespace.
+static int do_netns_attach(struct ns_job* job) {
+  int err = netns_mountpoint(job);
+  if (err != 0) return err;
+  char src[64];
+  snprintf(src, sizeof src, "/proc/self/fd/%d", job->fd);
+  if (mount(src, job->path, "none", MS_BIND, NULL) != 0) {
+    err = fail(job, "mount --bind");
+    unlink(job->path);
+  }
   return err;
 }
 
@@ -338,7 +370,7 @@ napi_value netlink_netns_create(napi_env env, napi_callback_info info) {
 struct netns_work {
   napi_async_work work;
   napi_deferred deferred;
-  char path[STR_BUF];
+  char path[STR_BUF]; // empty: a spare (netnsSpareAsync)
   struct ns_job job;
   int err;
 };
@@ -346,7 +378,7 @@ struct netns_work {
 static void netns_execute(napi_env env, void* data) {
   (void)env;
   struct netns_work* w = data;
-  w->job = (struct ns_job){.fn = do_netns_create, .path = w->path};
+  w->job = (struct ns_job){.fn = w->path[0] ? do_netns_create : do_netns_spare, .path = w->path, .fd = -1};
   w->err = run_job(&w->job);
 }
 
@@ -354,11 +386,12 @@ static void netns_complete(napi_env env, napi_status status, void* data) {
   struct netns_work* w = data;
   napi_value result;
   if (status == napi_ok && w->err == 0) {
-    napi_get_undefined(env, &result);
+    if (w->path[0]) napi_get_undefined(env, &result);
+    else napi_create_int32(env, w->job.fd, &result);
     napi_resolve_deferred(env, w->deferred, result);
   } else {
     int err = status == napi_ok ? w->err : -ECANCELED;
-    napi_reject_deferred(env, w->deferred, op_error(env, err, status == napi_ok && w->job.op ? w->job.op : "queue", w->path));
+    napi_reject_deferred(env, w->deferred, op_error(env, err, status == napi_ok && w->job.op ? w->job.op : "queue", w->path[0] ? w->path : "(spare)"));
   }
   napi_delete_async_work(env, w->work);
   free(w);
@@ -391,6 +424,34 @@ napi_value netlink_netns_create_async(napi_env env, napi_callback_info info) {
   napi_value promise = queue_async(env, "hull:netnsCreate", netns_execute, netns_complete, w, &w->deferred, &w->work);
   if (promise == NULL) free(w);
   return promise;
+}
+
+// netnsSpareAsync() → Promise<fd>: a new network namespace (loopback down) held only by the fd,
+// made on libuv's thread pool (its own thread makes it). The caller owns the fd (O_CLOEXEC).
+napi_value netlink_netns_spare_async(napi_env env, napi_callback_info info) {
+  (void)info;
+  struct netns_work* w = calloc(1, sizeof *w);
+  if (w == NULL) {
+    napi_throw_error(env, NULL, "hull_native: out of memory");
+    return NULL;
+  }
+  napi_value promise = queue_async(env, "hull:netnsSpare", netns_execute, netns_complete, w, &w->deferred, &w->work);
+  if (promise == NULL) free(w);
+  return promise;
+}
+
+// netnsAttach(fd, path): the namespace the fd refers to bound onto `path` (under /run/netns), as
+// `ip netns attach`; EEXIST if the path is taken. The caller still owns (and closes) the fd.
+napi_value netlink_netns_attach(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  char path[STR_BUF];
+  uint32_t fd;
+  if (get_args(env, info, 2, argv, "netnsAttach(fd, path)") != 0 || arg_u32(env, argv[0], &fd, "fd") != 0 ||
+      arg_str(env, argv[1], path, sizeof path, "path") != 0)
+    return NULL;
+  struct ns_job job = {.path = path, .fd = (int)fd};
+  int err = do_netns_attach(&job);
+  return err != 0 ? throw_op(env, err, job.op, path) : NULL;
 }
 
 // vethCreate(host, peer, peerMac, netnsPath, bridge): a veth pair, `peer` (with that MAC) in the

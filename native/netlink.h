@@ -13,6 +13,8 @@ napi_value netlink_link_delete_async(napi_env env, napi_callback_info info);
 napi_value netlink_netns_create_async(napi_env env, napi_callback_info info);
 napi_value netlink_nft_generation(napi_env env, napi_callback_info info);
 napi_value netlink_umount2_async(napi_env env, napi_callback_info info);
+napi_value netlink_netns_spare_async(napi_env env, napi_callback_info info);
+napi_value netlink_netns_attach(napi_env env, napi_callback_info info);
 
 #define NETLINK_PROPERTIES                                                                     \
   {"netnsCreate", NULL, netlink_netns_create, NULL, NULL, NULL, napi_enumerable, NULL},       \
@@ -23,5 +25,7 @@ napi_value netlink_umount2_async(napi_env env, napi_callback_info info);
       {"linkDelete", NULL, netlink_link_delete, NULL, NULL, NULL, napi_enumerable, NULL},     \
       {"linkDeleteAsync", NULL, netlink_link_delete_async, NULL, NULL, NULL, napi_enumerable, NULL}, \
       {"nftGeneration", NULL, netlink_nft_generation, NULL, NULL, NULL, napi_enumerable, NULL}, \
-      {"umount2Async", NULL, netlink_umount2_async, NULL, NULL, NULL, napi_enumerable, NULL}
+      {"umount2Async", NULL, netlink_umount2_async, NULL, NULL, NULL, napi_enumerable, NULL}, \
+      {"netnsSpareAsync", NULL, netlink_netns_spare_async, NULL, NULL, NULL, napi_enumerable, NULL}, \
+      {"netnsAttach", NULL, netlink_netns_attach, NULL, NULL, NULL, napi_enumerable, NULL}
 #endif

@@ -439,7 +439,10 @@ export class NetworkService {
       // `runc create` too and is awaited before `runc start` (`ready`).
       const path = netnsPath(c.id);
       const created = span('network: netns add', () => createNetnsAsync(c.id)).then(() => undefined);
-      const ready = created.then(() => this.plumbFast(c, fast, eps[0]!, path));
+      // Not before the start's next wait for I/O (its wait for the monitor's `runc create`): a
+      // namespace taken from the spare exists at once, and the plumbing (the veth's creation
+      // waits for the kernel on this thread) would otherwise run ahead of the bundle.
+      const ready = created.then(() => new Promise((r) => setImmediate(r))).then(() => this.plumbFast(c, fast, eps[0]!, path));
       // Both awaited by the caller; this only marks them handled meanwhile.
       created.catch(() => undefined);
       ready.catch(() => undefined);

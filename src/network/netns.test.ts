@@ -1,11 +1,12 @@
 /**
- * createNetnsAsync: the namespace is made on libuv's pool (by a thread of its own), bound onto
+ * The spare (spare-netns.ts), and createNetnsAsync: the namespace is made on libuv's pool (by a thread of its own), bound onto
  * its path, and no thread of this process ends up in it. Real namespaces: root only.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readlinkSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { test } from 'node:test';
-import { createNetnsAsync, netnsExists, removeNetns } from './netns.js';
+import { createNetnsAsync, netnsExists, netnsPath, removeNetns } from './netns.js';
+import { prepareSpareNetns, spareNetnsFd } from './spare-netns.js';
 import { nativeAddon } from '../util/native.js';
 
 const skip = process.getuid?.() !== 0 ? 'needs root' : false;
@@ -49,4 +50,42 @@ void test('rtnetlink errors carry the errno name as code: a link that is gone is
     return true;
   });
   await assert.rejects(nativeAddon().linkDeleteAsync('hullnosuch0', 0), (e: NodeJS.ErrnoException) => e.code === 'ENODEV');
+});
+
+void test('a spare namespace is held by an fd only; createNetnsAsync binds it onto the path, then the fd is closed', { skip }, async () => {
+  const id = `test-${process.pid}-spare`;
+  const mine = readlinkSync('/proc/self/ns/net');
+  await prepareSpareNetns();
+  const fd = spareNetnsFd();
+  assert.ok(fd !== undefined, 'no spare was made');
+  const spare = readlinkSync(`/proc/self/fd/${fd}`);
+  assert.match(spare, /^net:\[\d+\]$/);
+  assert.notEqual(spare, mine);
+  assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(spare), 'the spare is mounted');
+  assert.deepEqual([...threadNamespaces()], [mine]);
+  try {
+    const path = await createNetnsAsync(id);
+    assert.equal(path, netnsPath(id));
+    assert.equal(`net:[${statSync(path).ino}]`, spare, 'the path is not the spare');
+    assert.equal(spareNetnsFd(), undefined, 'taken once');
+    // Closed (its number may already be another file's).
+    let now = '';
+    try {
+      now = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      // closed
+    }
+    assert.notEqual(now, spare, 'the fd still holds the spare');
+  } finally {
+    removeNetns(id);
+  }
+  assert.equal(netnsExists(id), false);
+});
+
+void test('netnsAttach refuses a path that is taken, and says so', { skip }, () => {
+  assert.throws(() => nativeAddon().netnsAttach(0, '/run/netns'), (e: NodeJS.ErrnoException) => {
+    assert.equal(e.code, 'EEXIST');
+    assert.match(e.message, /^EEXIST: .*open '\/run\/netns'/);
+    return true;
+  });
 });

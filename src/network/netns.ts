@@ -10,6 +10,8 @@ import { existsSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { HullError } from '../util/errors.js';
 import { nativeAddon } from '../util/native.js';
+import { span } from '../util/trace.js';
+import { spareNetnsFd, takeSpareNetns } from './spare-netns.js';
 
 const NETNS_DIR = '/run/netns';
 
@@ -26,13 +28,19 @@ function ip(args: string[]): { ok: boolean; err: string } {
   return { ok: r.status === 0, err: (r.stderr || r.error?.message || '').trim() };
 }
 
+/** The namespace made ahead of need by this process (spare-netns.ts), if it has one. */
+function takeSpare(path: string): boolean {
+  if (spareNetnsFd() === undefined) return false;
+  return span('network: spare netns taken', () => takeSpareNetns(path));
+}
+
 /**
  * Create the container's namespace with loopback up (unless the caller does that); an existing
  * one is reused. Made in-process as `ip netns add` makes it (native/netlink.c), without its fork.
  */
 export function createNetns(containerId: string, o: { loopback?: boolean } = {}): string {
   const path = netnsPath(containerId);
-  if (!existsSync(path)) {
+  if (!existsSync(path) && !takeSpare(path)) {
     try {
       nativeAddon().netnsCreate(path);
     } catch (e) {
@@ -49,7 +57,7 @@ export function createNetns(containerId: string, o: { loopback?: boolean } = {})
  */
 export async function createNetnsAsync(containerId: string): Promise<string> {
   const path = netnsPath(containerId);
-  if (existsSync(path)) return path;
+  if (existsSync(path) || takeSpare(path)) return path;
   try {
     await nativeAddon().netnsCreateAsync(path);
   } catch (e) {

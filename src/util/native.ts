@@ -43,6 +43,10 @@ export interface NativeAddon {
   netnsCreate(path: string): void;
   /** netnsCreate on libuv's thread pool. */
   netnsCreateAsync(path: string): Promise<void>;
+  /** A new network namespace (loopback down) held only by the returned fd (O_CLOEXEC), made on libuv's thread pool. */
+  netnsSpareAsync(): Promise<number>;
+  /** `ip netns attach`: the namespace of `fd` bound onto `path`; EEXIST if taken. The caller keeps the fd. */
+  netnsAttach(fd: number, path: string): void;
   /** `ip link add HOST type veth peer name PEER address MAC netns NS; ip link set HOST master BRIDGE up`. */
   vethCreate(host: string, peer: string, peerMac: string, netnsPath: string, bridge: string): void;
   /** In the namespace: lo up; `addr add IP/PREFIX broadcast + dev DEV`; DEV up; `route add default via GATEWAY dev DEV proto static metric METRIC`. */

@@ -244,6 +244,78 @@ void describe('hull through the native client', { skip }, () => {
     assert.equal((await run(['rm', name], { viaClient: true })).code, 0);
   });
 
+  test('an idle worker holds a spare network namespace (an fd, no mount) that a run takes as its own; a killed worker\'s spare is gone with it', async () => {
+    await workerReady();
+    const hostNet = readlinkSync('/proc/self/ns/net');
+    /** Each idle worker of our supervisor → the network namespaces its fds hold. */
+    const spares = (): Map<number, string[]> => {
+      const sup = supervisorPid();
+      const out = new Map<number, string[]>();
+      for (const p of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+        try {
+          if (!readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('worker.js')) continue;
+          if (Number(readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]) !== sup) continue;
+          const nets = readdirSync(`/proc/${p}/fd`).map((fd) => readlinkSync(`/proc/${p}/fd/${fd}`)).filter((t) => t.startsWith('net:['));
+          out.set(Number(p), nets);
+        } catch {
+          // exited meanwhile
+        }
+      }
+      return out;
+    };
+    // A namespace's bind mount (an `ip netns` entry, say) shows its `net:[inode]` here.
+    const nsMounts = (): string => readFileSync('/proc/self/mountinfo', 'utf8');
+    /** Every process holding namespace `n`: as an open fd or as its own network namespace. */
+    const holders = (n: string): number[] =>
+      readdirSync('/proc')
+        .filter((x) => /^\d+$/.test(x))
+        .filter((p) => {
+          try {
+            if (readlinkSync(`/proc/${p}/ns/net`) === n) return true;
+            return readdirSync(`/proc/${p}/fd`).some((fd) => {
+              try {
+                return readlinkSync(`/proc/${p}/fd/${fd}`) === n;
+              } catch {
+                return false;
+              }
+            });
+          } catch {
+            return false;
+          }
+        })
+        .map(Number);
+    // Idle workers announce themselves only once their spare is made.
+    const held = await until('an idle worker with its spare', () => {
+      const all = [...spares().values()].flat();
+      return all.length > 0 ? all : undefined;
+    }, 60_000);
+    for (const n of held) {
+      assert.notEqual(n, hostNet);
+      assert.ok(!nsMounts().includes(n), `a spare ${n} is mounted somewhere`);
+    }
+    // The container's namespace is the spare the worker that ran it held (not a new one). A run
+    // served by a worker that was not idle yet when we looked is tried again.
+    const r = await until('a run served by a worker whose spare was seen', async () => {
+      const idle = spares();
+      const res = await run(['run', '--rm', IMG, 'readlink', '/proc/self/ns/net'], { viaClient: true });
+      const served = Number(/^worker (\d+)$/.exec(res.how)?.[1]);
+      const spare = idle.get(served);
+      return spare && spare.length > 0 ? { ...res, spare } : undefined;
+    }, 90_000);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual([r.stdout.trim()], r.spare, 'the container\'s namespace is not its worker\'s spare');
+    // A worker killed while idle frees its spare: the worker's fd is its only reference (no
+    // process has it as its namespace, nothing mounts it), and that goes with the process. (Its
+    // inode number cannot be looked for afterwards: the kernel gives it to the next namespace.)
+    const [victim, nets] = await until('an idle worker with its spare', () => [...spares()].find(([, n]) => n.length > 0), 60_000);
+    for (const n of nets) {
+      assert.deepEqual(holders(n), [victim], `${n} is held by more than its worker`);
+      assert.ok(!nsMounts().includes(n), `${n} is mounted`);
+    }
+    process.kill(victim, 'SIGKILL');
+    await until('the killed worker to be gone', () => !existsSync(`/proc/${victim}`) || undefined, 30_000);
+  });
+
   test('run -it on a pty: the terminal, its size and the exit status come through', async () => {
     const [file, argv] = hullCommand(['--root', root, 'run', '-it', '--rm', IMG, 'sh'], true);
     // The pty driver passes its own environment on: the private socket must be in it.

@@ -245,6 +245,11 @@ void describe('hull-monitor with runc', { skip }, () => {
     // Found as any monitor is: by its name and by its command line.
     assert.ok(isMonitorAlive(m.monitorPid), 'named hull-monitor');
     assert.ok(readFileSync(`/proc/${m.monitorPid}/cmdline`, 'latin1').includes(`--id\0${c.id}\0`), 'its real command line');
+    assert.ok(readFileSync(`/proc/${m.monitorPid}/environ`, 'latin1').includes('\0HULL_MONITOR_TEST_VALUE=as-of-the-start\0'), 'its environment as of the start');
+    // Taken in place: the process spawned ahead (already in a session of its own) is the monitor,
+    // still this process's child, not a daemonized grandchild.
+    const stat = readFileSync(`/proc/${m.monitorPid}/stat`, 'utf8');
+    assert.equal(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]), process.pid, 'no daemonizing fork');
     assert.equal(await startThroughMonitor(c.stateDir), 'started');
     assert.equal((await waitExit(c.stateDir, undefined, m.monitorPid)).exitCode, 0);
     await assertGone(c.id, m.monitorPid, c.stateDir);

@@ -4,6 +4,7 @@ import { ApiServer, DEFAULT_HOST, parseHost } from '../../api/server.js';
 import { collect, out, withEngine } from '../context.js';
 import { backgroundScheduler, setAfterReplyScheduler, settleAfterReply } from '../../util/after-reply.js';
 import { prespawnMonitor } from '../../container/monitor.js';
+import { prepareSpareNetns } from '../../network/spare-netns.js';
 
 /**
  * How long a stopping server waits for its after-the-answer work (veth deletes, removed
@@ -32,6 +33,8 @@ async function serve(flags: ServeFlags): Promise<void> {
     await server.listen(hosts);
     // Each container start takes a monitor spawned ahead of it (no fork of this process then).
     prespawnMonitor({ keepOne: true });
+    // And a network namespace (network/spare-netns.ts), also renewed after each use.
+    void prepareSpareNetns({ keepOne: true });
     for (const h of hosts) {
       if (h.kind === 'tcp') {
         process.stderr.write(`WARNING: API is accessible on tcp://${h.host}:${h.port} without authentication: anyone who can reach it has root on this host\n`);

@@ -22,6 +22,7 @@ import { warmSqlite } from '../../state/db.js';
 import { chooseRuntime } from '../../container/runtime.js';
 import { kernelSeccompArches } from '../../container/spec/host-abis.js';
 import { prespawnMonitor } from '../../container/monitor.js';
+import { prepareSpareNetns } from '../../network/spare-netns.js';
 import { CTL_FD, REQUEST_TIMEOUT_MS, WORKER_GC_NAME, exitLine, parseRequest } from './protocol.js';
 
 const native = nativeAddon();
@@ -98,6 +99,8 @@ async function serve(): Promise<void> {
   await warmAsyncFs();
   // A container monitor waiting for its arguments: a `run` or `start` then forks nothing.
   prespawnMonitor();
+  // A network namespace likewise: the start binds it instead of waiting for the kernel to make one.
+  await prepareSpareNetns();
   collectGarbage();
   // Ready: fd 1 is still the pipe to the supervisor (fs.writeSync does not create process.stdout).
   writeSync(1, 'R');
