@@ -597,18 +597,19 @@ export class ContainerService {
    */
   private removeFiles(id: string, paths: { dir: string; rootfs: string; monitor: string }, afterExit: boolean): void {
     const trash = join(this.root, 'tmp', 'removed');
-    const rootfsIn = (dir: string): string => join(dir, basename(paths.rootfs));
     const moved: string[] = [];
+    // An entry there is deleted only once it is harmless: the network namespace of its id
+    // removed (a --rm container's goes after the answer, fastRelease's deferNetns, in work that
+    // may run alongside this; an entry deleted first would leave it to nobody) and its root
+    // unmounted. Rejects while the root stays mounted (a recursive delete would descend into it).
+    const release = async (entry: string): Promise<void> => {
+      const entryId = trashEntryId(basename(entry));
+      if (entryId) await removeNetnsAsync(entryId);
+      await unmountRootfsAsync(join(entry, basename(paths.rootfs)));
+    };
     if (afterExit) {
-      // A killed process's leftovers: a root still mounted, a network namespace not yet
-      // removed (fastRelease's deferNetns; it runs before these entries are deleted).
-      afterReply(() =>
-        sweepDeadPidEntries(trash, async (dir) => {
-          const leftId = trashEntryId(basename(dir));
-          if (leftId) await removeNetnsAsync(leftId);
-          await unmountRootfsAsync(rootfsIn(dir));
-        }),
-      );
+      // Entries a process killed before its after-reply work left behind.
+      afterReply(() => sweepDeadPidEntries(trash, release));
       try {
         mkdirSync(trash, { recursive: true, mode: 0o700 });
         for (const [i, dir] of [paths.dir, paths.monitor].entries()) {
@@ -630,10 +631,10 @@ export class ContainerService {
     if (moved.length === 0) return;
     afterReply(async () => {
       for (const dir of moved) {
-        // On the thread pool: `hull serve`'s loop stays free to answer meanwhile.
-        const unmounted = await unmountRootfsAsync(rootfsIn(dir)).then(() => true, () => false);
-        // Still mounted: left for the sweep (a recursive delete would descend into the root).
-        if (unmounted) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+        // On the thread pool: `hull serve`'s loop stays free to answer meanwhile. Still
+        // mounted: left for the sweep.
+        const released = await release(dir).then(() => true, () => false);
+        if (released) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
       }
     });
   }

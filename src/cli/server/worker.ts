@@ -161,11 +161,7 @@ async function serve(): Promise<void> {
     ended = true;
     answer(code);
     setAfterReplyScheduler(backgroundScheduler);
-    // One after the other, in the order asked for: a --rm container's namespace is gone before
-    // the directories that name it for the sweep (engine/containers.ts removeFiles).
-    backgroundScheduler(async () => {
-      for (const work of held.splice(0)) await work().catch(() => undefined);
-    });
+    for (const work of held.splice(0)) backgroundScheduler(work);
     void settleAfterReply(AFTER_REPLY_MS).then(() => process.exit());
   });
   if (req.fds.length !== 3) {
