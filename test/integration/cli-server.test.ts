@@ -241,11 +241,13 @@ void describe('hull through the native client', { skip }, () => {
     assert.match(short, /^[0-9a-f]{12}$/);
     const pid = Number(r.how.split(' ')[1]);
     await until('the worker to end', () => processEnded(pid) || undefined, 30_000);
-    // No wait from here on: whatever is still there, the worker left behind.
+    // No wait from here on: whatever of this container is still there, the worker left behind
+    // (only its own: an earlier command's worker may still be at work).
     const removed = join(root, 'tmp', 'removed');
-    assert.deepEqual(existsSync(removed) ? readdirSync(removed) : [], [], 'the removed container\'s directories are deleted');
+    const entries = existsSync(removed) ? readdirSync(removed) : [];
+    assert.deepEqual(entries.filter((e) => e.startsWith(`${pid}-${short}`)), [], 'the removed container\'s directories are deleted');
     const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '');
-    assert.deepEqual(mounts.filter((m) => m.startsWith(`${root}/`)), [], 'no root is left mounted');
+    assert.deepEqual(mounts.filter((m) => m.startsWith(`${root}/`) && m.includes(short)), [], 'its root is not left mounted');
     const netns = existsSync('/run/netns') ? readdirSync('/run/netns') : [];
     assert.deepEqual(netns.filter((n) => n.startsWith(`hull-${short}`)), [], 'the network namespace is removed');
   });
