@@ -11,15 +11,17 @@
  * spawn of the client to its exit and EOF, as bench/run.ts; after each run (untimed) until
  * the build's monitors and `_exited` are gone and its worker pool is full again, then
  * `--pause` ms. Prints the medians and min of both and their difference, then the median of
- * each traced phase (every command runs with HULL_TRACE: where a difference comes from).
- * Never fails.
+ * each traced phase (every command runs with HULL_TRACE: where a difference comes from), and
+ * how long each build's worker lived on after its client had exited (its after-reply work:
+ * nobody waits for it, but a worker that stays is CPU and memory the next command competes
+ * with). Never fails.
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildBenchImage, cliOk, log, msTable } from './lib/containers.js';
-import { settle, warmHull, type WarmHull } from './lib/cli-server.js';
+import { settle, traceLines, warmHull, type WarmHull } from './lib/cli-server.js';
 import { median } from './lib/stats.js';
 
 /** Per traced `run --rm` (HULL_TRACE's rows), phase name → ms it took (a point: when it was). */
@@ -38,6 +40,21 @@ function phases(file: string): Map<string, number>[] {
     runs.push(m);
   }
   return runs;
+}
+
+/** ms from now until process `pid` is gone (or a zombie not reaped yet); polled every ms, at most 10 s. */
+async function msUntilEnded(pid: number): Promise<number> {
+  const start = performance.now();
+  const ended = (): boolean => {
+    try {
+      const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3) === 'Z';
+    } catch {
+      return true;
+    }
+  };
+  while (!ended() && performance.now() - start < 10_000) await new Promise((r) => setTimeout(r, 1));
+  return performance.now() - start;
 }
 
 async function main(): Promise<void> {
@@ -66,6 +83,7 @@ async function main(): Promise<void> {
       builds.push({ name, hull, trace });
     }
     const samples = new Map<string, number[]>(builds.map((b) => [b.name, []]));
+    const lingers = new Map<string, number[]>(builds.map((b) => [b.name, []]));
     log(`A/B, ${runs} rounds after one warm-up each, ${pauseMs} ms pause, network ${network}; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
     for (let round = 0; round <= runs; round++) {
       const order = round % 2 === 0 ? builds : [...builds].reverse();
@@ -76,6 +94,11 @@ async function main(): Promise<void> {
         const start = performance.now();
         await cliOk(e, ['run', '--rm', ...e.runFlags, e.image, 'true']);
         const ms = performance.now() - start;
+        // The client has exited: its worker (from the trace line the client just wrote) ends
+        // once its after-reply work is done.
+        const how = traceLines(b.hull.server).at(-1) ?? '';
+        const lived = how.startsWith('worker ') ? await msUntilEnded(Number(how.split(' ')[1])) : undefined;
+        if (round > 0 && lived !== undefined) lingers.get(b.name)!.push(lived);
         await settle(e);
         await new Promise((r) => setTimeout(r, pauseMs));
         if (round > 0) samples.get(b.name)!.push(ms);
@@ -98,6 +121,11 @@ async function main(): Promise<void> {
     };
     process.stdout.write(`\ntraced phases, median ms (took; for points, when), A ${traced[0]!.length} runs, B ${traced[1]!.length} runs\n`);
     for (const n of names) process.stdout.write(`${med(traced[0]!, n).padStart(8)} ${med(traced[1]!, n).padStart(8)}  ${n}\n`);
+    const lived = (n: 'A' | 'B'): string => {
+      const v = lingers.get(n)!;
+      return v.length > 0 ? `${median(v).toFixed(1)} ms median (max ${Math.max(...v).toFixed(1)}, ${v.length} runs)` : 'no run on a worker';
+    };
+    process.stdout.write(`\nworker ended after its client: A ${lived('A')}, B ${lived('B')}\n`);
     process.stdout.write(`load average at the end: ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
   } finally {
     for (const b of builds) {

@@ -4,7 +4,6 @@
  * process); when it exits, the monitor runs `hull _exited <id>`, which records the exit,
  * unmounts, and applies the restart policy or --rm.
  */
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, existsSync, writeFileSync, openSync, closeSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -26,12 +25,11 @@ import { prepareBundle } from './container-bundle.js';
 import { createPlannedVolumes, planMounts, removeVolumes } from './container-mounts.js';
 import { VolumeStore } from '../volume/store.js';
 import type { EndpointRequest, NetworkService } from './networks.js';
-import { removeNetns } from '../network/netns.js';
+import { removeNetnsAsync } from '../network/netns.js';
 import { EngineEvents } from './events.js';
 import { isVm, prepareVm, vmMonitorOptions, vmRuntimePath } from '../vm/prepare.js';
 import { mark, span } from '../util/trace.js';
 import { afterReply } from '../util/after-reply.js';
-import { sleepSync } from '../util/concurrency.js';
 import { sweepDeadPidEntries } from '../util/fs.js';
 
 export interface Container {
@@ -576,17 +574,10 @@ export class ContainerService {
     const runtime = new Runtime(c.state.Runtime || chooseRuntime(), runtimeRoot(this.root));
     const left = (): boolean => existsSync(join(runtime.root, c.id));
     if (exitedMonitor !== undefined && exitedMonitor > 0 && isMonitorAlive(exitedMonitor)) {
-      afterReply({
-        run: async () => {
-          const deadline = Date.now() + MONITOR_FINISH_MS;
-          while (isMonitorAlive(exitedMonitor) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
-          if (left()) await runtime.delete(c.id);
-        },
-        runSync: () => {
-          const deadline = Date.now() + MONITOR_FINISH_MS;
-          while (isMonitorAlive(exitedMonitor) && Date.now() < deadline) sleepSync(2);
-          if (left()) spawnSync(runtime.path, ['--root', runtime.root, 'delete', '--force', c.id], { stdio: 'ignore', timeout: 30_000 });
-        },
+      afterReply(async () => {
+        const deadline = Date.now() + MONITOR_FINISH_MS;
+        while (isMonitorAlive(exitedMonitor) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+        if (left()) await runtime.delete(c.id);
       });
       return;
     }
@@ -602,24 +593,23 @@ export class ContainerService {
    * root goes with them: still mounted (its overlay moves with the renamed directory), unmounted
    * after the answer (0.5-12 ms here; nothing sees it: the row is gone and the container's
    * processes with it). What a process killed before that leaves is swept, unmounted first, by
-   * the next such removal (the names carry its pid).
+   * the next such removal, after its answer too (the names carry the pid).
    */
   private removeFiles(id: string, paths: { dir: string; rootfs: string; monitor: string }, afterExit: boolean): void {
     const trash = join(this.root, 'tmp', 'removed');
     const moved: string[] = [];
-    // Whatever was moved: unmount a container root in it, then delete (the sweep as well).
-    const removeMoved = (dir: string): void => {
-      unmountRootfs(join(dir, basename(paths.rootfs)));
-      rmSync(dir, { recursive: true, force: true });
+    // An entry there is deleted only once it is harmless: the network namespace of its id
+    // removed (a --rm container's goes after the answer, fastRelease's deferNetns, in work that
+    // may run alongside this; an entry deleted first would leave it to nobody) and its root
+    // unmounted. Rejects while the root stays mounted (a recursive delete would descend into it).
+    const release = async (entry: string): Promise<void> => {
+      const entryId = trashEntryId(basename(entry));
+      if (entryId) await removeNetnsAsync(entryId);
+      await unmountRootfsAsync(join(entry, basename(paths.rootfs)));
     };
     if (afterExit) {
-      // A killed process's leftovers: a root still mounted, a network namespace not yet
-      // removed (fastRelease's deferNetns; it runs before these entries are deleted).
-      void sweepDeadPidEntries(trash, (dir) => {
-        const leftId = trashEntryId(basename(dir));
-        if (leftId) removeNetns(leftId);
-        unmountRootfs(join(dir, basename(paths.rootfs)));
-      }).catch(() => undefined);
+      // Entries a process killed before its after-reply work left behind.
+      afterReply(() => sweepDeadPidEntries(trash, release));
       try {
         mkdirSync(trash, { recursive: true, mode: 0o700 });
         for (const [i, dir] of [paths.dir, paths.monitor].entries()) {
@@ -639,24 +629,13 @@ export class ContainerService {
     if (afterExit && existsSync(paths.dir)) unmountRootfs(paths.rootfs);
     for (const dir of [paths.dir, paths.monitor]) rmSync(dir, { recursive: true, force: true });
     if (moved.length === 0) return;
-    afterReply({
-      run: async () => {
-        for (const dir of moved) {
-          // On the thread pool: `hull serve`'s loop stays free to answer meanwhile.
-          const unmounted = await unmountRootfsAsync(join(dir, basename(paths.rootfs))).then(() => true, () => false);
-          // Still mounted: left for the sweep (a recursive delete would descend into the root).
-          if (unmounted) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
-        }
-      },
-      runSync: () => {
-        for (const dir of moved) {
-          try {
-            removeMoved(dir);
-          } catch {
-            // left for the sweep
-          }
-        }
-      },
+    afterReply(async () => {
+      for (const dir of moved) {
+        // On the thread pool: `hull serve`'s loop stays free to answer meanwhile. Still
+        // mounted: left for the sweep.
+        const released = await release(dir).then(() => true, () => false);
+        if (released) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      }
     });
   }
 

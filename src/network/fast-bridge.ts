@@ -200,41 +200,27 @@ export function fastRelease(containerId: string, ip: string, prefix: number, def
   // runs) makes a new veth of the same name, which must be left alone.
   const index = ifindexOf(veth);
   if (deferNetns) {
-    const later = (): void => {
-      removeNetns(containerId);
+    // On libuv's thread pool: `hull serve`'s loop stays free to answer meanwhile.
+    afterReply(async () => {
+      await removeNetnsAsync(containerId);
       // The pair normally dies with the namespace; one left (say, moved) goes by its index.
-      if (index !== undefined && ifindexOf(veth) === index) deleteLink(veth, index);
-    };
-    afterReply({
-      runSync: () => tryOrIgnore(later),
-      // `hull serve`: the unmount and the delete on libuv's thread pool, its loop free to answer.
-      run: async () => {
-        await removeNetnsAsync(containerId);
-        if (index !== undefined && ifindexOf(veth) === index) await nativeAddon().linkDeleteAsync(veth, index).catch(() => undefined);
-      },
+      if (index !== undefined && ifindexOf(veth) === index) await deleteLinkAsync(veth, index);
     });
     return;
   }
   removeNetns(containerId);
   if (index === undefined) return;
-  // Errors are ignored: the kernel frees the pair with the namespace anyway.
-  const removeVeth = (): void => {
-    try {
-      deleteLink(veth, index);
-    } catch {
-      // see above
-    }
-  };
-  if (!deferVeth) return removeVeth();
-  afterReply({ runSync: removeVeth, run: () => nativeAddon().linkDeleteAsync(veth, index).catch(() => undefined) });
-}
-
-function tryOrIgnore(fn: () => void): void {
+  if (deferVeth) return afterReply(() => deleteLinkAsync(veth, index));
   try {
-    fn();
+    deleteLink(veth, index);
   } catch {
     // the kernel frees the pair with the namespace anyway
   }
+}
+
+/** deleteLink after the answer: any error ignored, the kernel frees the pair with the namespace anyway. */
+function deleteLinkAsync(veth: string, index: number): Promise<void> {
+  return nativeAddon().linkDeleteAsync(veth, index).catch(() => undefined);
 }
 
 /** Delete interfaces inside the container's namespace (each takes its veth peer with it, at once). */

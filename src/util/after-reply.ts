@@ -1,20 +1,17 @@
 /**
  * Work that must be done but that the command's caller does not wait for: it changes nothing
  * hull's state or the caller's answer depends on (e.g. the kernel deleting a veth pair whose
- * namespace and address are already gone). It comes in two forms: `run`, asynchronous, by
- * default started at once and not awaited (a CLI process still finishes it before it exits: a
- * pending operation keeps node running; `hull serve` carries on serving, and on SIGTERM/SIGINT
- * waits for it with `settleAfterReply` before it exits); and `runSync`, for a host that answers
- * its caller before it is done: the warm CLI worker, whose client gets the exit status in the
- * first of the worker's 'exit' listeners, runs it in a later one.
+ * namespace and address are already gone). One asynchronous function per piece, which handles
+ * its own errors. By default it is started at once and not awaited (a CLI process still
+ * finishes it before it exits: a pending operation keeps node running; `hull serve` carries on
+ * serving, and on SIGTERM/SIGINT waits for it with `settleAfterReply` before it exits). The
+ * warm CLI worker holds it back until its client has the exit status, then starts it and ends
+ * once it is done (cli/server/worker.ts).
  *
  * No work may create anything under a state root (it may run after the root was deleted):
  * it only deletes, and checks that what it deletes is still there first.
  */
-export interface AfterReplyWork {
-  run(): Promise<void>;
-  runSync(): void;
-}
+export type AfterReplyWork = () => Promise<void>;
 
 type Scheduler = (work: AfterReplyWork) => void;
 
@@ -23,7 +20,7 @@ const pending = new Set<Promise<void>>();
 
 /** The default: start at once, remember until done. */
 export const backgroundScheduler: Scheduler = (work) => {
-  const p = work.run().catch(() => undefined);
+  const p = work().catch(() => undefined);
   pending.add(p);
   void p.finally(() => pending.delete(p));
 };

@@ -66,9 +66,10 @@ export function isPidAlive(pid: number): boolean {
 /**
  * Temp entries are named `<pid>-…`; remove those whose writer process is gone, so a crash
  * mid-write leaves nothing that outlives the next command. `beforeRemove` undoes what a plain
- * delete cannot (a mount inside the entry); when it throws, the entry is left for next time.
+ * delete cannot (a mount inside the entry); when it throws (or rejects), the entry is left for
+ * next time.
  */
-export async function sweepDeadPidEntries(dir: string, beforeRemove?: (path: string) => void): Promise<void> {
+export async function sweepDeadPidEntries(dir: string, beforeRemove?: (path: string) => void | Promise<void>): Promise<void> {
   let names: string[];
   try {
     // Synchronous: every command sweeps at start and the directory is almost always empty; a
@@ -81,7 +82,7 @@ export async function sweepDeadPidEntries(dir: string, beforeRemove?: (path: str
     const pid = Number(name.split('-')[0]);
     if (pid === process.pid || (Number.isInteger(pid) && pid > 0 && isPidAlive(pid))) continue;
     try {
-      beforeRemove?.(join(dir, name));
+      await beforeRemove?.(join(dir, name));
     } catch {
       continue; // still in use (a mount that will not go): next time
     }

@@ -122,6 +122,16 @@ function supervisorPid(socket = sock): number | undefined {
   return undefined;
 }
 
+/** The process is gone, or a zombie its parent (the supervisor) has not reaped yet. */
+function processEnded(pid: number): boolean {
+  try {
+    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return true;
+  }
+}
+
 /** `hull ARGS` through the client and through node: same stdout, stderr and status; the client's run was served by a worker. */
 async function same(args: string[], input?: string): Promise<HullResult> {
   const viaClient = await onWorker(() => run(args, { viaClient: true, ...(input !== undefined ? { input } : {}) }));
@@ -220,6 +230,26 @@ void describe('hull through the native client', { skip }, () => {
           child.stdin.end();
         }),
     );
+  });
+
+  test('a worker ends only after its after-reply work: once it is gone, a `run --rm` container\'s root, files and namespace are too', async () => {
+    // Each round is one `run --rm` served by a worker; its pid is in the client's trace line.
+    const r = await onWorker(() => run(['run', '--rm', IMG, 'hostname'], { viaClient: true }));
+    assert.equal(r.code, 0, r.stderr);
+    // Docker's default hostname: the id's first 12 characters.
+    const short = r.stdout.trim();
+    assert.match(short, /^[0-9a-f]{12}$/);
+    const pid = Number(r.how.split(' ')[1]);
+    await until('the worker to end', () => processEnded(pid) || undefined, 30_000);
+    // No wait from here on: whatever of this container is still there, the worker left behind
+    // (only its own: an earlier command's worker may still be at work).
+    const removed = join(root, 'tmp', 'removed');
+    const entries = existsSync(removed) ? readdirSync(removed) : [];
+    assert.deepEqual(entries.filter((e) => e.startsWith(`${pid}-${short}`)), [], 'the removed container\'s directories are deleted');
+    const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '');
+    assert.deepEqual(mounts.filter((m) => m.startsWith(`${root}/`) && m.includes(short)), [], 'its root is not left mounted');
+    const netns = existsSync('/run/netns') ? readdirSync('/run/netns') : [];
+    assert.deepEqual(netns.filter((n) => n.startsWith(`hull-${short}`)), [], 'the network namespace is removed');
   });
 
   test('a worker checkpoints its writes into hull.db before it ends and leaves the WAL for the next command', async () => {

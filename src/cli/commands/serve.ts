@@ -25,8 +25,8 @@ async function serve(flags: ServeFlags): Promise<void> {
     out(h.kind === 'unix' ? `unix://${h.path}` : `tcp://${h.host}:${h.port}`);
     return;
   }
-  // In a warm worker (`hull serve` through the client) the default is to run such work when
-  // the process exits: a server must do it as it goes, or it would pile up for its lifetime.
+  // In a warm worker (`hull serve` through the client) such work is otherwise held back until
+  // the command has answered: a server must do it as it goes, or it would pile up for its lifetime.
   setAfterReplyScheduler(backgroundScheduler);
   await withEngine(async (engine) => {
     const server = new ApiServer(engine);

@@ -4,17 +4,17 @@ import { atWorkerExit, runWorkerExitWork } from './worker-mode.js';
 
 test('worker exit work: runs in the order given, once, and one failure does not stop the rest', () => {
   const ran: string[] = [];
-  atWorkerExit(() => ran.push('after-reply'));
+  atWorkerExit(() => ran.push('first'));
   atWorkerExit(() => {
     throw new Error('boom');
   });
   atWorkerExit(() => {
     ran.push('hand-over');
-    // Work queued while the queue runs (after-reply work scheduling more) runs too.
+    // Work queued while the queue runs runs too.
     atWorkerExit(() => ran.push('late'));
   });
   runWorkerExitWork();
-  assert.deepEqual(ran, ['after-reply', 'hand-over', 'late']);
+  assert.deepEqual(ran, ['first', 'hand-over', 'late']);
   runWorkerExitWork();
-  assert.deepEqual(ran, ['after-reply', 'hand-over', 'late'], 'the queue is emptied as it runs');
+  assert.deepEqual(ran, ['first', 'hand-over', 'late'], 'the queue is emptied as it runs');
 });

@@ -13,10 +13,11 @@ export function isWarmWorker(): boolean {
 }
 
 /**
- * Work a warm worker does after its client has the exit status, in the order it was asked for
- * (worker.ts runs it from its one 'exit' listener, then ends the process at once: see there).
- * The after-reply work and the database's hand-over go here rather than into 'exit' listeners
- * of their own, which that hard end would skip.
+ * Synchronous work a warm worker does as it ends, after its client has the exit status and its
+ * after-reply work is done (util/after-reply.ts), in the order it was asked for: worker.ts runs
+ * it from its one 'exit' listener, then ends the process at once (see there). The database's
+ * hand-over goes here rather than into an 'exit' listener of its own, which that hard end would
+ * skip.
  */
 const exitWork: Array<() => void> = [];
 

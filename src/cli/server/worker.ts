@@ -13,11 +13,11 @@ import { join } from 'node:path';
 import { prepareProgram, runCli } from '../main.js';
 import { flushTrace, mark } from '../../util/trace.js';
 import { nativeAddon } from '../../util/native.js';
-import { setAfterReplyScheduler } from '../../util/after-reply.js';
+import { backgroundScheduler, setAfterReplyScheduler, settleAfterReply, type AfterReplyWork } from '../../util/after-reply.js';
 import { packageRoot } from '../../util/package-root.js';
 import { buildId } from './build-id.js';
 import { reniceProcess } from './renice.js';
-import { atWorkerExit, runWorkerExitWork } from './worker-mode.js';
+import { runWorkerExitWork } from './worker-mode.js';
 import { warmSqlite } from '../../state/db.js';
 import { chooseRuntime } from '../../container/runtime.js';
 import { kernelSeccompArches } from '../../container/spec/host-abis.js';
@@ -29,6 +29,13 @@ const native = nativeAddon();
 
 /** Exit status for "I was started for a build that is no longer current". */
 const EXIT_STALE = 75;
+
+/**
+ * How long a worker that answered waits for its after-reply work before it ends anyway. Each
+ * piece is bounded by itself (a monitor waited for 2 s at most, unmounts detach); this bound is
+ * for a worker that must not live on, a leak, if one of them hangs.
+ */
+const AFTER_REPLY_MS = 5_000;
 
 /**
  * The first async fs calls of a process start libuv's thread pool and initialise Node's
@@ -89,6 +96,25 @@ function releaseStdio(): void {
   }
 }
 
+/**
+ * Sends the client the command's exit status, once: flushes the trace and lets go of the
+ * client's stdio first, so that it is complete when the client exits.
+ */
+function answerOnce(conn: number): (code: number) => void {
+  let sent = false;
+  return (code) => {
+    if (sent) return;
+    sent = true;
+    flushTrace();
+    releaseStdio();
+    try {
+      writeSync(conn, exitLine(code, undefined));
+    } catch {
+      // the client is gone
+    }
+  };
+}
+
 async function serve(): Promise<void> {
   if (buildId() !== process.env.HULL_WORKER_BUILD) process.exit(EXIT_STALE);
   // Work every command does that needs nothing from the request, done while idle.
@@ -113,16 +139,12 @@ async function serve(): Promise<void> {
   const req = native.recvFds(conn, REQUEST_TIMEOUT_MS);
   // The client gave up before sending its request (it then runs the command itself).
   if (!req) process.exit(0);
-  // Report the status as soon as it is final, not after Node's teardown (tens of ms for a
-  // heap this size); a death by signal is reported by the supervisor, which sees it.
+  const answer = answerOnce(conn);
+  // A command that ends with process.exit() (or an uncaught exception) gets no 'beforeExit':
+  // its status goes here, and after-reply work it queued is dropped, as when a plain CLI
+  // process exits that way (what it leaves is swept by the next command that needs it gone).
   process.on('exit', (code) => {
-    flushTrace();
-    releaseStdio();
-    try {
-      writeSync(conn, exitLine(code, undefined));
-    } catch {
-      // the client is gone
-    }
+    answer(code);
     runWorkerExitWork();
     // Ends here, without Node's teardown: its cleanup hooks would close SQLite (as the last
     // connection: a checkpoint, and the WAL deleted, which the next command then recreates with
@@ -130,8 +152,23 @@ async function serve(): Promise<void> {
     // after this one do not run: the worker's own go through atWorkerExit.
     process.exit(code);
   });
-  // Work the client need not wait for runs after the status, in the listener above.
-  setAfterReplyScheduler((work) => atWorkerExit(() => work.runSync()));
+  // Work the client need not wait for is held back until it has its answer.
+  const held: AfterReplyWork[] = [];
+  setAfterReplyScheduler((work) => {
+    held.push(work);
+  });
+  // The loop is empty: the command and all it started are done, its status is final. Report it
+  // now, not after Node's teardown (tens of ms for a heap this size); then the held work, awaited
+  // (bounded), then the end. A death by signal is reported by the supervisor, which sees it.
+  let ended = false;
+  process.on('beforeExit', (code) => {
+    if (ended) return;
+    ended = true;
+    answer(code);
+    setAfterReplyScheduler(backgroundScheduler);
+    for (const work of held.splice(0)) backgroundScheduler(work);
+    void settleAfterReply(AFTER_REPLY_MS).then(() => process.exit());
+  });
   if (req.fds.length !== 3) {
     closeAll(req.fds);
     process.exit(0);
