@@ -133,6 +133,23 @@ export class ApiState {
     for (const done of [...(this.startWaiters.get(id) ?? [])]) done();
   }
 
+  /**
+   * Until the container's attached streams have ended (the monitor closes them once their output
+   * is delivered), or `ms` passed. A container's streams end at its exit and its removal comes
+   * after, as with dockerd: `docker run --rm` gets its EOF before its `wait` answer, instead of
+   * after the removal's work (its exit waits for both).
+   */
+  async streamsEnded(id: string, ms: number): Promise<void> {
+    const live = this.attachments.get(id);
+    if (!live || live.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...live].map((a) => a.done)), new Promise((r) => (timer = setTimeout(r, ms)))]);
+    clearTimeout(timer);
+    // Their sockets' ends are shutdown(2)s libuv issues in its next poll phase: let one pass
+    // before the caller's removal work, or the FIN waits for that work.
+    await new Promise((r) => setImmediate(() => setImmediate(r)));
+  }
+
   addAttachment(id: string, a: Attachment): () => void {
     let set = this.attachments.get(id);
     if (!set) this.attachments.set(id, (set = new Set()));

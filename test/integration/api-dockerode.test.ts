@@ -77,6 +77,23 @@ describe('hull serve with dockerode', { skip, timeout: 600_000 }, () => {
     await assert.rejects(c.inspect(), (e: { statusCode?: number }) => e.statusCode === 404);
   });
 
+  test('docker run --rm: the attached streams end before the wait for the removal answers, with all output', async () => {
+    // As with dockerd, the streams end at the exit and the removal comes after: the CLI, which
+    // waits for both, is not held by the removal's work.
+    const c = await docker.createContainer({ Image: 'busybox', Cmd: ['sh', '-c', 'seq 1 3000'], HostConfig: { AutoRemove: true }, name: uniq('rm-order') });
+    const stream = await c.attach({ stream: true, stdout: true, stderr: true, hijack: true });
+    const order: string[] = [];
+    const { out } = demux(stream);
+    stream.on('end', () => order.push('streams'));
+    const waited = c.wait({ condition: 'removed' }).then((r: unknown) => (order.push('wait'), r));
+    await c.start();
+    assert.deepEqual(await waited, { StatusCode: 0 });
+    const text = await out;
+    assert.deepEqual(order, ['streams', 'wait']);
+    assert.equal(text.split('\n').length, 3001);
+    await assert.rejects(c.inspect(), (e: { statusCode?: number }) => e.statusCode === 404);
+  });
+
   test('logs: stdcopy frames, tail, timestamps, one stream only', async () => {
     const c = await docker.createContainer({ Image: 'busybox', Cmd: ['sh', '-c', 'echo a; sleep 0.3; echo b >&2; sleep 0.3; echo c'], name: uniq('logs') });
     await c.start();

@@ -14,6 +14,9 @@ import { toCreateRequest } from '../create-body.js';
 import { boolParam, filterParam, intParam, readJson, sendJson, sendStatus, type Ctx, type Route } from '../http.js';
 import { nullWriter } from '../streams.js';
 
+/** How long a wait lets the container's attached streams finish delivering before it records the exit (state.streamsEnded). */
+const STREAMS_END_MS = 100;
+
 function isLive(c: Container): boolean {
   return c.state.Status === 'running' || c.state.Status === 'paused' || c.state.Status === 'restarting';
 }
@@ -132,6 +135,7 @@ async function wait(ctx: Ctx): Promise<void> {
     if (now && now.state.Status === 'running' && now.state.MonitorPid > 0 && now.state.MonitorPid !== awaitedMonitor) {
       awaitedMonitor = now.state.MonitorPid;
       await waitExit(monitorDir, gone.signal, now.state.MonitorPid).catch(() => undefined);
+      if (!gone.signal.aborted) await ctx.state.streamsEnded(first.id, STREAMS_END_MS);
       if (!gone.signal.aborted) await recordExit();
       delay = 20;
       continue;
