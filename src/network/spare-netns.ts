@@ -13,6 +13,13 @@
 import { closeSync } from 'node:fs';
 import { nativeAddon } from '../util/native.js';
 
+/**
+ * After a take, the refill waits this long: making a namespace is kernel work on a pool
+ * thread, and on a small host it would compete for the CPU with the start that took the spare
+ * (its `runc create` is ~40 ms). A start that finds no spare makes its own, as before.
+ */
+const REFILL_DELAY_MS = 100;
+
 let spare: { fd: number } | undefined;
 let making: Promise<void> | undefined;
 let refill = false;
@@ -46,8 +53,7 @@ export function takeSpareNetns(path: string): boolean {
   const s = spare;
   if (!s) return false;
   spare = undefined;
-  // The refill is kernel work on a pool thread, here while the start goes on to `runc create`.
-  if (refill) setImmediate(() => void prepareSpareNetns());
+  if (refill) setTimeout(() => void prepareSpareNetns(), REFILL_DELAY_MS).unref();
   try {
     nativeAddon().netnsAttach(s.fd, path);
     return true;
