@@ -1,8 +1,7 @@
 // Network namespaces and rtnetlink for the default bridge's fast path; see netlink.c.
 #ifndef HULL_NETLINK_H
 #define HULL_NETLINK_H
-#define NAPI_VERSION 8
-#include <node_api.h>
+#include "napi-util.h"
 
 napi_value netlink_netns_create(napi_env env, napi_callback_info info);
 napi_value netlink_veth_create(napi_env env, napi_callback_info info);
@@ -16,16 +15,16 @@ napi_value netlink_umount2_async(napi_env env, napi_callback_info info);
 napi_value netlink_netns_spare_async(napi_env env, napi_callback_info info);
 napi_value netlink_netns_attach(napi_env env, napi_callback_info info);
 
-#define NETLINK_PROPERTIES                                                                     \
-  {"netnsCreate", NULL, netlink_netns_create, NULL, NULL, NULL, napi_enumerable, NULL},       \
-      {"netnsCreateAsync", NULL, netlink_netns_create_async, NULL, NULL, NULL, napi_enumerable, NULL}, \
-      {"vethCreate", NULL, netlink_veth_create, NULL, NULL, NULL, napi_enumerable, NULL},     \
-      {"netnsConfigure", NULL, netlink_netns_configure, NULL, NULL, NULL, napi_enumerable, NULL}, \
-      {"addrDelete", NULL, netlink_addr_delete, NULL, NULL, NULL, napi_enumerable, NULL},     \
-      {"linkDelete", NULL, netlink_link_delete, NULL, NULL, NULL, napi_enumerable, NULL},     \
-      {"linkDeleteAsync", NULL, netlink_link_delete_async, NULL, NULL, NULL, napi_enumerable, NULL}, \
-      {"nftGeneration", NULL, netlink_nft_generation, NULL, NULL, NULL, napi_enumerable, NULL}, \
-      {"umount2Async", NULL, netlink_umount2_async, NULL, NULL, NULL, napi_enumerable, NULL}, \
-      {"netnsSpareAsync", NULL, netlink_netns_spare_async, NULL, NULL, NULL, napi_enumerable, NULL}, \
-      {"netnsAttach", NULL, netlink_netns_attach, NULL, NULL, NULL, napi_enumerable, NULL}
+#define NETLINK_PROPERTIES                                       \
+  HN_METHOD("netnsCreate", netlink_netns_create),                \
+      HN_METHOD("netnsCreateAsync", netlink_netns_create_async), \
+      HN_METHOD("vethCreate", netlink_veth_create),              \
+      HN_METHOD("netnsConfigure", netlink_netns_configure),      \
+      HN_METHOD("addrDelete", netlink_addr_delete),              \
+      HN_METHOD("linkDelete", netlink_link_delete),              \
+      HN_METHOD("linkDeleteAsync", netlink_link_delete_async),   \
+      HN_METHOD("nftGeneration", netlink_nft_generation),        \
+      HN_METHOD("umount2Async", netlink_umount2_async),          \
+      HN_METHOD("netnsSpareAsync", netlink_netns_spare_async),   \
+      HN_METHOD("netnsAttach", netlink_netns_attach)
 #endif
