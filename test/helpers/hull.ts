@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 /** Run the built `hull` binary as a user would, with its own state root. */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -53,6 +54,18 @@ export function runHull(args: string[], opts: HullRunOptions): Promise<HullResul
     );
     child.stdin.end(opts.input ?? '');
   });
+}
+
+/** Asserts that a hull run exited 0, naming the command and its stderr when not; returns the run. */
+export function assertOk(args: string[], r: HullResult): HullResult {
+  assert.equal(r.code, 0, `hull ${args.join(' ')} → ${r.code}\n${r.stderr}`);
+  return r;
+}
+
+let nameSeq = 0;
+/** `<prefix>-<pid>-<n>`, new at each call: names that parallel test files and runs never share. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${process.pid}-${++nameSeq}`;
 }
 
 /** A fresh state root for one test, removed afterwards. */

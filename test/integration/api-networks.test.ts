@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Docker from 'dockerode';
 import { dockerCli, loadBusybox, startApiServer, DOCKER_CLI, type ApiServer } from '../helpers/api-server.js';
-import { containerTestSkip, until } from '../helpers/hull.js';
+import { containerTestSkip, uniqueName as uniq, until } from '../helpers/hull.js';
 
 const netavarkPresent = existsSync('/usr/lib/podman/netavark') && existsSync('/usr/lib/podman/aardvark-dns');
 const skip = containerTestSkip(['runc', 'skopeo', 'iptables', DOCKER_CLI]) || (netavarkPresent ? false : 'netavark/aardvark-dns not installed');
@@ -21,8 +21,6 @@ const skip = containerTestSkip(['runc', 'skopeo', 'iptables', DOCKER_CLI]) || (n
 let server: ApiServer;
 let work: string;
 let client: Docker;
-let seq = 0;
-const uniq = (p: string): string => `${p}-${process.pid}-${++seq}`;
 
 async function docker(args: string[], timeoutMs?: number): Promise<string> {
   const r = await dockerCli(server, args, timeoutMs ? { timeoutMs } : {});

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { loadBusybox } from '../helpers/images.js';
-import { hullCommand, runHull, until, type HullResult } from '../helpers/hull.js';
+import { assertOk, hullCommand, type HullResult, runHull, until } from '../helpers/hull.js';
 import { vmLeftovers } from '../helpers/leftovers.js';
 import { removeVmWork, vmTestSkip } from '../helpers/vm.js';
 import { cgroupDirs } from '../../src/vm/cgroup.js';
@@ -30,9 +30,7 @@ function hull(args: string[]): Promise<HullResult> {
 }
 
 async function ok(args: string[]): Promise<string> {
-  const r = await hull(args);
-  assert.equal(r.code, 0, `hull ${args.join(' ')} → ${r.code}\n${r.stderr}`);
-  return r.stdout;
+  return assertOk(args, await hull(args)).stdout;
 }
 
 /** Every trace a VM can leave: QEMU, virtiofsd, mounts under the root, its netns, runtime directory, cgroup. */

@@ -13,7 +13,7 @@ import { createConnection } from 'node:net';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
-import { hullCommand, runHull, until } from '../helpers/hull.js';
+import { assertOk, hullCommand, runHull, uniqueName as uniq, until } from '../helpers/hull.js';
 import { removeVmWork, vmTestSkip } from '../helpers/vm.js';
 import type { HullResult } from '../helpers/hull.js';
 import { loadBusybox } from '../helpers/images.js';
@@ -27,18 +27,13 @@ const netSkip = existsSync('/usr/lib/podman/netavark') && existsSync('/usr/lib/p
 const ENV: Record<string, string> = { HULL_VM_ACCEL: 'tcg' };
 let work: string;
 let root: string;
-let seq = 0;
-
-const uniq = (p: string): string => `${p}-${process.pid}-${++seq}`;
 
 function hull(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<HullResult> {
   return runHull(args, { root, env: { ...ENV, ...opts.env }, timeoutMs: 240_000, ...(opts.input !== undefined ? { input: opts.input } : {}) });
 }
 
 async function ok(args: string[], opts: { input?: string } = {}): Promise<string> {
-  const r = await hull(args, opts);
-  assert.equal(r.code, 0, `hull ${args.join(' ')} → ${r.code}\n${r.stderr}`);
-  return r.stdout;
+  return assertOk(args, await hull(args, opts)).stdout;
 }
 
 /** QEMU, virtiofsd or mounts of this test's root still on the host. */
