@@ -3,7 +3,6 @@
 #define HULL_ABI_PROBE_H
 #include "napi-util.h"
 
-napi_value abi_probe_kernel_abis(napi_env env, napi_callback_info info);
-
-#define ABI_PROBE_PROPERTIES HN_METHOD("kernelAbis", abi_probe_kernel_abis)
+// Adds this file's functions to the addon's exports.
+napi_status abi_probe_define(napi_env env, napi_value exports);
 #endif

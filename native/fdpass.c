@@ -57,7 +57,7 @@ static long long deadline_after(int timeout_ms) {
 }
 
 // socketpair(): [fd, fd], SOCK_STREAM, close-on-exec (child_process dups what it passes on).
-napi_value fdpass_socketpair(napi_env env, napi_callback_info info) {
+static napi_value fdpass_socketpair(napi_env env, napi_callback_info info) {
   (void)info;
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return throw_sys(env, errno, "socketpair");
@@ -71,7 +71,7 @@ napi_value fdpass_socketpair(napi_env env, napi_callback_info info) {
 }
 
 // sendFds(fd, payload: Buffer, fds: number[]): one length-prefixed message, fds attached.
-napi_value fdpass_send(napi_env env, napi_callback_info info) {
+static napi_value fdpass_send(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   if (hn_get_args(env, info, 3, argv, "sendFds(fd, payload, fds)") != 0) return NULL;
   int32_t fd;
@@ -172,7 +172,7 @@ static int recv_exact(int fd, unsigned char* buf, size_t n, int* fds, int* nfds,
 // recvFds(fd, timeoutMs): one message from sendFds, as { data: Buffer, fds: number[] } (fds
 // close-on-exec), or null when the peer closed before sending anything. timeoutMs < 0 waits
 // forever; on a timeout it throws ETIMEDOUT.
-napi_value fdpass_recv(napi_env env, napi_callback_info info) {
+static napi_value fdpass_recv(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   if (hn_get_args(env, info, 2, argv, "recvFds(fd, timeoutMs)") != 0) return NULL;
   int32_t fd, timeout_ms;
@@ -223,7 +223,7 @@ napi_value fdpass_recv(napi_env env, napi_callback_info info) {
 }
 
 // dup2(oldfd, newfd): the copy on newfd is inheritable (dup2 clears close-on-exec), as stdio must be.
-napi_value fdpass_dup2(napi_env env, napi_callback_info info) {
+static napi_value fdpass_dup2(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   int32_t a, b;
   if (hn_get_args(env, info, 2, argv, "dup2(oldfd, newfd)") != 0 || hn_get_int32(env, argv[0], &a, "oldfd") != 0 ||
@@ -236,7 +236,7 @@ napi_value fdpass_dup2(napi_env env, napi_callback_info info) {
 }
 
 // closeFd(fd): close(2) on a raw fd that no Node handle owns.
-napi_value fdpass_close(napi_env env, napi_callback_info info) {
+static napi_value fdpass_close(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int32_t fd;
   if (hn_get_args(env, info, 1, argv, "closeFd(fd)") != 0 || hn_get_int32(env, argv[0], &fd, "fd") != 0) return NULL;
@@ -245,7 +245,7 @@ napi_value fdpass_close(napi_env env, napi_callback_info info) {
 }
 
 // flockExclusive(fd): a non-blocking exclusive flock; false when another process holds it.
-napi_value fdpass_flock(napi_env env, napi_callback_info info) {
+static napi_value fdpass_flock(napi_env env, napi_callback_info info) {
   napi_value argv[1], out;
   int32_t fd;
   if (hn_get_args(env, info, 1, argv, "flockExclusive(fd)") != 0 || hn_get_int32(env, argv[0], &fd, "fd") != 0) return NULL;
@@ -255,4 +255,16 @@ napi_value fdpass_flock(napi_env env, napi_callback_info info) {
   if (r != 0 && errno != EWOULDBLOCK) return throw_sys(env, errno, "flock");
   napi_get_boolean(env, r == 0, &out);
   return out;
+}
+
+napi_status fdpass_define(napi_env env, napi_value exports) {
+  static const napi_property_descriptor props[] = {
+      HN_METHOD("socketpair", fdpass_socketpair),
+      HN_METHOD("sendFds", fdpass_send),
+      HN_METHOD("recvFds", fdpass_recv),
+      HN_METHOD("dup2", fdpass_dup2),
+      HN_METHOD("closeFd", fdpass_close),
+      HN_METHOD("flockExclusive", fdpass_flock),
+  };
+  return HN_DEFINE(env, exports, props);
 }

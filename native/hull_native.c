@@ -233,7 +233,7 @@ static napi_value js_set_winsize(napi_env env, napi_callback_info info) {
 }
 
 static napi_value init(napi_env env, napi_value exports) {
-  napi_property_descriptor props[] = {
+  static const napi_property_descriptor props[] = {
       HN_METHOD("mknod", js_mknod),
       HN_METHOD("lsetxattr", js_lsetxattr),
       HN_METHOD("lgetxattr", js_lgetxattr),
@@ -242,11 +242,11 @@ static napi_value init(napi_env env, napi_value exports) {
       HN_METHOD("umount2", js_umount2),
       HN_METHOD("openpty", js_openpty),
       HN_METHOD("setWinsize", js_set_winsize),
-      FDPASS_PROPERTIES,
-      NETLINK_PROPERTIES,
-      ABI_PROBE_PROPERTIES,
   };
-  HN_CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  HN_CHECK(env, HN_DEFINE(env, exports, props));
+  HN_CHECK(env, fdpass_define(env, exports));
+  HN_CHECK(env, netlink_define(env, exports));
+  HN_CHECK(env, abi_probe_define(env, exports));
   return exports;
 }
 

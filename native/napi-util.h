@@ -15,8 +15,9 @@
 #define HN_PATH_BUF 4097
 #define HN_NAME_BUF 256
 
-// One exported function's property descriptor.
+// One exported function's property descriptor, and a whole array of them added to exports.
 #define HN_METHOD(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_enumerable, NULL}
+#define HN_DEFINE(env, exports, props) napi_define_properties((env), (exports), sizeof(props) / sizeof((props)[0]), (props))
 
 // Returns NULL from the calling function, with an Error thrown, when an N-API call fails.
 #define HN_CHECK(env, call)                                                     \
