@@ -10,13 +10,12 @@ import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { copyFile, mkdtemp, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
-import { release, tmpdir } from 'node:os';
+import { release } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { assertOk, hullCommand, runHull, uniqueName as uniq, until } from '../helpers/hull.js';
-import { removeVmWork, vmTestSkip } from '../helpers/vm.js';
+import { makeVmWork, removeAllVms, removeVmWork, vmTestSkip } from '../helpers/vm.js';
 import type { HullResult } from '../helpers/hull.js';
-import { loadBusybox } from '../helpers/images.js';
 import { findKernel } from '../../src/vm/guest-image.js';
 import { vmLeftovers } from '../helpers/leftovers.js';
 
@@ -43,22 +42,13 @@ function leftovers(): string[] {
 
 describe('hull run --isolation vm', { skip, concurrency: 1 }, () => {
   before(async () => {
-    work = await mkdtemp(join(tmpdir(), 'hull-vm-'));
-    root = join(work, 'root');
-    await loadBusybox(root, work);
-    // Names the network's DNS does not know go upstream: to a loopback address nobody serves,
-    // never to the host's resolver.
-    await writeFile(join(work, 'upstream-resolv.conf'), `nameserver 127.53.${process.pid % 250}.254\n`);
-    ENV.HULL_DNS_UPSTREAM_FILE = join(work, 'upstream-resolv.conf');
+    ({ work, root } = await makeVmWork('hull-vm-', ENV, 254));
   });
 
   afterEach(async () => {
     // A test that failed half-way leaves its VM behind: remove every container first, so one
     // failure never cascades into the following tests' leftover checks (rm -f must clean up too).
-    const ids = (await hull(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
-    if (ids.length > 0) await hull(['rm', '-f', ...ids]);
-    // The monitor's exit command finishes after the CLI returns; give it a moment.
-    await until('no QEMU, virtiofsd or mount left', () => leftovers().length === 0 || undefined, 30_000).catch(() => assert.deepEqual(leftovers(), []));
+    assert.deepEqual(await removeAllVms(root, ENV), []);
   });
 
   after(async () => {
