@@ -37,13 +37,21 @@ export interface HullRunOptions {
 }
 
 export function runHull(args: string[], opts: HullRunOptions): Promise<HullResult> {
+  const [file, argv] = hullCommand(['--root', opts.root, ...args]);
+  return runCollecting(file, argv, { env: opts.env, timeoutMs: opts.timeoutMs ?? 120_000, input: opts.input });
+}
+
+/**
+ * Runs `file` with `argv` (this process's environment plus `env`), `input` on its stdin, and
+ * collects its output; killed after timeoutMs. A command killed by a signal counts as code 128.
+ */
+export function runCollecting(
+  file: string,
+  argv: string[],
+  opts: { env?: Record<string, string> | undefined; timeoutMs: number; input?: string | Buffer | undefined },
+): Promise<HullResult> {
   return new Promise((resolve, reject) => {
-    const [file, argv] = hullCommand(['--root', opts.root, ...args]);
-    const child = spawn(file, argv, {
-      env: { ...process.env, ...opts.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-      timeout: opts.timeoutMs ?? 120_000,
-    });
+    const child = spawn(file, argv, { env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'], timeout: opts.timeoutMs });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (d: Buffer) => out.push(d));
@@ -52,6 +60,8 @@ export function runHull(args: string[], opts: HullRunOptions): Promise<HullResul
     child.on('close', (code, signal) =>
       resolve({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }),
     );
+    // A command that does not read stdin may be gone before it is closed (EPIPE): its exit status tells.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');
   });
 }
