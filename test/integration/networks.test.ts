@@ -9,7 +9,6 @@ import { execFile, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { removeHullTree } from '../helpers/leftovers.js';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -18,6 +17,7 @@ import { assertOk, containerTestSkip, removeContainersAndNetworks, runHull, uniq
 import type { HullResult } from '../helpers/hull.js';
 import { startTestDns, type TestDns } from '../helpers/dns-server.js';
 import { buildOciLayout, busyboxImage } from '../helpers/images.js';
+import { tcpRead } from '../helpers/net.js';
 
 const execFileP = promisify(execFile);
 const netavarkPresent = existsSync('/usr/lib/podman/netavark') && existsSync('/usr/lib/podman/aardvark-dns');
@@ -46,17 +46,6 @@ async function fails(args: string[], message: RegExp): Promise<void> {
 
 async function inspect(name: string, format: string): Promise<string> {
   return (await ok(['inspect', '-f', format, name])).trim();
-}
-
-function tcpRead(host: string, port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = createConnection({ host, port, timeout: 5000 });
-    let data = '';
-    s.on('data', (d) => (data += d.toString()));
-    s.on('end', () => resolve(data));
-    s.on('timeout', () => s.destroy(new Error('timeout')));
-    s.on('error', reject);
-  });
 }
 
 before(async () => {

@@ -9,7 +9,6 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { copyFile, mkdtemp, writeFile } from 'node:fs/promises';
-import { createConnection } from 'node:net';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
@@ -18,6 +17,7 @@ import { makeVmWork, removeAllVms, removeVmWork, vmTestSkip } from '../helpers/v
 import type { HullResult } from '../helpers/hull.js';
 import { findKernel } from '../../src/vm/guest-image.js';
 import { vmLeftovers } from '../helpers/leftovers.js';
+import { tcpRead } from '../helpers/net.js';
 
 
 const skip = vmTestSkip();
@@ -249,7 +249,7 @@ describe('hull run --isolation vm', { skip, concurrency: 1 }, () => {
       assert.match(logs, new RegExp(`^${ip[1]}$`, 'm'), 'the guest NIC has the endpoint MAC');
       assert.equal((await ok(['run', '--rm', '--network', net, 'busybox', 'nc', vm, '5000'])).trim(), 'from-vm');
       // The guest's `nc -l` loop is closed for a moment after each connection: refused then is no failure.
-      const published = await until('the published port to answer', () => tcpRead('127.0.0.1', port).catch(() => undefined), 60_000);
+      const published = await until('the published port to answer', () => tcpRead('127.0.0.1', port, 10_000).catch(() => undefined), 60_000);
       assert.equal(published.trim(), 'from-vm');
     } finally {
       await hull(['rm', '-f', ctr, vm]);
@@ -304,13 +304,3 @@ describe('hull run --isolation vm', { skip, concurrency: 1 }, () => {
   });
 });
 
-function tcpRead(host: string, port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = createConnection({ host, port, timeout: 10_000 });
-    let data = '';
-    s.on('data', (d) => (data += d.toString()));
-    s.on('end', () => resolve(data));
-    s.on('timeout', () => s.destroy(new Error('timeout')));
-    s.on('error', reject);
-  });
-}
