@@ -303,4 +303,3 @@ describe('hull run --isolation vm', { skip, concurrency: 1 }, () => {
     assert.match(r.stdout, /got typed\r\n/);
   });
 });
-
