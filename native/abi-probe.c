@@ -51,7 +51,7 @@ static bool probe(long (*call)(void)) {
 #endif
 
 // kernelAbis(): { x32: boolean, ia32: boolean } on x86_64; {} elsewhere (nothing is probed).
-napi_value abi_probe_kernel_abis(napi_env env, napi_callback_info info) {
+static napi_value abi_probe_kernel_abis(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value out;
   if (napi_create_object(env, &out) != napi_ok) return NULL;
@@ -63,4 +63,11 @@ napi_value abi_probe_kernel_abis(napi_env env, napi_callback_info info) {
   if (napi_set_named_property(env, out, "ia32", ia32) != napi_ok) return NULL;
 #endif
   return out;
+}
+
+napi_status abi_probe_define(napi_env env, napi_value exports) {
+  static const napi_property_descriptor props[] = {
+      HN_METHOD("kernelAbis", abi_probe_kernel_abis),
+  };
+  return HN_DEFINE(env, exports, props);
 }

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_FDS 8
@@ -23,29 +24,9 @@
 // but the real limit is a quarter of the stack rlimit); a larger claim is a protocol error.
 #define MAX_MSG (16 * 1024 * 1024)
 
+// A failed syscall, thrown as Node would (err is a positive errno); no path is involved.
 static napi_value throw_sys(napi_env env, int err, const char* syscall) {
-  napi_value message, error, v;
-  const char* code = uv_err_name(-err);
-  char msg[160];
-  snprintf(msg, sizeof msg, "%s: %s, %s", code, uv_strerror(-err), syscall);
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
-  napi_create_error(env, NULL, message, &error);
-  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &v);
-  napi_set_named_property(env, error, "code", v);
-  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &v);
-  napi_set_named_property(env, error, "syscall", v);
-  napi_throw(env, error);
-  return NULL;
-}
-
-static int arg_int(napi_env env, napi_value v, int32_t* out, const char* what) {
-  if (napi_get_value_int32(env, v, out) != napi_ok) {
-    char msg[64];
-    snprintf(msg, sizeof msg, "%s must be a number", what);
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
-    return -1;
-  }
-  return 0;
+  return hn_throw_errno(env, -err, syscall, NULL, false);
 }
 
 // Waits until fd is readable/writable; timeout_ms < 0 waits forever. 0 ready, -1 errno set.
@@ -76,7 +57,7 @@ static long long deadline_after(int timeout_ms) {
 }
 
 // socketpair(): [fd, fd], SOCK_STREAM, close-on-exec (child_process dups what it passes on).
-napi_value fdpass_socketpair(napi_env env, napi_callback_info info) {
+static napi_value fdpass_socketpair(napi_env env, napi_callback_info info) {
   (void)info;
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return throw_sys(env, errno, "socketpair");
@@ -90,15 +71,11 @@ napi_value fdpass_socketpair(napi_env env, napi_callback_info info) {
 }
 
 // sendFds(fd, payload: Buffer, fds: number[]): one length-prefixed message, fds attached.
-napi_value fdpass_send(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
+static napi_value fdpass_send(napi_env env, napi_callback_info info) {
   napi_value argv[3];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3) {
-    napi_throw_type_error(env, "ERR_MISSING_ARGS", "sendFds(fd, payload, fds)");
-    return NULL;
-  }
+  if (hn_get_args(env, info, 3, argv, "sendFds(fd, payload, fds)") != 0) return NULL;
   int32_t fd;
-  if (arg_int(env, argv[0], &fd, "fd") != 0) return NULL;
+  if (hn_get_int32(env, argv[0], &fd, "fd") != 0) return NULL;
   void* data;
   size_t len;
   if (napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok || len > MAX_MSG) {
@@ -114,7 +91,7 @@ napi_value fdpass_send(napi_env env, napi_callback_info info) {
   for (uint32_t i = 0; i < nfds; i++) {
     napi_value v;
     napi_get_element(env, argv[2], i, &v);
-    if (arg_int(env, v, &fds[i], "fds[i]") != 0) return NULL;
+    if (hn_get_int32(env, v, &fds[i], "fds[i]") != 0) return NULL;
   }
   unsigned char hdr[4] = {len & 0xff, (len >> 8) & 0xff, (len >> 16) & 0xff, (len >> 24) & 0xff};
   union {
@@ -195,15 +172,11 @@ static int recv_exact(int fd, unsigned char* buf, size_t n, int* fds, int* nfds,
 // recvFds(fd, timeoutMs): one message from sendFds, as { data: Buffer, fds: number[] } (fds
 // close-on-exec), or null when the peer closed before sending anything. timeoutMs < 0 waits
 // forever; on a timeout it throws ETIMEDOUT.
-napi_value fdpass_recv(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
+static napi_value fdpass_recv(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2) {
-    napi_throw_type_error(env, "ERR_MISSING_ARGS", "recvFds(fd, timeoutMs)");
-    return NULL;
-  }
+  if (hn_get_args(env, info, 2, argv, "recvFds(fd, timeoutMs)") != 0) return NULL;
   int32_t fd, timeout_ms;
-  if (arg_int(env, argv[0], &fd, "fd") != 0 || arg_int(env, argv[1], &timeout_ms, "timeoutMs") != 0) return NULL;
+  if (hn_get_int32(env, argv[0], &fd, "fd") != 0 || hn_get_int32(env, argv[1], &timeout_ms, "timeoutMs") != 0) return NULL;
   long long deadline = deadline_after(timeout_ms);
   int fds[MAX_FDS], nfds = 0;
   unsigned char hdr[4];
@@ -250,12 +223,11 @@ napi_value fdpass_recv(napi_env env, napi_callback_info info) {
 }
 
 // dup2(oldfd, newfd): the copy on newfd is inheritable (dup2 clears close-on-exec), as stdio must be.
-napi_value fdpass_dup2(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
+static napi_value fdpass_dup2(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   int32_t a, b;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 || arg_int(env, argv[0], &a, "oldfd") != 0 ||
-      arg_int(env, argv[1], &b, "newfd") != 0)
+  if (hn_get_args(env, info, 2, argv, "dup2(oldfd, newfd)") != 0 || hn_get_int32(env, argv[0], &a, "oldfd") != 0 ||
+      hn_get_int32(env, argv[1], &b, "newfd") != 0)
     return NULL;
   while (dup2(a, b) < 0) {
     if (errno != EINTR) return throw_sys(env, errno, "dup2");
@@ -264,25 +236,35 @@ napi_value fdpass_dup2(napi_env env, napi_callback_info info) {
 }
 
 // closeFd(fd): close(2) on a raw fd that no Node handle owns.
-napi_value fdpass_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
+static napi_value fdpass_close(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int32_t fd;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || arg_int(env, argv[0], &fd, "fd") != 0) return NULL;
+  if (hn_get_args(env, info, 1, argv, "closeFd(fd)") != 0 || hn_get_int32(env, argv[0], &fd, "fd") != 0) return NULL;
   if (close(fd) != 0 && errno != EINTR) return throw_sys(env, errno, "close");
   return NULL;
 }
 
 // flockExclusive(fd): a non-blocking exclusive flock; false when another process holds it.
-napi_value fdpass_flock(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
+static napi_value fdpass_flock(napi_env env, napi_callback_info info) {
   napi_value argv[1], out;
   int32_t fd;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || arg_int(env, argv[0], &fd, "fd") != 0) return NULL;
+  if (hn_get_args(env, info, 1, argv, "flockExclusive(fd)") != 0 || hn_get_int32(env, argv[0], &fd, "fd") != 0) return NULL;
   int r;
   while ((r = flock(fd, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR) {
   }
   if (r != 0 && errno != EWOULDBLOCK) return throw_sys(env, errno, "flock");
   napi_get_boolean(env, r == 0, &out);
   return out;
+}
+
+napi_status fdpass_define(napi_env env, napi_value exports) {
+  static const napi_property_descriptor props[] = {
+      HN_METHOD("socketpair", fdpass_socketpair),
+      HN_METHOD("sendFds", fdpass_send),
+      HN_METHOD("recvFds", fdpass_recv),
+      HN_METHOD("dup2", fdpass_dup2),
+      HN_METHOD("closeFd", fdpass_close),
+      HN_METHOD("flockExclusive", fdpass_flock),
+  };
+  return HN_DEFINE(env, exports, props);
 }

@@ -7,9 +7,7 @@
 // Failures throw errors shaped like Node's own fs errors (message "EPERM: operation not
 // permitted, mknod '/x'", plus code, errno, syscall, path) so callers handle both alike.
 #define _GNU_SOURCE // posix_openpt, ptsname_r
-#define NAPI_VERSION 8
-#include <node_api.h>
-#include <uv.h>
+#include "napi-util.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -29,140 +27,53 @@
 #include "fdpass.h"
 #include "netlink.h"
 
-// Paths and xattr names are bounded by PATH_MAX (4096) and XATTR_NAME_MAX (255); anything
-// longer fails in the kernel anyway, so a fixed buffer plus an explicit ENAMETOOLONG suffices.
-#define PATH_BUF 4097
-#define NAME_BUF 256
-
-#define CHECK(env, call)                                                   \
-  do {                                                                     \
-    if ((call) != napi_ok) {                                               \
-      napi_throw_error((env), NULL, "hull_native: N-API call failed: " #call); \
-      return NULL;                                                         \
-    }                                                                      \
-  } while (0)
-
+// A failed syscall on `path`, thrown as Node's fs module would (err is a positive errno).
 static napi_value throw_errno(napi_env env, int err, const char* syscall, const char* path) {
-  const char* code = uv_err_name(-err);
-  const char* desc = uv_strerror(-err);
-  size_t len = strlen(code) + strlen(desc) + strlen(syscall) + strlen(path) + 16;
-  char* msg = malloc(len);
-  if (msg == NULL) {
-    napi_throw_error(env, NULL, "hull_native: out of memory");
-    return NULL;
-  }
-  snprintf(msg, len, "%s: %s, %s '%s'", code, desc, syscall, path);
-
-  napi_value message, error, v;
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
-  free(msg);
-  napi_create_error(env, NULL, message, &error);
-  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &v);
-  napi_set_named_property(env, error, "code", v);
-  // Node reports errno negated (libuv convention); keep that so err.errno compares equal.
-  napi_create_int32(env, -err, &v);
-  napi_set_named_property(env, error, "errno", v);
-  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &v);
-  napi_set_named_property(env, error, "syscall", v);
-  napi_create_string_utf8(env, path, NAPI_AUTO_LENGTH, &v);
-  napi_set_named_property(env, error, "path", v);
-  napi_throw(env, error);
-  return NULL;
-}
-
-// Copies a JS string argument into buf; returns 0 on success, or throws and returns -1.
-static int get_string(napi_env env, napi_value value, char* buf, size_t size, const char* what) {
-  size_t len;
-  if (napi_get_value_string_utf8(env, value, NULL, 0, &len) != napi_ok) {
-    char msg[64];
-    snprintf(msg, sizeof msg, "%s must be a string", what);
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
-    return -1;
-  }
-  if (len >= size) {
-    char msg[64];
-    snprintf(msg, sizeof msg, "%s is too long", what);
-    napi_throw_range_error(env, "ENAMETOOLONG", msg);
-    return -1;
-  }
-  napi_get_value_string_utf8(env, value, buf, size, &len);
-  if (strlen(buf) != len) {
-    // An embedded NUL would silently truncate the path the kernel sees.
-    char msg[64];
-    snprintf(msg, sizeof msg, "%s must not contain NUL bytes", what);
-    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", msg);
-    return -1;
-  }
-  return 0;
-}
-
-static int get_uint32(napi_env env, napi_value value, uint32_t* out, const char* what) {
-  if (napi_get_value_uint32(env, value, out) != napi_ok) {
-    char msg[64];
-    snprintf(msg, sizeof msg, "%s must be a number", what);
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
-    return -1;
-  }
-  return 0;
+  return hn_throw_errno(env, -err, syscall, path, true);
 }
 
 // mknod(path, mode, major, minor): mode includes the file type bits (S_IFCHR, S_IFBLK,
 // S_IFIFO). The process umask applies, as for mknod(2); callers chmod afterwards.
 static napi_value js_mknod(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 4) {
-    napi_throw_type_error(env, "ERR_MISSING_ARGS", "mknod(path, mode, major, minor)");
-    return NULL;
-  }
-  char path[PATH_BUF];
+  if (hn_get_args(env, info, 4, argv, "mknod(path, mode, major, minor)") != 0) return NULL;
+  char path[HN_PATH_BUF];
   uint32_t mode, major_n, minor_n;
-  if (get_string(env, argv[0], path, sizeof path, "path") != 0) return NULL;
-  if (get_uint32(env, argv[1], &mode, "mode") != 0) return NULL;
-  if (get_uint32(env, argv[2], &major_n, "major") != 0) return NULL;
-  if (get_uint32(env, argv[3], &minor_n, "minor") != 0) return NULL;
+  if (hn_get_string(env, argv[0], path, sizeof path, "path") != 0) return NULL;
+  if (hn_get_uint32(env, argv[1], &mode, "mode") != 0) return NULL;
+  if (hn_get_uint32(env, argv[2], &major_n, "major") != 0) return NULL;
+  if (hn_get_uint32(env, argv[3], &minor_n, "minor") != 0) return NULL;
   if (mknod(path, (mode_t)mode, makedev(major_n, minor_n)) != 0) return throw_errno(env, errno, "mknod", path);
   return NULL;
 }
 
 // lsetxattr(path, name, value): never follows a final symlink (the xattr lands on the link).
 static napi_value js_lsetxattr(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 3) {
-    napi_throw_type_error(env, "ERR_MISSING_ARGS", "lsetxattr(path, name, value)");
-    return NULL;
-  }
-  char path[PATH_BUF], name[NAME_BUF];
-  if (get_string(env, argv[0], path, sizeof path, "path") != 0) return NULL;
-  if (get_string(env, argv[1], name, sizeof name, "name") != 0) return NULL;
+  if (hn_get_args(env, info, 3, argv, "lsetxattr(path, name, value)") != 0) return NULL;
+  char path[HN_PATH_BUF], name[HN_NAME_BUF];
+  if (hn_get_string(env, argv[0], path, sizeof path, "path") != 0) return NULL;
+  if (hn_get_string(env, argv[1], name, sizeof name, "name") != 0) return NULL;
   bool is_buffer;
-  CHECK(env, napi_is_buffer(env, argv[2], &is_buffer));
+  HN_CHECK(env, napi_is_buffer(env, argv[2], &is_buffer));
   if (!is_buffer) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "value must be a Buffer");
     return NULL;
   }
   void* data;
   size_t len;
-  CHECK(env, napi_get_buffer_info(env, argv[2], &data, &len));
+  HN_CHECK(env, napi_get_buffer_info(env, argv[2], &data, &len));
   if (lsetxattr(path, name, data, len, 0) != 0) return throw_errno(env, errno, "lsetxattr", path);
   return NULL;
 }
 
 // lgetxattr(path, name) -> Buffer, or null when the attribute is not set (ENODATA).
 static napi_value js_lgetxattr(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2) {
-    napi_throw_type_error(env, "ERR_MISSING_ARGS", "lgetxattr(path, name)");
-    return NULL;
-  }
-  char path[PATH_BUF], name[NAME_BUF];
-  if (get_string(env, argv[0], path, sizeof path, "path") != 0) return NULL;
-  if (get_string(env, argv[1], name, sizeof name, "name") != 0) return NULL;
+  if (hn_get_args(env, info, 2, argv, "lgetxattr(path, name)") != 0) return NULL;
+  char path[HN_PATH_BUF], name[HN_NAME_BUF];
+  if (hn_get_string(env, argv[0], path, sizeof path, "path") != 0) return NULL;
+  if (hn_get_string(env, argv[1], name, sizeof name, "name") != 0) return NULL;
 
   // The value can change size between the probe and the read; retry on ERANGE.
   for (;;) {
@@ -170,15 +81,14 @@ static napi_value js_lgetxattr(napi_env env, napi_callback_info info) {
     if (size < 0) {
       if (errno == ENODATA) {
         napi_value null_value;
-        CHECK(env, napi_get_null(env, &null_value));
+        HN_CHECK(env, napi_get_null(env, &null_value));
         return null_value;
       }
       return throw_errno(env, errno, "lgetxattr", path);
     }
     char* buf = malloc(size > 0 ? (size_t)size : 1);
     if (buf == NULL) {
-      napi_throw_error(env, NULL, "hull_native: out of memory");
-      return NULL;
+      return hn_throw_oom(env);
     }
     ssize_t got = lgetxattr(path, name, buf, (size_t)size);
     if (got < 0) {
@@ -187,7 +97,7 @@ static napi_value js_lgetxattr(napi_env env, napi_callback_info info) {
       if (err == ERANGE) continue;
       if (err == ENODATA) {
         napi_value null_value;
-        CHECK(env, napi_get_null(env, &null_value));
+        HN_CHECK(env, napi_get_null(env, &null_value));
         return null_value;
       }
       return throw_errno(env, err, "lgetxattr", path);
@@ -195,30 +105,24 @@ static napi_value js_lgetxattr(napi_env env, napi_callback_info info) {
     napi_value result;
     napi_status status = napi_create_buffer_copy(env, (size_t)got, buf, NULL, &result);
     free(buf);
-    CHECK(env, status);
+    HN_CHECK(env, status);
     return result;
   }
 }
 
 // llistxattr(path) -> string[] of attribute names (only those the caller may see).
 static napi_value js_llistxattr(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1) {
-    napi_throw_type_error(env, "ERR_MISSING_ARGS", "llistxattr(path)");
-    return NULL;
-  }
-  char path[PATH_BUF];
-  if (get_string(env, argv[0], path, sizeof path, "path") != 0) return NULL;
+  if (hn_get_args(env, info, 1, argv, "llistxattr(path)") != 0) return NULL;
+  char path[HN_PATH_BUF];
+  if (hn_get_string(env, argv[0], path, sizeof path, "path") != 0) return NULL;
 
   for (;;) {
     ssize_t size = llistxattr(path, NULL, 0);
     if (size < 0) return throw_errno(env, errno, "llistxattr", path);
     char* buf = malloc(size > 0 ? (size_t)size : 1);
     if (buf == NULL) {
-      napi_throw_error(env, NULL, "hull_native: out of memory");
-      return NULL;
+      return hn_throw_oom(env);
     }
     ssize_t got = llistxattr(path, buf, (size_t)size);
     if (got < 0) {
@@ -255,38 +159,28 @@ static napi_value js_llistxattr(napi_env env, napi_callback_info info) {
 // overlayfs the lowerdir/upperdir/workdir list, bounded by the kernel at one page).
 #define DATA_BUF 4097
 static napi_value js_mount(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
   napi_value argv[5];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 5) {
-    napi_throw_type_error(env, "ERR_MISSING_ARGS", "mount(source, target, fstype, flags, data)");
-    return NULL;
-  }
-  char source[PATH_BUF], target[PATH_BUF], fstype[NAME_BUF];
+  if (hn_get_args(env, info, 5, argv, "mount(source, target, fstype, flags, data)") != 0) return NULL;
+  char source[HN_PATH_BUF], target[HN_PATH_BUF], fstype[HN_NAME_BUF];
   static char data[DATA_BUF];
   uint32_t flags;
-  if (get_string(env, argv[0], source, sizeof source, "source") != 0) return NULL;
-  if (get_string(env, argv[1], target, sizeof target, "target") != 0) return NULL;
-  if (get_string(env, argv[2], fstype, sizeof fstype, "fstype") != 0) return NULL;
-  if (get_uint32(env, argv[3], &flags, "flags") != 0) return NULL;
-  if (get_string(env, argv[4], data, sizeof data, "data") != 0) return NULL;
+  if (hn_get_string(env, argv[0], source, sizeof source, "source") != 0) return NULL;
+  if (hn_get_string(env, argv[1], target, sizeof target, "target") != 0) return NULL;
+  if (hn_get_string(env, argv[2], fstype, sizeof fstype, "fstype") != 0) return NULL;
+  if (hn_get_uint32(env, argv[3], &flags, "flags") != 0) return NULL;
+  if (hn_get_string(env, argv[4], data, sizeof data, "data") != 0) return NULL;
   if (mount(source, target, fstype, flags, data) != 0) return throw_errno(env, errno, "mount", target);
   return NULL;
 }
 
 // umount2(target, flags): flags such as MNT_DETACH (2).
 static napi_value js_umount2(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2) {
-    napi_throw_type_error(env, "ERR_MISSING_ARGS", "umount2(target, flags)");
-    return NULL;
-  }
-  char target[PATH_BUF];
+  if (hn_get_args(env, info, 2, argv, "umount2(target, flags)") != 0) return NULL;
+  char target[HN_PATH_BUF];
   uint32_t flags;
-  if (get_string(env, argv[0], target, sizeof target, "target") != 0) return NULL;
-  if (get_uint32(env, argv[1], &flags, "flags") != 0) return NULL;
+  if (hn_get_string(env, argv[0], target, sizeof target, "target") != 0) return NULL;
+  if (hn_get_uint32(env, argv[1], &flags, "flags") != 0) return NULL;
   if (umount2(target, (int)flags) != 0) return throw_errno(env, errno, "umount2", target);
   return NULL;
 }
@@ -317,47 +211,42 @@ static napi_value js_openpty(napi_env env, napi_callback_info info) {
     tcsetattr(slave, TCSANOW, &t);
   }
   napi_value result, m, sl;
-  CHECK(env, napi_create_array_with_length(env, 2, &result));
-  CHECK(env, napi_create_int32(env, master, &m));
-  CHECK(env, napi_create_int32(env, slave, &sl));
-  CHECK(env, napi_set_element(env, result, 0, m));
-  CHECK(env, napi_set_element(env, result, 1, sl));
+  HN_CHECK(env, napi_create_array_with_length(env, 2, &result));
+  HN_CHECK(env, napi_create_int32(env, master, &m));
+  HN_CHECK(env, napi_create_int32(env, slave, &sl));
+  HN_CHECK(env, napi_set_element(env, result, 0, m));
+  HN_CHECK(env, napi_set_element(env, result, 1, sl));
   return result;
 }
 
 // setWinsize(fd, rows, cols): TIOCSWINSZ on a terminal.
 static napi_value js_set_winsize(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 3) {
-    napi_throw_type_error(env, "ERR_MISSING_ARGS", "setWinsize(fd, rows, cols)");
-    return NULL;
-  }
+  if (hn_get_args(env, info, 3, argv, "setWinsize(fd, rows, cols)") != 0) return NULL;
   uint32_t fd, rows, cols;
-  if (get_uint32(env, argv[0], &fd, "fd") != 0) return NULL;
-  if (get_uint32(env, argv[1], &rows, "rows") != 0) return NULL;
-  if (get_uint32(env, argv[2], &cols, "cols") != 0) return NULL;
+  if (hn_get_uint32(env, argv[0], &fd, "fd") != 0) return NULL;
+  if (hn_get_uint32(env, argv[1], &rows, "rows") != 0) return NULL;
+  if (hn_get_uint32(env, argv[2], &cols, "cols") != 0) return NULL;
   struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
   if (ioctl((int)fd, TIOCSWINSZ, &ws) != 0) return throw_errno(env, errno, "ioctl", "TIOCSWINSZ");
   return NULL;
 }
 
 static napi_value init(napi_env env, napi_value exports) {
-  napi_property_descriptor props[] = {
-      {"mknod", NULL, js_mknod, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"lsetxattr", NULL, js_lsetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"lgetxattr", NULL, js_lgetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"mount", NULL, js_mount, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"umount2", NULL, js_umount2, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"openpty", NULL, js_openpty, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"setWinsize", NULL, js_set_winsize, NULL, NULL, NULL, napi_enumerable, NULL},
-      FDPASS_PROPERTIES,
-      NETLINK_PROPERTIES,
-      ABI_PROBE_PROPERTIES,
+  static const napi_property_descriptor props[] = {
+      HN_METHOD("mknod", js_mknod),
+      HN_METHOD("lsetxattr", js_lsetxattr),
+      HN_METHOD("lgetxattr", js_lgetxattr),
+      HN_METHOD("llistxattr", js_llistxattr),
+      HN_METHOD("mount", js_mount),
+      HN_METHOD("umount2", js_umount2),
+      HN_METHOD("openpty", js_openpty),
+      HN_METHOD("setWinsize", js_set_winsize),
   };
-  CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  HN_CHECK(env, HN_DEFINE(env, exports, props));
+  HN_CHECK(env, fdpass_define(env, exports));
+  HN_CHECK(env, netlink_define(env, exports));
+  HN_CHECK(env, abi_probe_define(env, exports));
   return exports;
 }
 

@@ -33,73 +33,28 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <uv.h>
 
 #define NETNS_RUN_DIR "/run/netns"
-#define STR_BUF 4097
 
 // ---- errors and arguments -------------------------------------------------------------------
 
-// The Error for a failed operation: "CODE: message, OP 'WHAT'" with code, errno and syscall.
+// The Error for a failed operation: "CODE: message, OP 'WHAT'" with code, errno and syscall;
+// err is -errno.
 static napi_value op_error(napi_env env, int err, const char* op, const char* what) {
-  napi_value message, error, v;
-  // err is -errno, libuv's own convention (UV_ENOENT == -ENOENT on Linux).
-  const char* code = uv_err_name(err);
-  char msg[STR_BUF + 160];
-  snprintf(msg, sizeof msg, "%s: %s, %s '%s'", code, uv_strerror(err), op, what);
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
-  napi_create_error(env, NULL, message, &error);
-  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &v);
-  napi_set_named_property(env, error, "code", v);
-  napi_create_int32(env, -err, &v);
-  napi_set_named_property(env, error, "errno", v);
-  napi_create_string_utf8(env, op, NAPI_AUTO_LENGTH, &v);
-  napi_set_named_property(env, error, "syscall", v);
-  return error;
+  return hn_errno_error(env, err, op, what, false);
 }
 
 static napi_value throw_op(napi_env env, int err, const char* op, const char* what) {
-  napi_throw(env, op_error(env, err, op, what));
-  return NULL;
-}
-
-static int arg_str(napi_env env, napi_value v, char* buf, size_t size, const char* what) {
-  size_t len;
-  if (napi_get_value_string_utf8(env, v, buf, size, &len) != napi_ok || len >= size - 1 || strlen(buf) != len) {
-    char msg[96];
-    snprintf(msg, sizeof msg, "%s must be a string without NUL bytes, shorter than %zu bytes", what, size - 1);
-    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", msg);
-    return -1;
-  }
-  return 0;
-}
-
-static int arg_u32(napi_env env, napi_value v, uint32_t* out, const char* what) {
-  if (napi_get_value_uint32(env, v, out) != napi_ok) {
-    char msg[64];
-    snprintf(msg, sizeof msg, "%s must be a number", what);
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
-    return -1;
-  }
-  return 0;
+  return hn_throw_errno(env, err, op, what, false);
 }
 
 static int arg_ipv4(napi_env env, napi_value v, struct in_addr* out, const char* what) {
   char s[64];
-  if (arg_str(env, v, s, sizeof s, what) != 0) return -1;
+  if (hn_get_string(env, v, s, sizeof s, what) != 0) return -1;
   if (inet_pton(AF_INET, s, out) != 1) {
     char msg[96];
     snprintf(msg, sizeof msg, "%s must be an IPv4 address", what);
     napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", msg);
-    return -1;
-  }
-  return 0;
-}
-
-static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value* argv, const char* usage) {
-  size_t argc = want;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) {
-    napi_throw_type_error(env, "ERR_MISSING_ARGS", usage);
     return -1;
   }
   return 0;
@@ -355,10 +310,10 @@ static int do_addr_delete(struct ns_job* job) {
 // ---- N-API ------------------------------------------------------------------------------------
 
 // netnsCreate(path): a new network namespace bound onto `path` (under /run/netns), loopback down.
-napi_value netlink_netns_create(napi_env env, napi_callback_info info) {
+static napi_value netlink_netns_create(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  char path[STR_BUF];
-  if (get_args(env, info, 1, argv, "netnsCreate(path)") != 0 || arg_str(env, argv[0], path, sizeof path, "path") != 0) return NULL;
+  char path[HN_PATH_BUF];
+  if (hn_get_args(env, info, 1, argv, "netnsCreate(path)") != 0 || hn_get_string(env, argv[0], path, sizeof path, "path") != 0) return NULL;
   struct ns_job job = {.fn = do_netns_create, .path = path};
   int err = run_job(&job);
   return err != 0 ? throw_op(env, err, job.op, path) : NULL;
@@ -370,7 +325,7 @@ napi_value netlink_netns_create(napi_env env, napi_callback_info info) {
 struct netns_work {
   napi_async_work work;
   napi_deferred deferred;
-  char path[STR_BUF]; // empty: a spare (netnsSpareAsync)
+  char path[HN_PATH_BUF]; // empty: a spare (netnsSpareAsync)
   struct ns_job job;
   int err;
 };
@@ -410,14 +365,11 @@ static napi_value queue_async(napi_env env, const char* name, napi_async_execute
   return promise;
 }
 
-napi_value netlink_netns_create_async(napi_env env, napi_callback_info info) {
+static napi_value netlink_netns_create_async(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   struct netns_work* w = calloc(1, sizeof *w);
-  if (w == NULL) {
-    napi_throw_error(env, NULL, "hull_native: out of memory");
-    return NULL;
-  }
-  if (get_args(env, info, 1, argv, "netnsCreateAsync(path)") != 0 || arg_str(env, argv[0], w->path, sizeof w->path, "path") != 0) {
+  if (w == NULL) return hn_throw_oom(env);
+  if (hn_get_args(env, info, 1, argv, "netnsCreateAsync(path)") != 0 || hn_get_string(env, argv[0], w->path, sizeof w->path, "path") != 0) {
     free(w);
     return NULL;
   }
@@ -428,13 +380,10 @@ napi_value netlink_netns_create_async(napi_env env, napi_callback_info info) {
 
 // netnsSpareAsync() → Promise<fd>: a new network namespace (loopback down) held only by the fd,
 // made on libuv's thread pool (its own thread makes it). The caller owns the fd (O_CLOEXEC).
-napi_value netlink_netns_spare_async(napi_env env, napi_callback_info info) {
+static napi_value netlink_netns_spare_async(napi_env env, napi_callback_info info) {
   (void)info;
   struct netns_work* w = calloc(1, sizeof *w);
-  if (w == NULL) {
-    napi_throw_error(env, NULL, "hull_native: out of memory");
-    return NULL;
-  }
+  if (w == NULL) return hn_throw_oom(env);
   napi_value promise = queue_async(env, "hull:netnsSpare", netns_execute, netns_complete, w, &w->deferred, &w->work);
   if (promise == NULL) free(w);
   return promise;
@@ -442,12 +391,12 @@ napi_value netlink_netns_spare_async(napi_env env, napi_callback_info info) {
 
 // netnsAttach(fd, path): the namespace the fd refers to bound onto `path` (under /run/netns), as
 // `ip netns attach`; EEXIST if the path is taken. The caller still owns (and closes) the fd.
-napi_value netlink_netns_attach(napi_env env, napi_callback_info info) {
+static napi_value netlink_netns_attach(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  char path[STR_BUF];
+  char path[HN_PATH_BUF];
   uint32_t fd;
-  if (get_args(env, info, 2, argv, "netnsAttach(fd, path)") != 0 || arg_u32(env, argv[0], &fd, "fd") != 0 ||
-      arg_str(env, argv[1], path, sizeof path, "path") != 0)
+  if (hn_get_args(env, info, 2, argv, "netnsAttach(fd, path)") != 0 || hn_get_uint32(env, argv[0], &fd, "fd") != 0 ||
+      hn_get_string(env, argv[1], path, sizeof path, "path") != 0)
     return NULL;
   struct ns_job job = {.path = path, .fd = (int)fd};
   int err = do_netns_attach(&job);
@@ -457,13 +406,13 @@ napi_value netlink_netns_attach(napi_env env, napi_callback_info info) {
 // vethCreate(host, peer, peerMac, netnsPath, bridge): a veth pair, `peer` (with that MAC) in the
 // namespace, `host` enslaved to the bridge and up. As `ip link add HOST type veth peer name PEER
 // address MAC netns NS; ip link set HOST master BRIDGE up`.
-napi_value netlink_veth_create(napi_env env, napi_callback_info info) {
+static napi_value netlink_veth_create(napi_env env, napi_callback_info info) {
   napi_value argv[5];
-  char host[IFNAMSIZ + 1], peer[IFNAMSIZ + 1], mac_s[32], netns[STR_BUF], bridge[IFNAMSIZ + 1];
-  if (get_args(env, info, 5, argv, "vethCreate(host, peer, peerMac, netnsPath, bridge)") != 0) return NULL;
-  if (arg_str(env, argv[0], host, sizeof host, "host") != 0 || arg_str(env, argv[1], peer, sizeof peer, "peer") != 0 ||
-      arg_str(env, argv[2], mac_s, sizeof mac_s, "peerMac") != 0 || arg_str(env, argv[3], netns, sizeof netns, "netnsPath") != 0 ||
-      arg_str(env, argv[4], bridge, sizeof bridge, "bridge") != 0)
+  char host[IFNAMSIZ], peer[IFNAMSIZ], mac_s[32], netns[HN_PATH_BUF], bridge[IFNAMSIZ];
+  if (hn_get_args(env, info, 5, argv, "vethCreate(host, peer, peerMac, netnsPath, bridge)") != 0) return NULL;
+  if (hn_get_string(env, argv[0], host, sizeof host, "host") != 0 || hn_get_string(env, argv[1], peer, sizeof peer, "peer") != 0 ||
+      hn_get_string(env, argv[2], mac_s, sizeof mac_s, "peerMac") != 0 || hn_get_string(env, argv[3], netns, sizeof netns, "netnsPath") != 0 ||
+      hn_get_string(env, argv[4], bridge, sizeof bridge, "bridge") != 0)
     return NULL;
   unsigned char mac[6];
   if (sscanf(mac_s, "%2hhx:%2hhx:%2hhx:%2hhx:%2hhx:%2hhx", &mac[0], &mac[1], &mac[2], &mac[3], &mac[4], &mac[5]) != 6) {
@@ -512,14 +461,14 @@ napi_value netlink_veth_create(napi_env env, napi_callback_info info) {
 // netnsConfigure(netnsPath, dev, ip, prefix, gateway, metric): inside the namespace, as `ip -n NS
 // -batch`: link set lo up; addr add IP/PREFIX broadcast + dev DEV; link set DEV up; route add
 // default via GATEWAY dev DEV proto static metric METRIC.
-napi_value netlink_netns_configure(napi_env env, napi_callback_info info) {
+static napi_value netlink_netns_configure(napi_env env, napi_callback_info info) {
   napi_value argv[6];
-  char netns[STR_BUF], dev[IFNAMSIZ + 1];
+  char netns[HN_PATH_BUF], dev[IFNAMSIZ];
   struct ns_job job = {.fn = do_netns_configure};
-  if (get_args(env, info, 6, argv, "netnsConfigure(netnsPath, dev, ip, prefix, gateway, metric)") != 0) return NULL;
-  if (arg_str(env, argv[0], netns, sizeof netns, "netnsPath") != 0 || arg_str(env, argv[1], dev, sizeof dev, "dev") != 0 ||
-      arg_ipv4(env, argv[2], &job.ip, "ip") != 0 || arg_u32(env, argv[3], &job.prefix, "prefix") != 0 ||
-      arg_ipv4(env, argv[4], &job.gateway, "gateway") != 0 || arg_u32(env, argv[5], &job.metric, "metric") != 0)
+  if (hn_get_args(env, info, 6, argv, "netnsConfigure(netnsPath, dev, ip, prefix, gateway, metric)") != 0) return NULL;
+  if (hn_get_string(env, argv[0], netns, sizeof netns, "netnsPath") != 0 || hn_get_string(env, argv[1], dev, sizeof dev, "dev") != 0 ||
+      arg_ipv4(env, argv[2], &job.ip, "ip") != 0 || hn_get_uint32(env, argv[3], &job.prefix, "prefix") != 0 ||
+      arg_ipv4(env, argv[4], &job.gateway, "gateway") != 0 || hn_get_uint32(env, argv[5], &job.metric, "metric") != 0)
     return NULL;
   if (job.prefix > 32) {
     napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "prefix must be 0-32");
@@ -532,13 +481,13 @@ napi_value netlink_netns_configure(napi_env env, napi_callback_info info) {
 }
 
 // addrDelete(netnsPath, dev, ip, prefix): `ip -n NS addr del IP/PREFIX dev DEV`.
-napi_value netlink_addr_delete(napi_env env, napi_callback_info info) {
+static napi_value netlink_addr_delete(napi_env env, napi_callback_info info) {
   napi_value argv[4];
-  char netns[STR_BUF], dev[IFNAMSIZ + 1];
+  char netns[HN_PATH_BUF], dev[IFNAMSIZ];
   struct ns_job job = {.fn = do_addr_delete};
-  if (get_args(env, info, 4, argv, "addrDelete(netnsPath, dev, ip, prefix)") != 0) return NULL;
-  if (arg_str(env, argv[0], netns, sizeof netns, "netnsPath") != 0 || arg_str(env, argv[1], dev, sizeof dev, "dev") != 0 ||
-      arg_ipv4(env, argv[2], &job.ip, "ip") != 0 || arg_u32(env, argv[3], &job.prefix, "prefix") != 0)
+  if (hn_get_args(env, info, 4, argv, "addrDelete(netnsPath, dev, ip, prefix)") != 0) return NULL;
+  if (hn_get_string(env, argv[0], netns, sizeof netns, "netnsPath") != 0 || hn_get_string(env, argv[1], dev, sizeof dev, "dev") != 0 ||
+      arg_ipv4(env, argv[2], &job.ip, "ip") != 0 || hn_get_uint32(env, argv[3], &job.prefix, "prefix") != 0)
     return NULL;
   job.netns = netns;
   job.dev = dev;
@@ -563,123 +512,89 @@ static int link_delete(const char* name, int index) {
 
 // linkDelete(name, ifindex): `ip link del NAME` in this process's namespace (a veth takes its
 // peer along); with ifindex > 0 only the link with that index (the name is for messages).
-napi_value netlink_link_delete(napi_env env, napi_callback_info info) {
+static napi_value netlink_link_delete(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  char name[IFNAMSIZ + 1];
+  char name[IFNAMSIZ];
   uint32_t index;
-  if (get_args(env, info, 2, argv, "linkDelete(name, ifindex)") != 0 || arg_str(env, argv[0], name, sizeof name, "name") != 0 ||
-      arg_u32(env, argv[1], &index, "ifindex") != 0)
+  if (hn_get_args(env, info, 2, argv, "linkDelete(name, ifindex)") != 0 || hn_get_string(env, argv[0], name, sizeof name, "name") != 0 ||
+      hn_get_uint32(env, argv[1], &index, "ifindex") != 0)
     return NULL;
   int err = link_delete(name, (int)index);
   return err != 0 ? throw_op(env, err, "RTM_DELLINK", name) : NULL;
 }
 
-// linkDeleteAsync(name, ifindex) → Promise: the same on libuv's thread pool, for a process that serves
-// others meanwhile (`hull serve`): the kernel's RCU grace period blocks only a pool thread.
-struct delete_work {
+// A call on libuv's thread pool that takes a string and a number and resolves to undefined
+// (linkDeleteAsync, umount2Async): `call` runs on the pool thread and returns 0 or -errno; a
+// failure rejects with op_error(op, str).
+struct void_work {
   napi_async_work work;
   napi_deferred deferred;
-  char name[IFNAMSIZ + 1];
-  uint32_t index;
+  int (*call)(const char* str, uint32_t num);
+  const char* op;
+  char str[HN_PATH_BUF];
+  uint32_t num;
   int err;
 };
 
-static void delete_execute(napi_env env, void* data) {
+static void void_execute(napi_env env, void* data) {
   (void)env;
-  struct delete_work* w = data;
-  w->err = link_delete(w->name, (int)w->index);
+  struct void_work* w = data;
+  w->err = w->call(w->str, w->num);
 }
 
-static void delete_complete(napi_env env, napi_status status, void* data) {
-  struct delete_work* w = data;
-  napi_value result;
+static void void_complete(napi_env env, napi_status status, void* data) {
+  struct void_work* w = data;
   if (status == napi_ok && w->err == 0) {
+    napi_value result;
     napi_get_undefined(env, &result);
     napi_resolve_deferred(env, w->deferred, result);
   } else {
-    int err = status == napi_ok ? w->err : -ECANCELED;
-    napi_value message, v;
-    char msg[160];
-    snprintf(msg, sizeof msg, "%s: %s, RTM_DELLINK '%s'", uv_err_name(err), uv_strerror(err), w->name);
-    napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
-    napi_create_error(env, NULL, message, &result);
-    napi_create_string_utf8(env, uv_err_name(err), NAPI_AUTO_LENGTH, &v);
-    napi_set_named_property(env, result, "code", v);
-    napi_reject_deferred(env, w->deferred, result);
+    napi_reject_deferred(env, w->deferred, op_error(env, status == napi_ok ? w->err : -ECANCELED, w->op, w->str));
   }
   napi_delete_async_work(env, w->work);
   free(w);
 }
 
-napi_value netlink_link_delete_async(napi_env env, napi_callback_info info) {
+// Reads (str, num) as `usage` says (str at most str_size - 1 bytes) and queues `call` on them.
+static napi_value queue_void(napi_env env, napi_callback_info info, const char* usage, const char* str_name, size_t str_size, const char* num_name,
+                             int (*call)(const char*, uint32_t), const char* op, const char* resource) {
   napi_value argv[2];
-  struct delete_work* w = calloc(1, sizeof *w);
-  if (w == NULL) {
-    napi_throw_error(env, NULL, "hull_native: out of memory");
-    return NULL;
-  }
-  if (get_args(env, info, 2, argv, "linkDeleteAsync(name, ifindex)") != 0 || arg_str(env, argv[0], w->name, sizeof w->name, "name") != 0 ||
-      arg_u32(env, argv[1], &w->index, "ifindex") != 0) {
+  struct void_work* w = calloc(1, sizeof *w);
+  if (w == NULL) return hn_throw_oom(env);
+  if (hn_get_args(env, info, 2, argv, usage) != 0 || hn_get_string(env, argv[0], w->str, str_size, str_name) != 0 ||
+      hn_get_uint32(env, argv[1], &w->num, num_name) != 0) {
     free(w);
     return NULL;
   }
-  napi_value promise = queue_async(env, "hull:linkDelete", delete_execute, delete_complete, w, &w->deferred, &w->work);
+  w->call = call;
+  w->op = op;
+  napi_value promise = queue_async(env, resource, void_execute, void_complete, w, &w->deferred, &w->work);
   if (promise == NULL) free(w);
   return promise;
 }
+
+static int link_delete_call(const char* name, uint32_t index) { return link_delete(name, (int)index); }
+
+// linkDeleteAsync(name, ifindex) → Promise: the same on libuv's thread pool, for a process that serves
+// others meanwhile (`hull serve`): the kernel's RCU grace period blocks only a pool thread.
+static napi_value netlink_link_delete_async(napi_env env, napi_callback_info info) {
+  return queue_void(env, info, "linkDeleteAsync(name, ifindex)", "name", IFNAMSIZ, "ifindex", link_delete_call, "RTM_DELLINK", "hull:linkDelete");
+}
+
+static int umount2_call(const char* target, uint32_t flags) { return umount2(target, (int)flags) == 0 ? 0 : -errno; }
 
 // umount2Async(target, flags) → Promise: umount2(2) on libuv's thread pool. An unmount waits for
 // an RCU grace period (1-10 ms here): a server (`hull serve`) that unmounts a removed container's
 // root and namespace after its answer must not hold its loop meanwhile. The mount namespace is
 // the process's, shared by the pool's threads. Here for queue_async and op_error.
-struct umount_work {
-  napi_async_work work;
-  napi_deferred deferred;
-  char target[STR_BUF];
-  uint32_t flags;
-  int err;
-};
-
-static void umount_execute(napi_env env, void* data) {
-  (void)env;
-  struct umount_work* w = data;
-  w->err = umount2(w->target, (int)w->flags) == 0 ? 0 : -errno;
-}
-
-static void umount_complete(napi_env env, napi_status status, void* data) {
-  struct umount_work* w = data;
-  napi_value result;
-  if (status == napi_ok && w->err == 0) {
-    napi_get_undefined(env, &result);
-    napi_resolve_deferred(env, w->deferred, result);
-  } else {
-    napi_reject_deferred(env, w->deferred, op_error(env, status == napi_ok ? w->err : -ECANCELED, "umount2", w->target));
-  }
-  napi_delete_async_work(env, w->work);
-  free(w);
-}
-
-napi_value netlink_umount2_async(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  struct umount_work* w = calloc(1, sizeof *w);
-  if (w == NULL) {
-    napi_throw_error(env, NULL, "hull_native: out of memory");
-    return NULL;
-  }
-  if (get_args(env, info, 2, argv, "umount2Async(target, flags)") != 0 || arg_str(env, argv[0], w->target, sizeof w->target, "target") != 0 ||
-      arg_u32(env, argv[1], &w->flags, "flags") != 0) {
-    free(w);
-    return NULL;
-  }
-  napi_value promise = queue_async(env, "hull:umount2", umount_execute, umount_complete, w, &w->deferred, &w->work);
-  if (promise == NULL) free(w);
-  return promise;
+static napi_value netlink_umount2_async(napi_env env, napi_callback_info info) {
+  return queue_void(env, info, "umount2Async(target, flags)", "target", HN_PATH_BUF, "flags", umount2_call, "umount2", "hull:umount2");
 }
 
 // nftGeneration() → number | null: the nftables ruleset's generation id (NFT_MSG_GETGEN), which
 // every committed ruleset change increments; null when the kernel has no nftables. A rule seen
 // at generation G is still there while the generation is G.
-napi_value netlink_nft_generation(napi_env env, napi_callback_info info) {
+static napi_value netlink_nft_generation(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value result;
   int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
@@ -729,4 +644,21 @@ napi_value netlink_nft_generation(napi_env env, napi_callback_info info) {
   }
   napi_create_int64(env, gen, &result);
   return result;
+}
+
+napi_status netlink_define(napi_env env, napi_value exports) {
+  static const napi_property_descriptor props[] = {
+      HN_METHOD("netnsCreate", netlink_netns_create),
+      HN_METHOD("netnsCreateAsync", netlink_netns_create_async),
+      HN_METHOD("vethCreate", netlink_veth_create),
+      HN_METHOD("netnsConfigure", netlink_netns_configure),
+      HN_METHOD("addrDelete", netlink_addr_delete),
+      HN_METHOD("linkDelete", netlink_link_delete),
+      HN_METHOD("linkDeleteAsync", netlink_link_delete_async),
+      HN_METHOD("nftGeneration", netlink_nft_generation),
+      HN_METHOD("umount2Async", netlink_umount2_async),
+      HN_METHOD("netnsSpareAsync", netlink_netns_spare_async),
+      HN_METHOD("netnsAttach", netlink_netns_attach),
+  };
+  return HN_DEFINE(env, exports, props);
 }

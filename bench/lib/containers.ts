@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildOciLayout, busyboxImage } from '../../test/helpers/images.js';
 import { hullCommand } from '../../test/helpers/hull.js';
-import { median, spread } from './stats.js';
+import { alignedLines, median, spread } from './stats.js';
 import { processesMatching, run, runOk, startDockerd, startPodman, unmountAll } from './peers.js';
 import type { DockerdPeer, PodmanPeer, RunOptions, RunResult } from './peers.js';
 import { PeerBridge } from './peer-bridge.js';
@@ -256,11 +256,5 @@ export function msTable(title: string, series: readonly MsSeries[], baseline?: s
       s.note ?? '',
     ];
   });
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string =>
-    cells
-      .map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : i === cells.length - 1 ? c : c.padStart(widths[i]!)))
-      .join('  ')
-      .trimEnd();
-  return [title, line(header), ...rows.map(line)].join('\n') + '\n';
+  return [title, ...alignedLines(header, rows)].join('\n') + '\n';
 }

@@ -87,6 +87,17 @@ function times(x: number): string {
   return Number.isFinite(x) ? `${x.toFixed(2)}x` : 'n/a';
 }
 
+/** The header and rows as aligned lines: names left-aligned, numbers right-aligned, the free-text note last and unpadded. */
+export function alignedLines(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : i === cells.length - 1 ? c : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)];
+}
+
 /** Formats `series` as an aligned table (median, min, max, spread, ratios) and prints it. */
 export function printTable(series: readonly Series[], opts: TableOptions = {}): string {
   const base = opts.baseline === undefined ? undefined : series.find((s) => s.name === opts.baseline);
@@ -113,16 +124,9 @@ export function printTable(series: readonly Series[], opts: TableOptions = {}): 
     row.push(s.note ?? '');
     return row;
   });
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  // Names left-aligned, numbers right-aligned, the free-text note last and unpadded.
-  const line = (cells: string[]): string =>
-    cells
-      .map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : i === cells.length - 1 ? c : c.padStart(widths[i]!)))
-      .join('  ')
-      .trimEnd();
   const out: string[] = [];
   if (opts.title) out.push(opts.title);
-  out.push(line(header), ...rows.map(line));
+  out.push(...alignedLines(header, rows));
   for (const [a, b] of opts.ratios ?? []) {
     const sa = series.find((s) => s.name === a);
     const sb = series.find((s) => s.name === b);

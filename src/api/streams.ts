@@ -1,5 +1,6 @@
 /** Writables over a client connection: stdcopy-framed or raw, back-pressured by the connection. */
 import { Writable } from 'node:stream';
+import { drainedOrClosed } from '../util/drain.js';
 import { hijack, stdcopyFrame, type Ctx, type Hijacked } from './http.js';
 
 /** Each write becomes one stdcopy frame of `stream` (1 stdout, 2 stderr) on `out`. */
@@ -33,15 +34,7 @@ export function nullWriter(): Writable {
 export function writeAwait(out: Writable, data: Buffer | string): Promise<void> {
   if (!out.writable) return Promise.resolve();
   if (out.write(data)) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = (): void => {
-      out.off('drain', done);
-      out.off('close', done);
-      resolve();
-    };
-    out.once('drain', done);
-    out.once('close', done);
-  });
+  return drainedOrClosed(out);
 }
 
 /**

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HULL_BIN } from './hull.js';
+import { HULL_BIN, runCollecting } from './hull.js';
 import { removeHullTree } from './leftovers.js';
 
 export const DOCKER_CLI = '/usr/local/bin/docker';
@@ -75,21 +75,10 @@ export interface DockerResult {
 
 /** Run the real docker CLI against the server. */
 export function dockerCli(server: ApiServer, args: string[], opts: { input?: string | Buffer; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<DockerResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(DOCKER_CLI, args, {
-      env: { ...process.env, DOCKER_HOST: server.host, DOCKER_CONFIG: server.dockerConfig, ...opts.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-      timeout: opts.timeoutMs ?? 60_000,
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => err.push(d));
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
-    // A command that does not read stdin may be gone before it is closed (EPIPE): its exit status tells.
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(opts.input ?? '');
+  return runCollecting(DOCKER_CLI, args, {
+    env: { DOCKER_HOST: server.host, DOCKER_CONFIG: server.dockerConfig, ...opts.env },
+    timeoutMs: opts.timeoutMs ?? 60_000,
+    input: opts.input,
   });
 }
 

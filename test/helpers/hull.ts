@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 /** Run the built `hull` binary as a user would, with its own state root. */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -36,13 +37,21 @@ export interface HullRunOptions {
 }
 
 export function runHull(args: string[], opts: HullRunOptions): Promise<HullResult> {
+  const [file, argv] = hullCommand(['--root', opts.root, ...args]);
+  return runCollecting(file, argv, { env: opts.env, timeoutMs: opts.timeoutMs ?? 120_000, input: opts.input });
+}
+
+/**
+ * Runs `file` with `argv` (this process's environment plus `env`), `input` on its stdin, and
+ * collects its output; killed after timeoutMs. A command killed by a signal counts as code 128.
+ */
+export function runCollecting(
+  file: string,
+  argv: string[],
+  opts: { env?: Record<string, string> | undefined; timeoutMs: number; input?: string | Buffer | undefined },
+): Promise<HullResult> {
   return new Promise((resolve, reject) => {
-    const [file, argv] = hullCommand(['--root', opts.root, ...args]);
-    const child = spawn(file, argv, {
-      env: { ...process.env, ...opts.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-      timeout: opts.timeoutMs ?? 120_000,
-    });
+    const child = spawn(file, argv, { env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'], timeout: opts.timeoutMs });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (d: Buffer) => out.push(d));
@@ -51,8 +60,22 @@ export function runHull(args: string[], opts: HullRunOptions): Promise<HullResul
     child.on('close', (code, signal) =>
       resolve({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }),
     );
+    // A command that does not read stdin may be gone before it is closed (EPIPE): its exit status tells.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');
   });
+}
+
+/** Asserts that a hull run exited 0, naming the command and its stderr when not; returns the run. */
+export function assertOk(args: string[], r: HullResult): HullResult {
+  assert.equal(r.code, 0, `hull ${args.join(' ')} → ${r.code}\n${r.stderr}`);
+  return r;
+}
+
+let nameSeq = 0;
+/** `<prefix>-<pid>-<n>`, new at each call: names that parallel test files and runs never share. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${process.pid}-${++nameSeq}`;
 }
 
 /** A fresh state root for one test, removed afterwards. */

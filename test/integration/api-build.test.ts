@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import Docker from 'dockerode';
 import { pack } from 'tar-stream';
 import { dockerCli, loadBusybox, startApiServer, DOCKER_CLI, type ApiServer } from '../helpers/api-server.js';
-import { containerTestSkip } from '../helpers/hull.js';
+import { containerTestSkip, uniqueName as uniq } from '../helpers/hull.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 
 const skip = containerTestSkip(['runc', 'skopeo', DOCKER_CLI]);
@@ -20,8 +20,6 @@ const skip = containerTestSkip(['runc', 'skopeo', DOCKER_CLI]);
 let server: ApiServer;
 let work: string;
 let ctxDir: string;
-let seq = 0;
-const uniq = (p: string): string => `${p}-${process.pid}-${++seq}`;
 
 /** `docker login` to a test registry: the CLI keeps the credentials in its own config (server.dockerConfig). */
 async function login(host: string): Promise<void> {

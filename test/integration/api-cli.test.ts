@@ -11,15 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { dockerCli, dockerInPty, loadBusybox, startApiServer, DOCKER_CLI, type ApiServer } from '../helpers/api-server.js';
-import { containerTestSkip, runHull, until } from '../helpers/hull.js';
+import { containerTestSkip, runHull, uniqueName as uniq, until } from '../helpers/hull.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 
 const skip = containerTestSkip(['runc', 'skopeo', 'script', DOCKER_CLI, 'docker-registry']);
 
 let server: ApiServer;
 let work: string;
-let seq = 0;
-const uniq = (p: string): string => `${p}-${process.pid}-${++seq}`;
 
 async function docker(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
   const r = await dockerCli(server, args, opts);

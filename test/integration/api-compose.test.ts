@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { dockerCli, loadBusybox, startApiServer, DOCKER_CLI, type ApiServer } from '../helpers/api-server.js';
 import { containerTestSkip, until } from '../helpers/hull.js';
+import { httpGet } from '../helpers/net.js';
 
 const COMPOSE = '/usr/bin/docker-compose';
 const netavarkPresent = existsSync('/usr/lib/podman/netavark') && existsSync('/usr/lib/podman/aardvark-dns');
@@ -67,19 +67,6 @@ async function ok(args: string[]): Promise<string> {
   return r.stdout + r.stderr;
 }
 
-function httpGet(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/index.html', timeout: 5000 }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve(body));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 describe('docker-compose against hull serve', { skip, timeout: 600_000 }, () => {
   before(async () => {
     work = await mkdtemp(join(tmpdir(), 'hull-api-compose-'));
@@ -115,7 +102,7 @@ describe('docker-compose against hull serve', { skip, timeout: 600_000 }, () => 
 
     const port = Number((await ok(['port', 'web', '80'])).trim().split(':').pop());
     assert.ok(port > 0);
-    assert.equal((await until('the published port answers', () => httpGet(port).catch(() => undefined), 30_000)).trim(), 'served-by-compose');
+    assert.equal((await until('the published port answers', () => httpGet(port, '/index.html').catch(() => undefined), 30_000)).body.trim(), 'served-by-compose');
 
     const logs = await ok(['logs', '--no-color', 'client']);
     assert.match(logs, /client_1\s+\| served-by-compose/);

@@ -12,7 +12,7 @@ import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import Docker from 'dockerode';
 import { loadBusybox, startApiServer, type ApiServer } from '../helpers/api-server.js';
-import { containerTestSkip, until } from '../helpers/hull.js';
+import { containerTestSkip, uniqueName as uniq, until } from '../helpers/hull.js';
 import { startRegistry } from '../helpers/registry.js';
 
 const skip = containerTestSkip(['runc', 'skopeo', 'docker-registry']);
@@ -20,8 +20,6 @@ const skip = containerTestSkip(['runc', 'skopeo', 'docker-registry']);
 let server: ApiServer;
 let docker: Docker;
 let work: string;
-let seq = 0;
-const uniq = (p: string): string => `${p}-${process.pid}-${++seq}`;
 
 function collect(stream: Readable): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -7,13 +7,13 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Docker from 'dockerode';
 import { dockerCli, loadBusybox, startApiServer, DOCKER_CLI, type ApiServer } from '../helpers/api-server.js';
-import { containerTestSkip, until } from '../helpers/hull.js';
+import { containerTestSkip, uniqueName as uniq, until } from '../helpers/hull.js';
+import { httpGet } from '../helpers/net.js';
 
 const netavarkPresent = existsSync('/usr/lib/podman/netavark') && existsSync('/usr/lib/podman/aardvark-dns');
 const skip = containerTestSkip(['runc', 'skopeo', 'iptables', DOCKER_CLI]) || (netavarkPresent ? false : 'netavark/aardvark-dns not installed');
@@ -21,8 +21,6 @@ const skip = containerTestSkip(['runc', 'skopeo', 'iptables', DOCKER_CLI]) || (n
 let server: ApiServer;
 let work: string;
 let client: Docker;
-let seq = 0;
-const uniq = (p: string): string => `${p}-${process.pid}-${++seq}`;
 
 async function docker(args: string[], timeoutMs?: number): Promise<string> {
   const r = await dockerCli(server, args, timeoutMs ? { timeoutMs } : {});
@@ -34,20 +32,6 @@ async function dockerFails(args: string[], message: RegExp): Promise<void> {
   const r = await dockerCli(server, args);
   assert.notEqual(r.code, 0, `docker ${args.join(' ')} should fail:\n${r.stdout}`);
   assert.match(r.stderr, message);
-}
-
-/** GET over TCP from the host (what a published port is for). */
-function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, timeout: 5000 }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 /** The dockerode error's status code (it throws on non-2xx). */

@@ -13,7 +13,6 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -21,6 +20,7 @@ import { startApiServer, type ApiServer } from '../helpers/api-server.js';
 import { containerTestSkip } from '../helpers/hull.js';
 import { buildOciLayout, busyboxImage, pushWithSkopeo } from '../helpers/images.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { httpGet } from '../helpers/net.js';
 
 const skip = containerTestSkip(['runc', 'skopeo', 'docker-registry']);
 
@@ -28,19 +28,6 @@ let server: ApiServer;
 let registry: TestRegistry;
 let work: string;
 let image: string;
-
-function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, timeout: 10_000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (d: Buffer) => chunks.push(d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 describe('hull serve with testcontainers', { skip, timeout: 600_000 }, () => {
   before(async () => {
@@ -82,7 +69,7 @@ describe('hull serve with testcontainers', { skip, timeout: 600_000 }, () => {
       assert.equal(started.getHost(), '127.0.0.1');
       const port = started.getMappedPort(8080);
       assert.ok(port > 0 && port !== 8080, `mapped port ${port}`);
-      const res = await httpGet(port, '/index.html');
+      const res = await httpGet(port, '/index.html', 10_000);
       assert.equal(res.status, 200);
       assert.equal(res.body, 'hello-from-hull\n');
 

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startTestDns, type TestDns } from '../helpers/dns-server.js';
-import { containerTestSkip, HULL_BIN, removeContainersAndNetworks, runHull, until, type HullResult } from '../helpers/hull.js';
+import { assertOk, containerTestSkip, HULL_BIN, type HullResult, removeContainersAndNetworks, runHull, uniqueName as uniq, until } from '../helpers/hull.js';
 import { loadBusybox } from '../helpers/images.js';
 
 const netavarkPresent = existsSync('/usr/lib/podman/netavark') && existsSync('/usr/lib/podman/aardvark-dns');
@@ -25,7 +25,6 @@ let root: string;
 let dns: TestDns;
 let seq = 0;
 const DNS_ADDR = `127.54.${process.pid % 250}.${1 + (Math.floor(process.pid / 250) % 250)}`;
-const uniq = (p: string): string => `${p}-${process.pid}-${++seq}`;
 const env = (): Record<string, string> => ({ HULL_DNS_UPSTREAM_FILE: join(work, 'upstream-resolv.conf') });
 
 function hull(args: string[]): Promise<HullResult> {
@@ -33,9 +32,7 @@ function hull(args: string[]): Promise<HullResult> {
 }
 
 async function ok(args: string[]): Promise<string> {
-  const r = await hull(args);
-  assert.equal(r.code, 0, `hull ${args.join(' ')} → ${r.code}\n${r.stderr}`);
-  return r.stdout;
+  return assertOk(args, await hull(args)).stdout;
 }
 
 async function context(dockerfile: string): Promise<string> {

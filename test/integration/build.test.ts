@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { containerTestSkip, HULL_BIN, runHull, until } from '../helpers/hull.js';
+import { assertOk, containerTestSkip, HULL_BIN, runHull, until } from '../helpers/hull.js';
 import type { HullResult } from '../helpers/hull.js';
 import { loadBusybox } from '../helpers/images.js';
 
@@ -31,9 +31,7 @@ function hull(args: string[], input?: string | Buffer): Promise<HullResult> {
 }
 
 async function ok(args: string[], input?: string | Buffer): Promise<HullResult> {
-  const r = await hull(args, input);
-  assert.equal(r.code, 0, `hull ${args.join(' ')} → ${r.code}\n${r.stderr}`);
-  return r;
+  return assertOk(args, await hull(args, input));
 }
 
 /** A fresh context directory with these files (path → content). */

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { containerTestSkip, runHull } from '../helpers/hull.js';
+import { assertOk, containerTestSkip, runHull, uniqueName as uniq } from '../helpers/hull.js';
 import type { HullResult } from '../helpers/hull.js';
 import { loadBusybox } from '../helpers/images.js';
 
@@ -23,20 +23,13 @@ const skip = containerTestSkip(['runc', 'skopeo']);
 let work: string;
 let root: string;
 let sentinel: string;
-let seq = 0;
-
-function uniq(prefix: string): string {
-  return `${prefix}-${process.pid}-${++seq}`;
-}
 
 function hull(args: string[], input?: string | Buffer): Promise<HullResult> {
   return runHull(args, { root, ...(input !== undefined ? { input } : {}), timeoutMs: 60_000 });
 }
 
 async function ok(args: string[], input?: string | Buffer): Promise<string> {
-  const r = await hull(args, input);
-  assert.equal(r.code, 0, `hull ${args.join(' ')} → ${r.code}\n${r.stderr}`);
-  return r.stdout;
+  return assertOk(args, await hull(args, input)).stdout;
 }
 
 /** A container that ran `script` to completion. */

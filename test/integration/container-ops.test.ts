@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { containerTestSkip, HULL_BIN, runHull, until } from '../helpers/hull.js';
+import { assertOk, containerTestSkip, HULL_BIN, runHull, uniqueName as uniq, until } from '../helpers/hull.js';
 import type { HullResult } from '../helpers/hull.js';
 import { buildOciLayout, busyboxImage } from '../helpers/images.js';
 import type { LayerSpec } from '../helpers/images.js';
@@ -25,20 +25,13 @@ const EXTRA_APPLETS: LayerSpec = ['tty', 'stty'].map((a) => ({ path: `bin/${a}`,
 
 let work: string;
 let root: string;
-let seq = 0;
-
-function uniq(prefix: string): string {
-  return `${prefix}-${process.pid}-${++seq}`;
-}
 
 function hull(args: string[], input?: string): Promise<HullResult> {
   return runHull(args, { root, ...(input !== undefined ? { input } : {}), timeoutMs: 60_000 });
 }
 
 async function ok(args: string[], input?: string): Promise<string> {
-  const r = await hull(args, input);
-  assert.equal(r.code, 0, `hull ${args.join(' ')} → ${r.code}\n${r.stderr}`);
-  return r.stdout;
+  return assertOk(args, await hull(args, input)).stdout;
 }
 
 async function inspect(name: string, format: string): Promise<string> {

@@ -14,7 +14,7 @@ import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { containerTestSkip, HULL_BIN, hullCommand, runHull, until } from '../helpers/hull.js';
+import { assertOk, containerTestSkip, HULL_BIN, hullCommand, runHull, uniqueName as uniq, until } from '../helpers/hull.js';
 import { runOnPty } from '../helpers/pty.js';
 import type { PtyResult, PtyStep } from '../helpers/pty.js';
 import type { HullResult } from '../helpers/hull.js';
@@ -36,20 +36,13 @@ let work: string;
 let root: string;
 let archive: string;
 let cfgArchive: string;
-let seq = 0;
-
-function uniq(prefix: string): string {
-  return `${prefix}-${process.pid}-${++seq}`;
-}
 
 function hull(args: string[], opts: { input?: string; timeoutMs?: number; root?: string } = {}): Promise<HullResult> {
   return runHull(args, { root: opts.root ?? root, ...(opts.input !== undefined ? { input: opts.input } : {}), timeoutMs: opts.timeoutMs ?? 60_000 });
 }
 
 async function ok(args: string[], opts: { input?: string; root?: string } = {}): Promise<string> {
-  const r = await hull(args, opts);
-  assert.equal(r.code, 0, `hull ${args.join(' ')} → ${r.code}\n${r.stderr}`);
-  return r.stdout;
+  return assertOk(args, await hull(args, opts)).stdout;
 }
 
 async function inspect(name: string, format: string, r = root): Promise<string> {

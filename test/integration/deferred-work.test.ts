@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { dockerCli, loadBusybox, startApiServer, DOCKER_CLI, type ApiServer } from '../helpers/api-server.js';
-import { containerTestSkip, HULL_CLIENT, runHull, until, withRoot } from '../helpers/hull.js';
+import { assertOk, containerTestSkip, HULL_CLIENT, runHull, uniqueName as uniq, until, withRoot } from '../helpers/hull.js';
 import { removeHullTree } from '../helpers/leftovers.js';
 
 const skip = containerTestSkip(['runc', 'skopeo', DOCKER_CLI]);
@@ -22,16 +22,9 @@ const IMG = 'busybox';
 let server: ApiServer;
 let work: string;
 let archive: string;
-let seq = 0;
-
-function uniq(prefix: string): string {
-  return `${prefix}-${process.pid}-${++seq}`;
-}
 
 async function ok(args: string[]): Promise<string> {
-  const r = await runHull(args, { root: server.root, timeoutMs: 60_000 });
-  assert.equal(r.code, 0, `hull ${args.join(' ')} → ${r.code}\n${r.stderr}`);
-  return r.stdout;
+  return assertOk(args, await runHull(args, { root: server.root, timeoutMs: 60_000 })).stdout;
 }
 
 /** Send `signal` and wait (bounded) for the process to end; false if it did not. */

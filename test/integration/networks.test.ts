@@ -9,15 +9,15 @@ import { execFile, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { removeHullTree } from '../helpers/leftovers.js';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { containerTestSkip, removeContainersAndNetworks, runHull, until } from '../helpers/hull.js';
+import { assertOk, containerTestSkip, removeContainersAndNetworks, runHull, uniqueName as uniq, until } from '../helpers/hull.js';
 import type { HullResult } from '../helpers/hull.js';
 import { startTestDns, type TestDns } from '../helpers/dns-server.js';
 import { buildOciLayout, busyboxImage } from '../helpers/images.js';
+import { tcpRead } from '../helpers/net.js';
 
 const execFileP = promisify(execFile);
 const netavarkPresent = existsSync('/usr/lib/podman/netavark') && existsSync('/usr/lib/podman/aardvark-dns');
@@ -26,23 +26,16 @@ const skip = containerTestSkip(['runc', 'skopeo', 'iptables']) || (netavarkPrese
 let work: string;
 let root: string;
 let dns: TestDns;
-let seq = 0;
 /** A loopback address of our own for the upstream resolver (port 53 must be free on it). */
 const DNS_ADDR = `127.53.${process.pid % 250}.${1 + (Math.floor(process.pid / 250) % 250)}`;
 const PORT_BASE = 20000 + (process.pid % 20000);
-
-function uniq(prefix: string): string {
-  return `${prefix}-${process.pid}-${++seq}`;
-}
 
 function hull(args: string[], timeoutMs = 90_000): Promise<HullResult> {
   return runHull(args, { root, env: { HULL_DNS_UPSTREAM_FILE: join(work, 'upstream-resolv.conf') }, timeoutMs });
 }
 
 async function ok(args: string[]): Promise<string> {
-  const r = await hull(args);
-  assert.equal(r.code, 0, `hull ${args.join(' ')} → ${r.code}\n${r.stderr}`);
-  return r.stdout;
+  return assertOk(args, await hull(args)).stdout;
 }
 
 async function fails(args: string[], message: RegExp): Promise<void> {
@@ -53,17 +46,6 @@ async function fails(args: string[], message: RegExp): Promise<void> {
 
 async function inspect(name: string, format: string): Promise<string> {
   return (await ok(['inspect', '-f', format, name])).trim();
-}
-
-function tcpRead(host: string, port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = createConnection({ host, port, timeout: 5000 });
-    let data = '';
-    s.on('data', (d) => (data += d.toString()));
-    s.on('end', () => resolve(data));
-    s.on('timeout', () => s.destroy(new Error('timeout')));
-    s.on('error', reject);
-  });
 }
 
 before(async () => {

@@ -9,14 +9,12 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readdirSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
-import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
-import { loadBusybox } from '../helpers/images.js';
-import { hullCommand, runHull, until, type HullResult } from '../helpers/hull.js';
+import { assertOk, hullCommand, type HullResult, runHull, until } from '../helpers/hull.js';
 import { vmLeftovers } from '../helpers/leftovers.js';
-import { removeVmWork, vmTestSkip } from '../helpers/vm.js';
+import { makeVmWork, removeAllVms, removeVmWork, vmTestSkip } from '../helpers/vm.js';
 import { cgroupDirs } from '../../src/vm/cgroup.js';
 import { FrameReader, encodeFrame, newSessionId } from '../../src/vm/exec-frames.js';
 import { VM_FILES } from '../../src/vm/qemu.js';
@@ -30,9 +28,7 @@ function hull(args: string[]): Promise<HullResult> {
 }
 
 async function ok(args: string[]): Promise<string> {
-  const r = await hull(args);
-  assert.equal(r.code, 0, `hull ${args.join(' ')} → ${r.code}\n${r.stderr}`);
-  return r.stdout;
+  return assertOk(args, await hull(args)).stdout;
 }
 
 /** Every trace a VM can leave: QEMU, virtiofsd, mounts under the root, its netns, runtime directory, cgroup. */
@@ -49,20 +45,13 @@ function traces(ids: readonly string[]): string[] {
 
 describe('VM robustness', { skip: vmTestSkip(), concurrency: 1, timeout: 900_000 }, () => {
   before(async () => {
-    work = await mkdtemp(join(tmpdir(), 'hull-vm-rb-'));
-    root = join(work, 'root');
-    await loadBusybox(root, work);
-    // Names the network's DNS does not know go to a loopback address nobody serves.
-    await writeFile(join(work, 'upstream-resolv.conf'), `nameserver 127.53.${process.pid % 250}.253\n`);
-    ENV.HULL_DNS_UPSTREAM_FILE = join(work, 'upstream-resolv.conf');
+    ({ work, root } = await makeVmWork('hull-vm-rb-', ENV, 253));
   });
 
   afterEach(async () => {
     // A test that failed half-way leaves its VMs behind: remove every container first, so one
     // failure never cascades into the following tests' leftover checks (rm -f must clean up too).
-    const ids = (await hull(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
-    if (ids.length > 0) await hull(['rm', '-f', ...ids]);
-    await until('no QEMU, virtiofsd or mount left', () => vmLeftovers(root).length === 0 || undefined, 30_000).catch(() => assert.deepEqual(vmLeftovers(root), []));
+    assert.deepEqual(await removeAllVms(root, ENV, 300_000), []);
   });
 
   after(async () => {

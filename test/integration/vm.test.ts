@@ -9,16 +9,15 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { copyFile, mkdtemp, writeFile } from 'node:fs/promises';
-import { createConnection } from 'node:net';
-import { release, tmpdir } from 'node:os';
+import { release } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
-import { hullCommand, runHull, until } from '../helpers/hull.js';
-import { removeVmWork, vmTestSkip } from '../helpers/vm.js';
+import { assertOk, hullCommand, runHull, uniqueName as uniq, until } from '../helpers/hull.js';
+import { makeVmWork, removeAllVms, removeVmWork, vmTestSkip } from '../helpers/vm.js';
 import type { HullResult } from '../helpers/hull.js';
-import { loadBusybox } from '../helpers/images.js';
 import { findKernel } from '../../src/vm/guest-image.js';
 import { vmLeftovers } from '../helpers/leftovers.js';
+import { tcpRead } from '../helpers/net.js';
 
 
 const skip = vmTestSkip();
@@ -27,18 +26,13 @@ const netSkip = existsSync('/usr/lib/podman/netavark') && existsSync('/usr/lib/p
 const ENV: Record<string, string> = { HULL_VM_ACCEL: 'tcg' };
 let work: string;
 let root: string;
-let seq = 0;
-
-const uniq = (p: string): string => `${p}-${process.pid}-${++seq}`;
 
 function hull(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<HullResult> {
   return runHull(args, { root, env: { ...ENV, ...opts.env }, timeoutMs: 240_000, ...(opts.input !== undefined ? { input: opts.input } : {}) });
 }
 
 async function ok(args: string[], opts: { input?: string } = {}): Promise<string> {
-  const r = await hull(args, opts);
-  assert.equal(r.code, 0, `hull ${args.join(' ')} → ${r.code}\n${r.stderr}`);
-  return r.stdout;
+  return assertOk(args, await hull(args, opts)).stdout;
 }
 
 /** QEMU, virtiofsd or mounts of this test's root still on the host. */
@@ -48,22 +42,13 @@ function leftovers(): string[] {
 
 describe('hull run --isolation vm', { skip, concurrency: 1 }, () => {
   before(async () => {
-    work = await mkdtemp(join(tmpdir(), 'hull-vm-'));
-    root = join(work, 'root');
-    await loadBusybox(root, work);
-    // Names the network's DNS does not know go upstream: to a loopback address nobody serves,
-    // never to the host's resolver.
-    await writeFile(join(work, 'upstream-resolv.conf'), `nameserver 127.53.${process.pid % 250}.254\n`);
-    ENV.HULL_DNS_UPSTREAM_FILE = join(work, 'upstream-resolv.conf');
+    ({ work, root } = await makeVmWork('hull-vm-', ENV, 254));
   });
 
   afterEach(async () => {
     // A test that failed half-way leaves its VM behind: remove every container first, so one
     // failure never cascades into the following tests' leftover checks (rm -f must clean up too).
-    const ids = (await hull(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
-    if (ids.length > 0) await hull(['rm', '-f', ...ids]);
-    // The monitor's exit command finishes after the CLI returns; give it a moment.
-    await until('no QEMU, virtiofsd or mount left', () => leftovers().length === 0 || undefined, 30_000).catch(() => assert.deepEqual(leftovers(), []));
+    assert.deepEqual(await removeAllVms(root, ENV), []);
   });
 
   after(async () => {
@@ -264,7 +249,7 @@ describe('hull run --isolation vm', { skip, concurrency: 1 }, () => {
       assert.match(logs, new RegExp(`^${ip[1]}$`, 'm'), 'the guest NIC has the endpoint MAC');
       assert.equal((await ok(['run', '--rm', '--network', net, 'busybox', 'nc', vm, '5000'])).trim(), 'from-vm');
       // The guest's `nc -l` loop is closed for a moment after each connection: refused then is no failure.
-      const published = await until('the published port to answer', () => tcpRead('127.0.0.1', port).catch(() => undefined), 60_000);
+      const published = await until('the published port to answer', () => tcpRead('127.0.0.1', port, 10_000).catch(() => undefined), 60_000);
       assert.equal(published.trim(), 'from-vm');
     } finally {
       await hull(['rm', '-f', ctr, vm]);
@@ -318,14 +303,3 @@ describe('hull run --isolation vm', { skip, concurrency: 1 }, () => {
     assert.match(r.stdout, /got typed\r\n/);
   });
 });
-
-function tcpRead(host: string, port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = createConnection({ host, port, timeout: 10_000 });
-    let data = '';
-    s.on('data', (d) => (data += d.toString()));
-    s.on('end', () => resolve(data));
-    s.on('timeout', () => s.destroy(new Error('timeout')));
-    s.on('error', reject);
-  });
-}

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { containerTestSkip, HULL_BIN, runHull } from '../helpers/hull.js';
+import { assertOk, containerTestSkip, HULL_BIN, runHull, uniqueName as uniq } from '../helpers/hull.js';
 import type { HullResult } from '../helpers/hull.js';
 import { buildOciLayout, busyboxImage } from '../helpers/images.js';
 import { nativeAddon } from '../../src/util/native.js';
@@ -26,20 +26,13 @@ const VIMG = 'vboxvol:latest';
 
 let work: string;
 let root: string;
-let seq = 0;
-
-function uniq(prefix: string): string {
-  return `${prefix}-${process.pid}-${++seq}`;
-}
 
 function hull(args: string[], input?: string): Promise<HullResult> {
   return runHull(args, { root, timeoutMs: 60_000, ...(input !== undefined ? { input } : {}) });
 }
 
 async function ok(args: string[]): Promise<string> {
-  const r = await hull(args);
-  assert.equal(r.code, 0, `hull ${args.join(' ')} → ${r.code}\n${r.stderr}`);
-  return r.stdout;
+  return assertOk(args, await hull(args)).stdout;
 }
 
 async function volumeNames(): Promise<string[]> {

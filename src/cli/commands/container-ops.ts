@@ -19,6 +19,7 @@ import {
   updateContainer,
   type UpdateRequest,
 } from '../../engine/container-ops.js';
+import type { ContainerService } from '../../engine/containers.js';
 import { ExecStartError } from '../../container/exec.js';
 import { attach } from '../../container/monitor.js';
 import { containerPaths } from '../../container/paths.js';
@@ -407,27 +408,21 @@ export function registerContainerOpsCommands(program: Command): void {
       .option('--no-trunc', 'Do not truncate output')
       .action((names: string[], f: StatsFlags) => statsCommand(names, f));
 
-  const pauseCmd: Register = (cmd) =>
-    cmd
-      .description('Pause all processes within one or more containers')
-      .argument('<container...>')
-      .action((names: string[]) =>
-        eachContainer(names, async (engine, n) => {
-          await pauseContainer(engine.containers, n);
-          out(n);
-        }),
-      );
-
-  const unpauseCmd: Register = (cmd) =>
-    cmd
-      .description('Unpause all processes within one or more containers')
-      .argument('<container...>')
-      .action((names: string[]) =>
-        eachContainer(names, async (engine, n) => {
-          await unpauseContainer(engine.containers, n);
-          out(n);
-        }),
-      );
+  // pause and unpause: one verb on each named container, printing each name as Docker does.
+  const eachContainerCmd =
+    (description: string, verb: (containers: ContainerService, name: string) => Promise<void>): Register =>
+    (cmd) =>
+      cmd
+        .description(description)
+        .argument('<container...>')
+        .action((names: string[]) =>
+          eachContainer(names, async (engine, n) => {
+            await verb(engine.containers, n);
+            out(n);
+          }),
+        );
+  const pauseCmd = eachContainerCmd('Pause all processes within one or more containers', pauseContainer);
+  const unpauseCmd = eachContainerCmd('Unpause all processes within one or more containers', unpauseContainer);
 
   const renameCmd: Register = (cmd) =>
     cmd
@@ -503,27 +498,22 @@ export function registerContainerOpsCommands(program: Command): void {
         });
       });
 
-  execCmd(program.command('exec'));
-  attachCmd(program.command('attach'));
-  topCmd(program.command('top'));
-  statsCmd(program.command('stats'));
-  pauseCmd(program.command('pause'));
-  unpauseCmd(program.command('unpause'));
-  renameCmd(program.command('rename'));
-  updateCmd(program.command('update'));
-  portCmd(program.command('port'));
-
+  // Each verb both top-level (`hull pause`) and under `hull container`, as Docker has them.
+  const verbs: [string, Register][] = [
+    ['exec', execCmd],
+    ['attach', attachCmd],
+    ['top', topCmd],
+    ['stats', statsCmd],
+    ['pause', pauseCmd],
+    ['unpause', unpauseCmd],
+    ['rename', renameCmd],
+    ['update', updateCmd],
+    ['port', portCmd],
+  ];
+  for (const [verb, register] of verbs) register(program.command(verb));
   // `hull container <verb>`: the management command registerContainerCommands created.
   const container = program.commands.find((c) => c.name() === 'container') ?? program.command('container').description('Manage containers');
-  execCmd(container.command('exec'));
-  attachCmd(container.command('attach'));
-  topCmd(container.command('top'));
-  statsCmd(container.command('stats'));
-  pauseCmd(container.command('pause'));
-  unpauseCmd(container.command('unpause'));
-  renameCmd(container.command('rename'));
-  updateCmd(container.command('update'));
-  portCmd(container.command('port'));
+  for (const [verb, register] of verbs) register(container.command(verb));
   container
     .command('prune')
     .description('Remove all stopped containers')

@@ -17,6 +17,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract as tarExtract } from 'tar-stream';
 import { HullError, isHullError, messageOf } from '../../util/errors.js';
+import { drainedOrClosed } from '../../util/drain.js';
 import { pidTempName } from '../../util/fs.js';
 import { detectCompression, sniffingDecompressor } from '../compression.js';
 import { parseImageConfig, type ImageConfig } from '../config.js';
@@ -159,18 +160,6 @@ async function spool(input: Readable, dir: string): Promise<Map<string, SpooledE
 
 function readError(e: unknown): HullError {
   return isHullError(e) ? e : invalid(`cannot read archive: ${messageOf(e)}`);
-}
-
-function drainedOrClosed(stream: { once(event: 'drain' | 'close', fn: () => void): unknown; off(event: 'drain' | 'close', fn: () => void): unknown }): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      stream.off('drain', done);
-      stream.off('close', done);
-      resolve();
-    };
-    stream.once('drain', done);
-    stream.once('close', done);
-  });
 }
 
 async function spoolFile(entry: AsyncIterable<unknown>, path: string): Promise<SpooledFile> {
