@@ -1599,6 +1599,16 @@ static int read_full(int fd, char *buf, size_t n)
  * detached for the purpose (its own session), so it need not daemonize again. */
 static int prespawned;
 
+/* Make `av`/`ev` this process's argv and environment, as after an exec with them. */
+static void adopt(char **av, int ac, char **ev, int ec, int *argc, char ***argv)
+{
+	clearenv();
+	for (int e = 0; e < ec; e++)
+		putenv(ev[e]);
+	*argc = ac;
+	*argv = av;
+}
+
 /*
  * /proc/self/cmdline and environ pointed at a copy of `av` and `ev` (PR_SET_MM_MAP, allowed
  * without privileges when the executable stays; every other field of the map is the current
@@ -1637,7 +1647,7 @@ static int set_cmdline(char **av, int ac, char **ev, int ec, int *argc, char ***
 	char *buf = malloc(len + 1);
 	char **nav = calloc((size_t)ac + 1, sizeof *nav), **nev = calloc((size_t)ec + 1, sizeof *nev);
 	if (!buf || !nav || !nev)
-		return -1;
+		goto fail;
 	char *w = buf;
 	for (int i = 0; i < ac; i++) {
 		nav[i] = w;
@@ -1655,13 +1665,14 @@ static int set_cmdline(char **av, int ac, char **ev, int ec, int *argc, char ***
 		.auxv = NULL, .auxv_size = 0, .exe_fd = (uint32_t)-1,
 	};
 	if (prctl(PR_SET_MM, PR_SET_MM_MAP, (unsigned long)&m, sizeof m, 0) != 0)
-		return -1;
-	clearenv();
-	for (int e = 0; e < ec; e++)
-		putenv(nev[e]);
-	*argc = ac;
-	*argv = nav;
+		goto fail;
+	adopt(nav, ac, nev, ec, argc, argv);
 	return 0;
+fail:
+	free(buf);
+	free(nav);
+	free(nev);
+	return -1;
 }
 
 static void args_from_fd(int fd, int *argc, char ***argv)
@@ -1704,11 +1715,7 @@ static void args_from_fd(int fd, int *argc, char ***argv)
 	}
 	execve("/proc/self/exe", av, ev);
 	/* No exec (no /proc): carry on in this image, under the old command line. */
-	clearenv();
-	for (int e = 0; e < ec; e++)
-		putenv(ev[e]);
-	*argc = ac;
-	*argv = av;
+	adopt(av, ac, ev, ec, argc, argv);
 }
 
 static long long parse_num(const char *name, const char *v)
