@@ -25,6 +25,7 @@
 
 #include "abi-probe.h"
 #include "fdpass.h"
+#include "seccomp-napi.h"
 #include "netlink.h"
 
 // A failed syscall on `path`, thrown as Node's fs module would (err is a positive errno).
@@ -247,6 +248,7 @@ static napi_value init(napi_env env, napi_value exports) {
   HN_CHECK(env, fdpass_define(env, exports));
   HN_CHECK(env, netlink_define(env, exports));
   HN_CHECK(env, abi_probe_define(env, exports));
+  HN_CHECK(env, seccomp_napi_define(env, exports));
   return exports;
 }
 

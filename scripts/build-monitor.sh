@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the per-container monitor (native/monitor/*.c) into build/hull-monitor.
+# Builds the per-container monitor (native/monitor/*.c) into build/hull-monitor, and the other
+# C programs outside the addon (the VM guest init and runtime front, the seccomp helper).
 #
 # Linked dynamically by default, on purpose (docs/monitor.md, "Memory"): a static glibc binary
 # maps ~580 KiB of its own text per monitor, which only other monitors share, so one idle
@@ -11,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p build
 CFLAGS=(-O2 -Wall -Wextra -Werror -std=gnu11 -D_FORTIFY_SOURCE=2)
-SRC=(native/monitor/*.c)
+SRC=(native/monitor/*.c native/seccomp/lookpath.c native/seccomp/sealed-copy.c)
 OUT=build/hull-monitor
 if [ "${HULL_MONITOR_STATIC:-0}" = 1 ] && gcc "${CFLAGS[@]}" -static -o "$OUT.tmp" "${SRC[@]}" 2>/dev/null; then
   :
@@ -32,3 +33,9 @@ mv -f build/hull-vm-init.tmp build/hull-vm-init
 gcc "${CFLAGS[@]}" -o build/hull-vm-runtime.tmp native/vm/hull-vm-runtime.c
 strip build/hull-vm-runtime.tmp 2>/dev/null || true
 mv -f build/hull-vm-runtime.tmp build/hull-vm-runtime
+
+# The precompiled seccomp filter's helper (native/seccomp/hull-seccomp-exec.c): static, because
+# it is the first program inside the container's root, whatever libc the image has (or none).
+gcc "${CFLAGS[@]}" -static -o build/hull-seccomp-exec.tmp native/seccomp/hull-seccomp-exec.c native/seccomp/lookpath.c
+strip build/hull-seccomp-exec.tmp 2>/dev/null || true
+mv -f build/hull-seccomp-exec.tmp build/hull-seccomp-exec

@@ -36,6 +36,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "filter.h"
+#include "../seccomp/lookpath.h"
+#include "../seccomp/sealed-copy.h"
+
 /* ---- limits ------------------------------------------------------------------------------ */
 
 /* Docker's copier: a line longer than this is logged in pieces (partial messages). */
@@ -89,6 +93,13 @@ static struct {
 	char *exit_status_file;
 	/* --resize-fifo: a VM's terminal size goes to its guest as a `winsize ROWS COLS` line here. */
 	char *resize_fifo;
+	/* --seccomp-helper, --seccomp-filter: runc's fds 3 and 4 (`--preserve-fds 2`), sealed copies
+	 * (native/seccomp/sealed-copy.h), for the precompiled filter's helper. */
+	char *seccomp_helper, *seccomp_filter;
+	/* --seccomp-capture: where runc's seccomp filter goes once created (filter.h). */
+	char *seccomp_capture;
+	/* --look-path (with -cwd, -env): the command checked inside the root once created. */
+	char *look_path, *look_cwd, *look_env;
 } opt = { .sync_fd = -1, .log_max_files = 1 };
 
 /* On the heap, not PATH_MAX arrays: each static array would cost a resident page. */
@@ -398,7 +409,7 @@ static void usage_fail(const char *fmt, ...)
 
 /* In a child before exec: defaults for every signal we changed, nothing blocked (ignored and
  * blocked signals survive exec and the container would inherit them), only stdio open. */
-static void child_reset(void)
+static void child_reset(int first_closed)
 {
 	sigset_t none;
 	signal(SIGPIPE, SIG_DFL);
@@ -410,14 +421,15 @@ static void child_reset(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	/* Every fd of ours is O_CLOEXEC, but whatever the caller leaked to us must not reach the
 	 * container either. */
-	if (close_range(3, ~0U, 0) < 0) {
-		for (int fd = 3; fd < 1024; fd++)
+	if (close_range((unsigned)first_closed, ~0U, 0) < 0) {
+		for (int fd = first_closed; fd < 1024; fd++)
 			close(fd);
 	}
 }
 
-/* fork+exec; stdio of the child from in/out/err (-1: /dev/null). */
-static pid_t spawn(char *const argv[], int in, int out, int err)
+/* fork+exec; stdio of the child from in/out/err (-1: /dev/null), and `keep` (n_keep fds) as
+ * its fds 3, 4, ... */
+static pid_t spawn_keeping(char *const argv[], int in, int out, int err, const int *keep, int n_keep)
 {
 	pid_t pid = fork();
 	if (pid != 0)
@@ -429,10 +441,23 @@ static pid_t spawn(char *const argv[], int in, int out, int err)
 	if (dup2(in >= 0 ? in : devnull, 0) < 0 || dup2(out >= 0 ? out : devnull, 1) < 0 ||
 	    dup2(err >= 0 ? err : devnull, 2) < 0)
 		_exit(127);
-	child_reset();
+	/* Out of the way of 3, 4, ... first (a kept fd may be one of them), then into place. */
+	int high[2];
+	for (int i = 0; i < n_keep; i++)
+		if ((high[i] = fcntl(keep[i], F_DUPFD_CLOEXEC, 64)) < 0)
+			_exit(127);
+	for (int i = 0; i < n_keep; i++)
+		if (dup2(high[i], 3 + i) < 0)
+			_exit(127);
+	child_reset(3 + n_keep);
 	execvp(argv[0], argv);
 	dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
 	_exit(127);
+}
+
+static pid_t spawn(char *const argv[], int in, int out, int err)
+{
+	return spawn_keeping(argv, in, out, err, NULL, 0);
 }
 
 static void record_exit(pid_t pid, int status)
@@ -610,6 +635,33 @@ static void remove_own_files(void)
 }
 
 /*
+ * Right after `runtime create`, for a container whose seccomp filter hull loads itself
+ * (filter.h): runc did not look the command up (its program is hull's helper), so the monitor
+ * does, in the container's root, and fails the create with runc's own words when it is not
+ * there; and for one whose filter runc compiled, the filter is captured for the next ones.
+ */
+static void created_checks(void)
+{
+	if (opt.look_path) {
+		char found[4096], err[4400];
+		if (look_path_in_process(init_pid, opt.look_cwd, opt.look_path, opt.look_env, found, sizeof found, err, sizeof err) != 0) {
+			kill(init_pid, SIGKILL);
+			run_delete();
+			remove_own_files();
+			sync_errorf("%s create failed: unable to start container process: %s", basename(opt.runtime), err);
+			exit(1);
+		}
+	}
+	if (opt.seccomp_capture) {
+		int died = 0, status = 0;
+		if (capture_filter(init_pid, opt.seccomp_capture, &died, &status) < 0)
+			fprintf(stderr, "hull-monitor: capturing the seccomp filter: %s\n", strerror(errno));
+		if (died)
+			record_exit(init_pid, status);
+	}
+}
+
+/*
  * `runtime create`. On success init_pid is set and the container's stdio is ours; on failure
  * the sync line carries runc's message and the monitor exits 1.
  */
@@ -653,7 +705,7 @@ static void create_container(void)
 
 	/* --log keeps runc's own log lines (warnings) out of the container's stderr, which runc
 	 * shares with the container; fatal errors still reach stderr, which is what we report. */
-	char *argv[16];
+	char *argv[20];
 	int a = 0;
 	argv[a++] = opt.runtime;
 	argv[a++] = "--root";
@@ -671,12 +723,25 @@ static void create_container(void)
 		argv[a++] = "--console-socket";
 		argv[a++] = console_path;
 	}
+	int keep[2] = { -1, -1 }, n_keep = 0;
+	if (opt.seccomp_helper) {
+		const char *files[2] = { opt.seccomp_helper, opt.seccomp_filter };
+		for (; n_keep < 2; n_keep++)
+			if ((keep[n_keep] = sealed_copy(files[n_keep], n_keep ? "hull-seccomp-filter" : "hull-seccomp-exec", !n_keep)) < 0) {
+				sync_errorf("copying %s: %s", files[n_keep], strerror(errno));
+				exit(1);
+			}
+		argv[a++] = "--preserve-fds";
+		argv[a++] = "2";
+	}
 	argv[a++] = (char *)opt.id;
 	argv[a] = NULL;
 
 	unlink(pid_path);
 	t_us.create = epoch_us();
-	pid_t rc = spawn(argv, c_in, c_out, c_err);
+	pid_t rc = spawn_keeping(argv, c_in, c_out, c_err, keep, n_keep);
+	for (int i = 0; i < n_keep; i++)
+		close(keep[i]);
 	if (rc < 0) {
 		sync_errorf("fork: %s", strerror(errno));
 		exit(1);
@@ -728,6 +793,8 @@ static void create_container(void)
 			init_exited = 1;
 			init_status = early[i].status;
 		}
+	if (!init_exited)
+		created_checks();
 	find_oom_file();
 
 	if (opt.terminal) {
@@ -1730,7 +1797,7 @@ static long long parse_num(const char *name, const char *v)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_ID = 1, OPT_BUNDLE, OPT_RUNTIME, OPT_ROOT, OPT_STATE, OPT_SYNC, OPT_TERM, OPT_STDIN, OPT_LOG, OPT_LOGSIZE, OPT_LOGFILES, OPT_EXITCMD, OPT_EXITARG, OPT_TIMEOUT, OPT_EXITFILE, OPT_STDINSOCK, OPT_RESIZEFIFO };
+	enum { OPT_ID = 1, OPT_BUNDLE, OPT_RUNTIME, OPT_ROOT, OPT_STATE, OPT_SYNC, OPT_TERM, OPT_STDIN, OPT_LOG, OPT_LOGSIZE, OPT_LOGFILES, OPT_EXITCMD, OPT_EXITARG, OPT_TIMEOUT, OPT_EXITFILE, OPT_STDINSOCK, OPT_RESIZEFIFO, OPT_HELPER, OPT_FILTER, OPT_CAPTURE, OPT_LOOKPATH, OPT_LOOKCWD, OPT_LOOKENV };
 	static const struct option longopts[] = {
 		{ "id", required_argument, NULL, OPT_ID },
 		{ "bundle", required_argument, NULL, OPT_BUNDLE },
@@ -1749,6 +1816,12 @@ int main(int argc, char **argv)
 		{ "exit-status-file", required_argument, NULL, OPT_EXITFILE },
 		{ "stdin-socket", no_argument, NULL, OPT_STDINSOCK },
 		{ "resize-fifo", required_argument, NULL, OPT_RESIZEFIFO },
+		{ "seccomp-helper", required_argument, NULL, OPT_HELPER },
+		{ "seccomp-filter", required_argument, NULL, OPT_FILTER },
+		{ "seccomp-capture", required_argument, NULL, OPT_CAPTURE },
+		{ "look-path", required_argument, NULL, OPT_LOOKPATH },
+		{ "look-path-cwd", required_argument, NULL, OPT_LOOKCWD },
+		{ "look-path-env", required_argument, NULL, OPT_LOOKENV },
 		{ NULL, 0, NULL, 0 },
 	};
 	if (argc == 3 && strcmp(argv[1], "--args-fd") == 0)
@@ -1792,6 +1865,12 @@ int main(int argc, char **argv)
 		case OPT_EXITFILE: opt.exit_status_file = absolute(optarg); break;
 		case OPT_STDINSOCK: opt.stdin_socket = 1; break;
 		case OPT_RESIZEFIFO: opt.resize_fifo = absolute(optarg); break;
+		case OPT_HELPER: opt.seccomp_helper = absolute(optarg); break;
+		case OPT_FILTER: opt.seccomp_filter = absolute(optarg); break;
+		case OPT_CAPTURE: opt.seccomp_capture = absolute(optarg); break;
+		case OPT_LOOKPATH: opt.look_path = optarg; break;
+		case OPT_LOOKCWD: opt.look_cwd = optarg; break;
+		case OPT_LOOKENV: opt.look_env = optarg; break;
 		default: usage_fail("unknown or incomplete option: %s", argv[optind - 1]);
 		}
 	}
@@ -1801,6 +1880,8 @@ int main(int argc, char **argv)
 		usage_fail("--sync-fd: an open file descriptor above 2 is required");
 	if (!opt.id || !opt.id[0] || !opt.bundle || !opt.runtime || !opt.runtime_root || !opt.state_dir)
 		usage_fail("--id, --bundle, --runtime, --runtime-root and --state-dir are required");
+	if (!opt.seccomp_helper != !opt.seccomp_filter)
+		usage_fail("--seccomp-helper and --seccomp-filter go together");
 	if (opt.log_max_files < 1)
 		opt.log_max_files = 1;
 	if (path_join(&pid_path, opt.state_dir, "pid") || path_join(&attach_path, opt.state_dir, "attach") ||

@@ -10,11 +10,12 @@
  * terminal in raw mode, copies both ways, and on SIGWINCH copies the caller's window size to
  * the pty. So `hull exec -t` hands runc its own terminal and waits; resize follows for free.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { OciProcess } from './spec/oci-types.js';
+import type { OciProcess, OciSpec } from './spec/oci-types.js';
 import { classifyRuntimeError } from './monitor.js';
 import { HullError } from '../util/errors.js';
 
@@ -105,10 +106,9 @@ export function execProcess(i: ExecProcessInput): OciProcess & { consoleSize?: {
   };
 }
 
-/** The container's process spec from its bundle. */
-export async function readBundleProcess(bundleDir: string): Promise<OciProcess> {
-  const spec = JSON.parse(await readFile(join(bundleDir, 'config.json'), 'utf8')) as { process: OciProcess };
-  return spec.process;
+/** The container's spec from its bundle. */
+export async function readBundleSpec(bundleDir: string): Promise<OciSpec> {
+  return JSON.parse(await readFile(join(bundleDir, 'config.json'), 'utf8')) as OciSpec;
 }
 
 /** `runc exec` could not start the process (as opposed to the process failing). */
@@ -146,6 +146,8 @@ export interface RunExecOptions {
   /** Where the process's stdout/stderr go in the foreground (default: this process's). */
   stdout?: NodeJS.WritableStream;
   stderr?: NodeJS.WritableStream;
+  /** Opens the fds the process gets as its fds 3, 4, ... (`--preserve-fds`): the seccomp helper's (container/seccomp-filter.ts); closed here once runc has them. */
+  openFds?: () => readonly number[];
 }
 
 /** runc ≥ 1.1 prefixes the error of a failed exec with this. */
@@ -180,21 +182,28 @@ export async function runExec(o: RunExecOptions): Promise<number> {
   const logFile = join(dir, 'runc.log');
   try {
     await writeFile(processFile, JSON.stringify(o.process), { mode: 0o600 });
-    const args = ['--root', o.runtimeRoot, '--log', logFile, '--log-format', 'json', 'exec', '--process', processFile, ...(o.detach ? ['--detach'] : []), o.id];
+    const preserved = o.openFds?.() ?? [];
+    const args = ['--root', o.runtimeRoot, '--log', logFile, '--log-format', 'json', 'exec', '--process', processFile, ...(o.detach ? ['--detach'] : []), ...(preserved.length ? ['--preserve-fds', String(preserved.length)] : []), o.id];
     const tty = o.process.terminal && !o.detach;
     const stdout = o.stdout ?? process.stdout;
     const stderr = o.stderr ?? process.stderr;
     // Detached, the process inherits runc's stdio, so none of it may be a pipe we wait on.
-    const child = spawn(o.runtime, args, {
-      // A terminal of its own: a new session, so that hull's terminal (if any) stays out of it.
-      detached: o.terminal !== undefined && !o.detach,
-      stdio: o.detach
-        ? 'ignore'
-        : o.terminal !== undefined
-          ? [o.terminal, o.terminal, o.terminal]
-          : // With a tty runc needs the caller's terminal itself (it finds it on any of the three).
-          [o.stdinStream ? 'pipe' : o.stdin ? 'inherit' : 'ignore', tty || o.stdout === undefined ? 'inherit' : 'pipe', 'pipe'],
-    });
+    const stdio: ('pipe' | 'inherit' | 'ignore' | number)[] = o.detach
+      ? ['ignore', 'ignore', 'ignore']
+      : o.terminal !== undefined
+        ? [o.terminal, o.terminal, o.terminal]
+        : // With a tty runc needs the caller's terminal itself (it finds it on any of the three).
+        [o.stdinStream ? 'pipe' : o.stdin ? 'inherit' : 'ignore', tty || o.stdout === undefined ? 'inherit' : 'pipe', 'pipe'];
+    let child: ChildProcess;
+    try {
+      child = spawn(o.runtime, args, {
+        // A terminal of its own: a new session, so that hull's terminal (if any) stays out of it.
+        detached: o.terminal !== undefined && !o.detach,
+        stdio: [...stdio, ...preserved],
+      });
+    } finally {
+      for (const fd of preserved) closeSync(fd);
+    }
     if (child.pid !== undefined) o.onSpawn?.(child.pid);
     if (o.stdinStream && child.stdin) {
       child.stdin.on('error', () => undefined); // the process may exit without reading it all

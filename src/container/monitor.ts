@@ -79,7 +79,16 @@ export interface MonitorOptions {
   resizeFifo?: string;
   /** The monitor binary; monitorPath() by default. */
   binary?: string;
+  /** The precompiled seccomp filter's helper and filter: runc gets sealed copies as the container's fds 3 and 4 (container/seccomp-filter.ts). */
+  seccompHelper?: { helper: string; filter: string };
+  /** Once created, capture the seccomp filter runc loaded into this file (container/seccomp-filter.ts). */
+  seccompCapture?: string;
+  /** Once created, look this command up in the container's root as runc would, failing the create when it is not there. */
+  lookPath?: { file: string; cwd: string; pathEnv: string };
 }
+
+/** The monitor options of a start's seccomp filter plan (container/seccomp-filter.ts). */
+export type FilterMonitorOptions = Pick<MonitorOptions, 'seccompHelper' | 'seccompCapture' | 'lookPath'>;
 
 export interface MonitorStarted {
   /** The container's init, as the host sees it. */
@@ -159,7 +168,7 @@ export function monitorPath(): string {
 }
 
 /** Options whose values are paths the monitor would resolve against its working directory. */
-const PATH_OPTIONS = new Set(['--bundle', '--runtime-root', '--state-dir', '--log-path', '--exit-status-file', '--resize-fifo']);
+const PATH_OPTIONS = new Set(['--bundle', '--runtime-root', '--state-dir', '--log-path', '--exit-status-file', '--resize-fifo', '--seccomp-helper', '--seccomp-filter', '--seccomp-capture']);
 
 function absoluteArgs(args: readonly string[]): string[] {
   return args.map((a, i) => {
@@ -186,6 +195,9 @@ export function monitorArgs(opts: MonitorOptions): string[] {
   if (opts.stdinSocket) args.push('--stdin-socket');
   if (opts.exitStatusFile) args.push('--exit-status-file', opts.exitStatusFile);
   if (opts.resizeFifo) args.push('--resize-fifo', opts.resizeFifo);
+  if (opts.seccompHelper) args.push('--seccomp-helper', opts.seccompHelper.helper, '--seccomp-filter', opts.seccompHelper.filter);
+  if (opts.seccompCapture) args.push('--seccomp-capture', opts.seccompCapture);
+  if (opts.lookPath) args.push('--look-path', opts.lookPath.file, '--look-path-cwd', opts.lookPath.cwd, '--look-path-env', opts.lookPath.pathEnv);
   const timeout = opts.timeoutCreateSeconds ?? 120;
   if (timeout > 0) args.push('--timeout-create', String(Math.ceil(timeout)));
   return args;

@@ -16,6 +16,8 @@ import type { OciMount, OciRlimit } from '../container/spec/oci-types.js';
 import { kernelSeccompArches } from '../container/spec/host-abis.js';
 import { seccompForContainer, seccompProfileFor } from '../container/spec/seccomp.js';
 import { buildSpec, cgroupsPathFor } from '../container/spec/spec.js';
+import { filterHelperPath, loadThroughHelper, pathOf, planFilter } from '../container/seccomp-filter.js';
+import type { FilterMonitorOptions } from '../container/monitor.js';
 import type { BundleNetwork } from './networks.js';
 import { resolveUser } from '../container/spec/user.js';
 import type { VolumeStore } from '../volume/store.js';
@@ -60,8 +62,17 @@ function securityOpt(doc: ContainerDoc, key: string): string | undefined {
   return undefined;
 }
 
-/** `net` comes from NetworkService.prepare; without one the container gets an empty namespace. */
-export async function prepareBundle(images: ImageStore, c: { id: string; doc: ContainerDoc }, image: StoredImage, paths: ContainerPaths, volumes: VolumeStore, net?: BundleNetwork): Promise<void> {
+/** With a runc that hull may hand precompiled seccomp filters (container/seccomp-filter.ts). */
+export interface BundleFilterOptions {
+  runtimePath: string;
+  cacheDir: string;
+}
+
+/**
+ * `net` comes from NetworkService.prepare; without one the container gets an empty namespace.
+ * Returns what the monitor does for the container's seccomp filter.
+ */
+export async function prepareBundle(images: ImageStore, c: { id: string; doc: ContainerDoc }, image: StoredImage, paths: ContainerPaths, volumes: VolumeStore, net?: BundleNetwork, filters?: BundleFilterOptions): Promise<FilterMonitorOptions> {
   const { doc } = c;
   const h = doc.HostConfig;
   const lowers = image.config.rootfs.diff_ids.map((d) => images.layers.path(d as Digest));
@@ -125,5 +136,11 @@ export async function prepareBundle(images: ImageStore, c: { id: string; doc: Co
     shmSize: h.ShmSize,
     etcFiles: { hosts: paths.hosts, hostname: paths.hostname, resolvConf: paths.resolvConf },
   }));
+  const plan = seccomp && filters ? span('bundle: seccomp filter', () => planFilter(filters.cacheDir, paths.dir, filters.runtimePath, seccomp)) : undefined;
+  if (plan?.kind === 'precompiled') loadThroughHelper(spec, plan.filter);
   await span('bundle: write config.json', () => replaceFile(join(paths.dir, 'config.json'), JSON.stringify(spec)));
+  if (plan?.kind === 'capture') return { seccompCapture: plan.cachePath };
+  if (plan?.kind !== 'precompiled') return {};
+  const command = args[0]!;
+  return { seccompHelper: { helper: filterHelperPath(), filter: plan.filter }, lookPath: { file: command, cwd: spec.process.cwd, pathEnv: pathOf(env) } };
 }

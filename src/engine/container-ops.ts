@@ -12,7 +12,9 @@ import type { ContainerService, Container } from './containers.js';
 import type { HostConfig, RestartPolicy } from '../container/model.js';
 import { NAME_PATTERN } from '../container/names.js';
 import { containerPaths, runtimeRoot } from '../container/paths.js';
-import { execEnv, execProcess, readBundleProcess, runExec } from '../container/exec.js';
+import { ExecStartError, execEnv, execProcess, readBundleSpec, runExec } from '../container/exec.js';
+import { execThroughHelper, filterOf, helperFds, pathOf } from '../container/seccomp-filter.js';
+import { nativeAddon } from '../util/native.js';
 import { allCapabilities } from '../container/spec/capabilities.js';
 import { CPU_PERIOD } from '../container/spec/spec.js';
 import { resolveUser } from '../container/spec/user.js';
@@ -63,11 +65,11 @@ export async function execInContainer(svc: ContainerService, ref: string, req: E
   if (!isLive(c)) throw notRunning(c);
   if (req.cmd.length === 0) throw new HullError('INVALID_ARGUMENT', 'No exec command specified');
   const paths = containerPaths(svc.root, c.id);
-  const base = await readBundleProcess(paths.dir);
+  const spec = await readBundleSpec(paths.dir);
   const tty = req.tty ?? false;
   const user = await resolveUser(paths.rootfs, (req.user ?? c.doc.Config.User) || undefined, c.doc.HostConfig.GroupAdd ?? []);
   const proc = execProcess({
-    base,
+    base: spec.process,
     args: req.cmd,
     env: execEnv(c.doc.Config.Env, c.doc.Config.Hostname, tty, req.env ?? []),
     cwd: req.workingDir || c.doc.Config.WorkingDir || '/',
@@ -76,8 +78,17 @@ export async function execInContainer(svc: ContainerService, ref: string, req: E
     ...(req.privileged ? { capabilities: allCapabilities() } : {}),
     ...(req.consoleSize ? { consoleSize: req.consoleSize } : {}),
   });
+  // A container whose seccomp filter hull loads: runc starts the helper, which loads it for
+  // this process too; runc no longer looks the command up, so it is looked up here.
+  const filter = filterOf(spec);
+  if (filter) {
+    const missing = nativeAddon().lookPathIn(c.state.Pid, proc.cwd, proc.args[0]!, pathOf(proc.env ?? []));
+    if (missing) throw new ExecStartError(`exec failed: unable to start container process: ${missing.message}`);
+    execThroughHelper(proc, filter, req.privileged ?? false);
+  }
   const runtime = svc.runtimeFor(c);
   return runExec({
+    ...(filter ? { openFds: () => helperFds(filter.filter) } : {}),
     runtime: runtime.path,
     runtimeRoot: runtimeRoot(svc.root),
     id: c.id,

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import type { ImageStore } from '../image/store.js';
 import type { ContainerDoc, ContainerState } from '../container/model.js';
 import { initialState } from '../container/model.js';
-import { attach, isMonitorAlive, readExit, startMonitor, startThroughMonitor, waitExit, ContainerStartError, STATE_FILES, type AttachOptions, type Attachment, type ExitInfo } from '../container/monitor.js';
+import { attach, isMonitorAlive, readExit, startMonitor, startThroughMonitor, waitExit, ContainerStartError, STATE_FILES, type AttachOptions, type Attachment, type ExitInfo, type FilterMonitorOptions } from '../container/monitor.js';
 import { NAME_PATTERN, randomName } from '../container/names.js';
 import { containerPaths, runtimeRoot } from '../container/paths.js';
 import { unmountRootfs, unmountRootfsAsync } from '../container/rootfs.js';
@@ -271,8 +271,11 @@ export class ContainerService {
     const net = span('start: network', () => this.networks?.prepare(c));
     // Plumbing that may still be running (net.ready) must be over before anything undoes it.
     const settled = async (): Promise<void> => void (await net?.ready?.catch(() => undefined));
+    let filterOptions: FilterMonitorOptions = {};
     try {
-      await span('start: bundle', () => prepareBundle(this.images, c, image, paths, this.volumes, net));
+      // runc's seccomp filters are precompiled (container/seccomp-filter.ts); a VM has none.
+      const filters = !vm && basename(runtimePath) === 'runc' ? { runtimePath, cacheDir: join(this.root, 'seccomp') } : undefined;
+      filterOptions = await span('start: bundle', () => prepareBundle(this.images, c, image, paths, this.volumes, net, filters));
       // The runtime joins the namespace by path: it must exist before create.
       if (net?.created) await span('start: network namespace', () => net.created);
       // The VM runtime reads the namespace's interfaces at create.
@@ -301,6 +304,7 @@ export class ContainerService {
         ...(log.Config['max-file'] ? { logMaxFiles: Number(log.Config['max-file']) } : {}),
         exitCommand: [process.execPath, hullMain(), '--root', this.root, '_exited', c.id],
         ...(vm ? vmMonitorOptions(runtimeRoot(this.root), c.id, c.doc.Config.Tty) : {}),
+        ...filterOptions,
       }));
     } catch (e) {
       await settled();

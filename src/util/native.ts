@@ -25,6 +25,14 @@ export interface NativeAddon {
   openpty(): [number, number];
   /** Which compat system-call ABIs the kernel executes (native/abi-probe.c); {} on hosts other than x86_64. */
   kernelAbis(): { x32?: boolean; ia32?: boolean };
+  /**
+   * Go's exec.LookPath of `file` inside process `pid`'s root (relative names against `cwd`
+   * there), as runc would run it (native/seccomp/lookpath.h): null when found, otherwise
+   * Docker's exit status for the failure and Go's message (`exec: "x": executable file not found in $PATH`).
+   */
+  lookPathIn(pid: number, cwd: string, file: string, pathEnv: string): { status: number; message: string } | null;
+  /** A sealed memfd copy of a file (close-on-exec fd); `exec`: it will be executed (native/seccomp/sealed-copy.h). */
+  sealedCopy(path: string, name: string, exec: boolean): number;
   /** TIOCSWINSZ. */
   setWinsize(fd: number, rows: number, cols: number): void;
   /** socketpair(AF_UNIX, SOCK_STREAM), both ends close-on-exec. */

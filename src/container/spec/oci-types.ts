@@ -17,6 +17,8 @@ export interface OciCapabilities {
   // Left empty, as Docker does since CVE-2022-24769: inheritable capabilities let a program
   // with file capabilities gain privileges beyond the container's set through execve.
   inheritable: string[];
+  /** Only ever what the precompiled seccomp filter's helper needs for itself (seccomp-filter.ts). */
+  ambient?: string[];
 }
 
 export interface OciRlimit {
@@ -143,4 +145,5 @@ export interface OciSpec {
   hostname?: string;
   mounts: OciMount[];
   linux: OciLinux;
+  annotations?: Record<string, string>;
 }
