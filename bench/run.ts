@@ -346,7 +346,7 @@ async function main(): Promise<void> {
     );
     const overSame = h - med('runc hull-spec');
     process.stdout.write(
-      `hull warm - runc hull-spec (bare runc run of hull's own config.json: seccomp, mounts, cgroups): ${Number.isFinite(overSame) ? `+${overSame.toFixed(0)} ms` : 'n/a'}\n`,
+      `hull warm - runc hull-spec (bare runc run of hull's config.json, runc compiling the seccomp profile as for a profile's first container: mounts, cgroups, seccomp): ${Number.isFinite(overSame) ? `+${overSame.toFixed(0)} ms` : 'n/a'}\n`,
     );
     for (const [name, why] of failures) process.stdout.write(`${name} failed: ${why}\n`);
 

@@ -8,8 +8,13 @@
  * daemonized monitor and runc's re-executed init), which stays meaningful on a busy machine.
  *
  *   monitor create              hull-monitor running `runc create` (what the engine does), until
- *                               its sync line; then (untimed) started and left to clean up
- *   runc create                 the same `runc create` without the monitor (the floor)
+ *                               its sync line; then (untimed) started and left to clean up:
+ *                               with the precompiled filter (what every start but a profile's
+ *                               first does: helper and filter as sealed copies, the command
+ *                               looked up after create), and with runc compiling the profile
+ *   runc create                 the same `runc create` without the monitor (the floor), runc
+ *                               compiling the profile as in config.json; "precompiled filter":
+ *                               the helper loads the filter hull captured (seccomp-filter.ts)
  *   runc create, no seccomp     the config without linux.seccomp: what the profile costs
  *   runc create, Docker's ABIs  x86_64 + x86 + x32 as Docker lists them, and x86_64 only: what
  *   runc create, seccomp 1 ABI  each ABI costs (hull lists the ones the kernel executes, which on
@@ -31,7 +36,9 @@ import { parseArgs } from 'node:util';
 import { monitorPath } from '../src/container/monitor.js';
 import { nativeAddon } from '../src/util/native.js';
 import { buildBenchImage, hullEngine, log } from './lib/containers.js';
-import { hullConfig } from './lib/hull-spec.js';
+import { hullConfig, precompiledFilter } from './lib/hull-spec.js';
+import { filterHelperPath, loadThroughHelper, pathOf } from '../src/container/seccomp-filter.js';
+import type { OciSpec } from '../src/container/spec/oci-types.js';
 import { findOnPath, prepareRuncBundle, run, runOk } from './lib/peers.js';
 import { cleanupStack, median } from './lib/stats.js';
 
@@ -127,34 +134,46 @@ async function main(): Promise<void> {
     const noSeccomp = await variant('no-seccomp', (c) => delete c.linux.seccomp);
     const dockerAbis = await variant('docker-abis', (c) => (c.linux.seccomp!.architectures = ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32']));
     const oneAbi = await variant('1-abi', (c) => (c.linux.seccomp!.architectures = ['SCMP_ARCH_X86_64']));
+    const filter = await precompiledFilter(hull);
+    const precompiled = await variant('precompiled', (c) => loadThroughHelper(c as unknown as OciSpec, filter));
+    const spec = JSON.parse(await readFile(join(precompiled, 'config.json'), 'utf8')) as OciSpec;
+    const lookPath = { file: 'true', cwd: spec.process.cwd, pathEnv: pathOf(spec.process.env ?? []) };
 
     const id = (piece: string, i: number): string => `hull-bench-rt-${process.pid}-${piece}-${i}`;
     // What the monitor passes (docs/monitor.md): a JSON log file and a pid file.
     // stdio on /dev/null: the created container's init inherits it and holds it until it runs.
-    const createCommand = (dir: string, cid: string, pidFile: string): string =>
-      `exec ${runcBin} --root ${sh(state)} --log ${sh(join(scratch, 'runc.log'))} --log-format json create --bundle ${sh(dir)} --pid-file ${sh(pidFile)} ${cid} </dev/null >/dev/null 2>&1`;
-    const create = (name: string, dir: string): Piece => {
+    // With the precompiled filter, runc gets the helper and the filter as fds 3 and 4.
+    const createCommand = (dir: string, cid: string, pidFile: string, helper = false): string =>
+      `exec ${runcBin} --root ${sh(state)} --log ${sh(join(scratch, 'runc.log'))} --log-format json create --bundle ${sh(dir)} --pid-file ${sh(pidFile)}` +
+      `${helper ? ` --preserve-fds 2 3<${sh(filterHelperPath())} 4<${sh(filter)}` : ''} ${cid} </dev/null >/dev/null 2>&1`;
+    const create = (name: string, dir: string, helper = false): Piece => {
       const slug = name.replace(/\W+/g, '-');
       return {
         name,
-        command: (i) => createCommand(dir, id(slug, i), join(scratch, `pid-${slug}-${i}`)),
+        command: (i) => createCommand(dir, id(slug, i), join(scratch, `pid-${slug}-${i}`), helper),
         after: async (i) => void (await runc(['delete', '--force', id(slug, i)])),
       };
     };
-    const monitorState = (i: number): string => join(scratch, `monitor-${i}`);
-    const pieces: Piece[] = [
-      {
-        name: 'monitor create',
-        before: (i) => mkdir(monitorState(i)).then(() => undefined),
+    const monitorState = (slug: string, i: number): string => join(scratch, `monitor-${slug}-${i}`);
+    const monitorCreate = (name: string, dir: string, options: string[]): Piece => {
+      const slug = name.replace(/\W+/g, '-');
+      return {
+        name,
+        before: (i) => mkdir(monitorState(slug, i)).then(() => undefined),
         // The monitor daemonizes; its one report line arrives on fd 3 once the container exists.
         command: (i) =>
-          `${sh(monitorPath())} --id ${id('mon', i)} --bundle ${sh(hullSpec)} --runtime ${sh(runcBin)} --runtime-root ${sh(state)} --state-dir ${sh(monitorState(i))} --sync-fd 3 3>&1 >/dev/null | { read -r l; case "$l" in *'"pid"'*) ;; *) echo "$l" >&2; exit 1;; esac; }`,
+          `${sh(monitorPath())} --id ${id(slug, i)} --bundle ${sh(dir)} --runtime ${sh(runcBin)} --runtime-root ${sh(state)} --state-dir ${sh(monitorState(slug, i))} ${options.map(sh).join(' ')} --sync-fd 3 3>&1 >/dev/null | { read -r l; case "$l" in *'"pid"'*) ;; *) echo "$l" >&2; exit 1;; esac; }`,
         after: async (i) => {
-          await runc(['start', id('mon', i)]);
+          await runc(['start', id(slug, i)]);
           // The monitor removes its pid file right after its `runc delete`.
-          await until('the monitor to finish', async () => !(await readFile(join(monitorState(i), 'pid')).then(() => true, () => false)));
+          await until('the monitor to finish', async () => !(await readFile(join(monitorState(slug, i), 'pid')).then(() => true, () => false)));
         },
-      },
+      };
+    };
+    const pieces: Piece[] = [
+      monitorCreate('monitor create, precompiled filter', precompiled, ['--seccomp-helper', filterHelperPath(), '--seccomp-filter', filter, '--look-path', lookPath.file, '--look-path-cwd', lookPath.cwd, '--look-path-env', lookPath.pathEnv]),
+      monitorCreate('monitor create, runc compiles', hullSpec, []),
+      create('runc create, precompiled filter', precompiled, true),
       create('runc create', hullSpec),
       create('runc create, no seccomp', noSeccomp),
       create("runc create, Docker's ABIs", dockerAbis),
