@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +17,9 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { attach, ContainerStartError, isMonitorAlive, monitorPath, prespawnMonitor, readExit, startMonitor, startThroughMonitor, waitExit } from '../../src/container/monitor.js';
 import type { MonitorOptions, MonitorStarted } from '../../src/container/monitor.js';
+import { filterHelperPath, loadThroughHelper } from '../../src/container/seccomp-filter.js';
 import { DEFAULT_CAPABILITIES } from '../../src/container/spec/capabilities.js';
+import type { OciSpec } from '../../src/container/spec/oci-types.js';
 import { DEFAULT_SECCOMP_PROFILE } from '../../src/container/spec/seccomp-profile.js';
 import { seccompForContainer } from '../../src/container/spec/seccomp.js';
 import { buildSpec, cgroupsPathFor } from '../../src/container/spec/spec.js';
@@ -583,6 +585,50 @@ s.close()
       const left = (await readdir(c.stateDir)).filter((f) => f !== 'container.log');
       assert.deepEqual(left, []);
     }
+    await until('monitors to exit', () => monitorCount() <= baseline);
+  });
+
+  void it('precompiled filter: captures the filter runc loaded; starts through the helper with it; the look-up fails a missing command as runc does', async () => {
+    // Captured from a container whose filter runc compiled: a BPF program (8-byte instructions).
+    const captured = join(work, 'captured.bpf');
+    const first = await prepare({ args: ['true'] });
+    const m1 = await start(first, { seccompCapture: captured });
+    const size = statSync(captured).size;
+    assert.ok(size > 0 && size % 8 === 0, `captured ${size} bytes`);
+    await runc('kill', first.id, 'KILL');
+    await assertGone(first.id, m1.monitorPid, first.stateDir);
+
+    // A config through the helper: no linux.seccomp for runc, the filter still on the process.
+    const viaHelper = async (args: string[]): Promise<{ id: string; bundle: string; stateDir: string }> => {
+      const c = await prepare({ args });
+      const config = JSON.parse(await readFile(join(c.bundle, 'config.json'), 'utf8')) as OciSpec;
+      loadThroughHelper(config, captured);
+      await writeFile(join(c.bundle, 'config.json'), JSON.stringify(config));
+      return c;
+    };
+    const helper = (file: string): Partial<MonitorOptions> => ({
+      seccompHelper: { helper: filterHelperPath(), filter: captured },
+      lookPath: { file, cwd: '/', pathEnv: '/bin' },
+    });
+    const c = await viaHelper(['sh', '-c', 'grep -E "^(Seccomp|CapEff):" /proc/self/status; unshare -m true || echo refused']);
+    const m2 = await start(c, helper('sh'));
+    const out = new Collect();
+    const a = await attach(c.stateDir, { stdout: out, stderr: new Collect(), tty: false });
+    await runcStart(c.id);
+    assert.equal((await a.done)?.exitCode, 0);
+    assert.equal(out.text(), 'CapEff:\t00000000a80425fb\nSeccomp:\t2\nrefused\n');
+    await assertGone(c.id, m2.monitorPid, c.stateDir);
+
+    // A command the look-up cannot find: runc's message and status, nothing left behind.
+    const missing = await viaHelper(['true']);
+    const err = await startMonitor(options(missing, helper('no-such-command'))).then(
+      () => assert.fail('create should fail'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof ContainerStartError, String(err));
+    assert.equal(err.exitStatus, 127);
+    assert.equal(err.message, 'OCI runtime create failed: runc create failed: unable to start container process: exec: "no-such-command": executable file not found in $PATH');
+    assert.equal((await runc('state', missing.id)).code === 0, false);
     await until('monitors to exit', () => monitorCount() <= baseline);
   });
 
