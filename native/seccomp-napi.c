@@ -1,63 +1,47 @@
 // What `exec` into a container whose seccomp filter hull loads itself needs
 // (src/container/seccomp-filter.ts): runc then starts hull's helper, not the command.
-// lookPathIn(pid, cwd, file, pathEnv): Go's exec.LookPath (native/seccomp/lookpath.h) where
-// `runc exec` would run it: in the mount namespace of process `pid` (the container's init),
-// from that namespace's root (which is not /proc/PID/root when the init chrooted), relative
-// names against `cwd`; null when found, else { status, message }, so that the engine fails the
-// exec with runc's own words.
+// lookPathIn(pid, cwd, file, pathEnv, uid, gid, groups, caps): Go's exec.LookPath where and as
+// `runc exec` would run it (look_path_as in native/seccomp/lookpath.h: the mount namespace of
+// `pid`, the exec's user, groups and effective capabilities as a hex mask); null when found
+// (or when it cannot tell), else { status, message }, so that the engine fails the exec with
+// runc's own words.
 // sealedCopy(path, name, exec): a sealed memfd copy of a file (native/seccomp/sealed-copy.h),
 // close-on-exec, for runc to hand the helper.
-#define _GNU_SOURCE // setns, CLONE_NEWNS
 #include "napi-util.h"
 #include "seccomp-napi.h"
 #include "seccomp/lookpath.h"
 #include "seccomp/sealed-copy.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <sched.h>
-#include <stdio.h>
-#include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-// The look-up in a vfork child that joins the namespace (setns needs a process that shares its
-// filesystem attributes with no other: the child has its own, and node stays where it is). It
-// shares node's memory, so it writes its answer straight into the caller's buffers; it makes
-// system calls only, no allocation. 0 also when the look-up cannot be made (the container is
-// gone, the working directory is not there): `runc exec` then fails with its own words, and the
-// helper looks the command up again before its execve in any case.
-static int look_path_in_mount_ns(int pid, const char* cwd, const char* file, const char* path_env, char* err, size_t err_len) {
-  char ns[64], found[4096];
-  snprintf(ns, sizeof ns, "/proc/%d/ns/mnt", pid);
-  int fd = open(ns, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  volatile int status = 0;
-  pid_t child = vfork();
-  if (child == 0) {
-    if (setns(fd, CLONE_NEWNS) == 0 && chdir(cwd[0] ? cwd : "/") == 0)
-      status = look_path(-1, NULL, file, path_env, found, sizeof found, err, err_len);
-    _exit(0);
-  }
-  close(fd);
-  if (child < 0) return 0;
-  int ws;
-  while (waitpid(child, &ws, __WALL) < 0 && errno == EINTR) {
-  }
-  return status;
-}
+#include <stdlib.h>
 
 static napi_value js_look_path_in(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
-  if (hn_get_args(env, info, 4, argv, "lookPathIn(pid, cwd, file, pathEnv)") != 0) return NULL;
+  napi_value argv[8];
+  if (hn_get_args(env, info, 8, argv, "lookPathIn(pid, cwd, file, pathEnv, uid, gid, groups, caps)") != 0) return NULL;
   int32_t pid;
-  char cwd[HN_PATH_BUF], file[HN_PATH_BUF], path_env[8192];
+  uint32_t uid, gid, n_groups;
+  char cwd[HN_PATH_BUF], file[HN_PATH_BUF], path_env[8192], caps[32];
   if (hn_get_int32(env, argv[0], &pid, "pid") != 0) return NULL;
   if (hn_get_string(env, argv[1], cwd, sizeof cwd, "cwd") != 0) return NULL;
   if (hn_get_string(env, argv[2], file, sizeof file, "file") != 0) return NULL;
   if (hn_get_string(env, argv[3], path_env, sizeof path_env, "pathEnv") != 0) return NULL;
+  if (hn_get_uint32(env, argv[4], &uid, "uid") != 0) return NULL;
+  if (hn_get_uint32(env, argv[5], &gid, "gid") != 0) return NULL;
+  HN_CHECK(env, napi_get_array_length(env, argv[6], &n_groups));
+  if (n_groups > 256) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "groups: at most 256");
+    return NULL;
+  }
+  unsigned groups[256];
+  for (uint32_t i = 0; i < n_groups; i++) {
+    napi_value g;
+    HN_CHECK(env, napi_get_element(env, argv[6], i, &g));
+    if (hn_get_uint32(env, g, &groups[i], "groups[i]") != 0) return NULL;
+  }
+  if (hn_get_string(env, argv[7], caps, sizeof caps, "caps") != 0) return NULL;
+  struct lookup_creds creds = {.uid = uid, .gid = gid, .n_groups = (int)n_groups, .groups = groups, .caps = strtoull(caps, NULL, 16)};
   char err[4400];
-  int status = look_path_in_mount_ns(pid, cwd, file, path_env, err, sizeof err);
+  int status = look_path_as(pid, &creds, cwd, file, path_env, err, sizeof err);
   napi_value out, v;
   if (status == 0) {
     HN_CHECK(env, napi_get_null(env, &out));

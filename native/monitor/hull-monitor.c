@@ -98,8 +98,11 @@ static struct {
 	char *seccomp_helper, *seccomp_filter;
 	/* --seccomp-capture: where runc's seccomp filter goes once created (filter.h). */
 	char *seccomp_capture;
-	/* --look-path (with -cwd, -env): the command checked inside the root once created. */
+	/* --look-path (with -cwd, -env, -user, -caps): the command checked once created, as runc's
+	 * init would look it up (native/seccomp/lookpath.h). */
 	char *look_path, *look_cwd, *look_env;
+	struct lookup_creds look_creds;
+	int look_user_set;
 } opt = { .sync_fd = -1, .log_max_files = 1 };
 
 /* On the heap, not PATH_MAX arrays: each static array would cost a resident page. */
@@ -643,8 +646,8 @@ static void remove_own_files(void)
 static void created_checks(void)
 {
 	if (opt.look_path) {
-		char found[4096], err[4400];
-		if (look_path_in_process(init_pid, opt.look_cwd, opt.look_path, opt.look_env, found, sizeof found, err, sizeof err) != 0) {
+		char err[4400];
+		if (look_path_as(init_pid, &opt.look_creds, opt.look_cwd, opt.look_path, opt.look_env, err, sizeof err) != 0) {
 			kill(init_pid, SIGKILL);
 			run_delete();
 			remove_own_files();
@@ -1795,9 +1798,40 @@ static long long parse_num(const char *name, const char *v)
 	return n;
 }
 
+static unsigned long long parse_hex(const char *what, const char *s)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 16);
+	if (errno || *end || end == s)
+		usage_fail("--%s: not a hexadecimal mask: %s", what, s);
+	return v;
+}
+
+/* --look-path-user UID:GID[:GID,GID...] */
+static void parse_look_user(const char *s)
+{
+	char *end;
+	unsigned *groups = calloc(strlen(s) / 2 + 1, sizeof *groups);
+	opt.look_creds.uid = (unsigned)strtoul(s, &end, 10);
+	if (*end != ':' || !groups)
+		usage_fail("--look-path-user: UID:GID[:GROUPS] expected: %s", s);
+	opt.look_creds.gid = (unsigned)strtoul(end + 1, &end, 10);
+	int n = 0;
+	if (*end == ':')
+		do
+			groups[n++] = (unsigned)strtoul(end + 1, &end, 10);
+		while (*end == ',');
+	if (*end)
+		usage_fail("--look-path-user: UID:GID[:GROUPS] expected: %s", s);
+	opt.look_creds.groups = groups;
+	opt.look_creds.n_groups = n;
+	opt.look_user_set = 1;
+}
+
 int main(int argc, char **argv)
 {
-	enum { OPT_ID = 1, OPT_BUNDLE, OPT_RUNTIME, OPT_ROOT, OPT_STATE, OPT_SYNC, OPT_TERM, OPT_STDIN, OPT_LOG, OPT_LOGSIZE, OPT_LOGFILES, OPT_EXITCMD, OPT_EXITARG, OPT_TIMEOUT, OPT_EXITFILE, OPT_STDINSOCK, OPT_RESIZEFIFO, OPT_HELPER, OPT_FILTER, OPT_CAPTURE, OPT_LOOKPATH, OPT_LOOKCWD, OPT_LOOKENV };
+	enum { OPT_ID = 1, OPT_BUNDLE, OPT_RUNTIME, OPT_ROOT, OPT_STATE, OPT_SYNC, OPT_TERM, OPT_STDIN, OPT_LOG, OPT_LOGSIZE, OPT_LOGFILES, OPT_EXITCMD, OPT_EXITARG, OPT_TIMEOUT, OPT_EXITFILE, OPT_STDINSOCK, OPT_RESIZEFIFO, OPT_HELPER, OPT_FILTER, OPT_CAPTURE, OPT_LOOKPATH, OPT_LOOKCWD, OPT_LOOKENV, OPT_LOOKUSER, OPT_LOOKCAPS };
 	static const struct option longopts[] = {
 		{ "id", required_argument, NULL, OPT_ID },
 		{ "bundle", required_argument, NULL, OPT_BUNDLE },
@@ -1822,6 +1856,8 @@ int main(int argc, char **argv)
 		{ "look-path", required_argument, NULL, OPT_LOOKPATH },
 		{ "look-path-cwd", required_argument, NULL, OPT_LOOKCWD },
 		{ "look-path-env", required_argument, NULL, OPT_LOOKENV },
+		{ "look-path-user", required_argument, NULL, OPT_LOOKUSER },
+		{ "look-path-caps", required_argument, NULL, OPT_LOOKCAPS },
 		{ NULL, 0, NULL, 0 },
 	};
 	if (argc == 3 && strcmp(argv[1], "--args-fd") == 0)
@@ -1871,6 +1907,8 @@ int main(int argc, char **argv)
 		case OPT_LOOKPATH: opt.look_path = optarg; break;
 		case OPT_LOOKCWD: opt.look_cwd = optarg; break;
 		case OPT_LOOKENV: opt.look_env = optarg; break;
+		case OPT_LOOKUSER: parse_look_user(optarg); break;
+		case OPT_LOOKCAPS: opt.look_creds.caps = parse_hex("look-path-caps", optarg); break;
 		default: usage_fail("unknown or incomplete option: %s", argv[optind - 1]);
 		}
 	}
@@ -1882,6 +1920,8 @@ int main(int argc, char **argv)
 		usage_fail("--id, --bundle, --runtime, --runtime-root and --state-dir are required");
 	if (!opt.seccomp_helper != !opt.seccomp_filter)
 		usage_fail("--seccomp-helper and --seccomp-filter go together");
+	if (opt.look_path && !opt.look_user_set)
+		usage_fail("--look-path needs --look-path-user");
 	if (opt.log_max_files < 1)
 		opt.log_max_files = 1;
 	if (path_join(&pid_path, opt.state_dir, "pid") || path_join(&attach_path, opt.state_dir, "attach") ||

@@ -118,7 +118,7 @@ int main(int argc, char **argv)
 	close(SELF_FD);
 
 	char path[4096], err[4400];
-	int status = look_path(-1, NULL, argv[3], getenv("PATH"), path, sizeof path, err, sizeof err);
+	int status = look_path(argv[3], getenv("PATH"), path, sizeof path, err, sizeof err);
 	if (status)
 		fail(status, err, 0);
 	execve(path, argv + 3, environ);

@@ -5,41 +5,21 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
+#include <linux/capability.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
-/* stat(2) of `path`, inside root_fd when it is one (see lookpath.h). */
-static int stat_in(int root_fd, const char *cwd, const char *path, struct stat *st)
-{
-	if (root_fd < 0)
-		return stat(path, st);
-	char full[8192];
-	int n = path[0] == '/' ? snprintf(full, sizeof full, "%s", path)
-			       : snprintf(full, sizeof full, "%s/%s", cwd && *cwd ? cwd : "/", path);
-	if (n < 0 || (size_t)n >= sizeof full) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
-	int fd = (int)syscall(SYS_openat2, root_fd, full, &how, sizeof how);
-	if (fd < 0)
-		return -1;
-	int r = fstat(fd, st);
-	int saved = errno;
-	close(fd);
-	errno = saved;
-	return r;
-}
-
 /* Go's findExecutable: 0, or an errno (EACCES for "permission denied"). */
-static int find_executable(int root_fd, const char *cwd, const char *path)
+static int find_executable(const char *path)
 {
 	struct stat st;
-	if (stat_in(root_fd, cwd, path, &st) < 0)
+	if (stat(path, &st) < 0)
 		return errno ? errno : ENOENT;
 	if (!S_ISDIR(st.st_mode) && (st.st_mode & 0111))
 		return 0;
@@ -63,12 +43,11 @@ static int join(const char *dir, size_t dir_len, const char *file, char *out, si
 	return n >= 0 && (size_t)n < out_len ? 0 : -1;
 }
 
-int look_path(int root_fd, const char *cwd, const char *file, const char *path_env, char *out, size_t out_len,
-	      char *err, size_t err_len)
+int look_path(const char *file, const char *path_env, char *out, size_t out_len, char *err, size_t err_len)
 {
 	char why[256];
 	if (strchr(file, '/')) {
-		int e = find_executable(root_fd, cwd, file);
+		int e = find_executable(file);
 		if (e == 0) {
 			snprintf(out, out_len, "%s", file);
 			return 0;
@@ -91,7 +70,7 @@ int look_path(int root_fd, const char *cwd, const char *file, const char *path_e
 			dir_len = 1;
 		}
 		char cand[4096];
-		if (join(dir, dir_len, file, cand, sizeof cand) == 0 && find_executable(root_fd, cwd, cand) == 0) {
+		if (join(dir, dir_len, file, cand, sizeof cand) == 0 && find_executable(cand) == 0) {
 			if (cand[0] != '/') { /* Go 1.19's ErrDot */
 				snprintf(err, err_len, "exec: \"%s\": cannot run executable found relative to current directory", file);
 				return 126;
@@ -105,17 +84,47 @@ int look_path(int root_fd, const char *cwd, const char *file, const char *path_e
 	return 127;
 }
 
-int look_path_in_process(int pid, const char *cwd, const char *file, const char *path_env, char *out, size_t out_len,
-			 char *err, size_t err_len)
+/* In the vfork child: become the looked-up process (see look_path_as); 0 or -1. */
+static int become(int ns_fd, const struct lookup_creds *c, const char *cwd)
 {
-	char root[64];
-	snprintf(root, sizeof root, "/proc/%d/root", pid);
-	int fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(err, err_len, "open %s: %s", root, strerror(errno));
-		return 126;
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2];
+	if (syscall(SYS_setns, ns_fd, CLONE_NEWNS) < 0 || syscall(SYS_setgroups, (size_t)c->n_groups, c->groups) < 0 ||
+	    syscall(SYS_setresgid, c->gid, c->gid, c->gid) < 0 || syscall(SYS_prctl, PR_SET_KEEPCAPS, 1L, 0L, 0L, 0L) < 0 ||
+	    syscall(SYS_setresuid, c->uid, c->uid, c->uid) < 0 || syscall(SYS_capget, &hdr, data) < 0)
+		return -1;
+	for (int i = 0; i < 2; i++) {
+		unsigned keep = (unsigned)(c->caps >> (32 * i));
+		data[i].permitted &= keep;
+		data[i].effective = data[i].permitted;
+		data[i].inheritable = 0;
 	}
-	int r = look_path(fd, cwd, file, path_env, out, out_len, err, err_len);
+	if (syscall(SYS_capset, &hdr, data) < 0 || syscall(SYS_chdir, cwd && *cwd ? cwd : "/") < 0)
+		return -1;
+	return 0;
+}
+
+int look_path_as(int pid, const struct lookup_creds *creds, const char *cwd, const char *file, const char *path_env,
+		 char *err, size_t err_len)
+{
+	char ns[64], found[4096];
+	snprintf(ns, sizeof ns, "/proc/%d/ns/mnt", pid);
+	int fd = open(ns, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	/* Written by the child, which shares this memory until it exits. */
+	volatile int status = 0;
+	pid_t child = vfork();
+	if (child == 0) {
+		if (become(fd, creds, cwd) == 0)
+			status = look_path(file, path_env, found, sizeof found, err, err_len);
+		_exit(0);
+	}
 	close(fd);
-	return r;
+	if (child < 0)
+		return 0;
+	int ws;
+	while (waitpid(child, &ws, __WALL) < 0 && errno == EINTR)
+		;
+	return status;
 }

@@ -19,6 +19,7 @@ import { join, resolve as resolvePath } from 'node:path';
 import { Writable as NodeWritable } from 'node:stream';
 import type { Readable, Writable } from 'node:stream';
 import { HullError, messageOf } from '../util/errors.js';
+import type { CommandLookup } from './seccomp-filter.js';
 import { packageRoot } from '../util/package-root.js';
 import { record, span, traceDepth } from '../util/trace.js';
 
@@ -83,8 +84,8 @@ export interface MonitorOptions {
   seccompHelper?: { helper: string; filter: string };
   /** Once created, capture the seccomp filter runc loaded into this file (container/seccomp-filter.ts). */
   seccompCapture?: string;
-  /** Once created, look this command up in the container's root as runc would, failing the create when it is not there. */
-  lookPath?: { file: string; cwd: string; pathEnv: string };
+  /** Once created, look this command up as runc's init would (lookupOf), failing the create when it cannot run. */
+  lookPath?: CommandLookup;
 }
 
 /** The monitor options of a start's seccomp filter plan (container/seccomp-filter.ts). */
@@ -197,7 +198,12 @@ export function monitorArgs(opts: MonitorOptions): string[] {
   if (opts.resizeFifo) args.push('--resize-fifo', opts.resizeFifo);
   if (opts.seccompHelper) args.push('--seccomp-helper', opts.seccompHelper.helper, '--seccomp-filter', opts.seccompHelper.filter);
   if (opts.seccompCapture) args.push('--seccomp-capture', opts.seccompCapture);
-  if (opts.lookPath) args.push('--look-path', opts.lookPath.file, '--look-path-cwd', opts.lookPath.cwd, '--look-path-env', opts.lookPath.pathEnv);
+  // `--opt=value`: a value may be empty, and the prespawned monitor's argument block ends at an empty argument.
+  if (opts.lookPath) {
+    const l = opts.lookPath;
+    const user = `${l.uid}:${l.gid}${l.groups.length ? `:${l.groups.join(',')}` : ''}`;
+    args.push(`--look-path=${l.file}`, `--look-path-cwd=${l.cwd}`, `--look-path-env=${l.pathEnv}`, `--look-path-user=${user}`, `--look-path-caps=${l.caps.toString(16)}`);
+  }
   const timeout = opts.timeoutCreateSeconds ?? 120;
   if (timeout > 0) args.push('--timeout-create', String(Math.ceil(timeout)));
   return args;

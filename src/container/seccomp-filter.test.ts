@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { execThroughHelper, filterCachePath, filterOf, loadThroughHelper, pathOf, planFilter } from './seccomp-filter.js';
-import { DEFAULT_CAPABILITIES, capabilityMask } from './spec/capabilities.js';
+import { execThroughHelper, filterCachePath, filterOf, loadThroughHelper, lookUp, pathOf, planFilter, type CommandLookup } from './seccomp-filter.js';
+import { DEFAULT_CAPABILITIES, allCapabilities, capabilityMask } from './spec/capabilities.js';
 import type { OciProcess, OciSeccomp, OciSpec } from './spec/oci-types.js';
-import { nativeAddon } from '../util/native.js';
 
 const SECCOMP: OciSeccomp = {
   defaultAction: 'SCMP_ACT_ERRNO',
@@ -115,14 +114,16 @@ void describe('the filter cache', () => {
 });
 
 void describe("Go's exec.LookPath, as the monitor and exec run it (native/seccomp/lookpath.c)", () => {
-  // Inside this process's own root: the look-up is the same as in a container's /proc/PID/root.
+  // In this process's own mount namespace: the look-up joins a container's the same way.
   const dir = join(work, 'lookpath');
   mkdirSync(join(dir, 'bin'), { recursive: true });
   mkdirSync(join(dir, 'sub'), { recursive: true });
   writeFileSync(join(dir, 'bin', 'tool'), '#!/bin/sh\n', { mode: 0o755 });
   writeFileSync(join(dir, 'bin', 'data'), '', { mode: 0o644 });
   symlinkSync(join(dir, 'bin', 'tool'), join(dir, 'sub', 'link'));
-  const look = (cwd: string, file: string, path: string): { status: number; message: string } | null => nativeAddon().lookPathIn(process.pid, cwd, file, path);
+  const all = capabilityMask(allCapabilities());
+  const look = (cwd: string, file: string, path: string, as: Partial<CommandLookup> = {}): { status: number; message: string } | null =>
+    lookUp(process.pid, { cwd, file, pathEnv: path, uid: 0, gid: 0, groups: [], caps: all, ...as });
 
   void it('finds a command in PATH, through a symlink, and by a relative path against cwd', () => {
     assert.equal(look('/', 'tool', `/nowhere:${dir}/bin`), null);
@@ -138,6 +139,37 @@ void describe("Go's exec.LookPath, as the monitor and exec run it (native/seccom
     assert.deepEqual(look('/', `${dir}/bin/data`, ''), { status: 126, message: `exec: "${dir}/bin/data": permission denied` });
     // Not a PATH hit either: a file that is not executable is skipped.
     assert.equal(look('/', 'data', `${dir}/bin`)?.status, 127);
+  });
+
+  void it("looks up with the process's user and capabilities, as runc's init does", () => {
+    chmodSync(work, 0o755);
+    // Searchable by its owner (1000) only.
+    const closed = join(dir, 'closed');
+    mkdirSync(closed, { mode: 0o700 });
+    writeFileSync(join(closed, 'tool'), '#!/bin/sh\n', { mode: 0o755 });
+    chownSync(closed, 1000, 1000);
+    const tool = join(closed, 'tool');
+    const denied = { status: 126, message: `exec: "${tool}": stat ${tool}: permission denied` };
+    assert.equal(look('/', tool, ''), null);
+    assert.equal(look('/', tool, '', { uid: 1000, gid: 1000, caps: 0n }), null);
+    assert.deepEqual(look('/', tool, '', { uid: 2000, gid: 2000, caps: 0n }), denied);
+    // Root without CAP_DAC_OVERRIDE (Docker's default set has no CAP_DAC_READ_SEARCH).
+    assert.deepEqual(look('/', tool, '', { caps: capabilityMask(DEFAULT_CAPABILITIES.filter((c) => c !== 'CAP_DAC_OVERRIDE')) }), denied);
+    // runc's init looks up with the process's effective set, Docker's default one for `-u` too.
+    assert.equal(look('/', tool, '', { uid: 2000, gid: 2000, caps: capabilityMask(DEFAULT_CAPABILITIES) }), null);
+    assert.equal(look('/', 'tool', `/nowhere:${closed}`, { uid: 2000, gid: 2000, caps: 0n })?.status, 127);
+    // Supplementary groups count.
+    const group = join(dir, 'group');
+    mkdirSync(group, { mode: 0o710 });
+    writeFileSync(join(group, 'tool'), '#!/bin/sh\n', { mode: 0o755 });
+    chownSync(group, 0, 4242);
+    chmodSync(group, 0o710);
+    assert.equal(look('/', join(group, 'tool'), '', { uid: 2000, gid: 2000, groups: [4242], caps: 0n }), null);
+    assert.equal(look('/', join(group, 'tool'), '', { uid: 2000, gid: 2000, caps: 0n })?.status, 126);
+  });
+
+  void it('a working directory that is not there leaves the verdict to runc', () => {
+    assert.equal(look('/no/such/dir', 'nope', ''), null);
   });
 
   void it('an empty PATH field means the working directory, which Go 1.19 refuses (ErrDot)', () => {

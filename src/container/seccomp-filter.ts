@@ -102,15 +102,21 @@ export function planFilter(cacheDir: string, bundleDir: string, runtimePath: str
   }
 }
 
+/**
+ * The helper's sets: HELPER_CAPS added to every one, and the permitted set in the inheritable
+ * and ambient ones too. A process that is not root keeps only its ambient set across runc's
+ * execve of the helper; with them it looks the command up and execs it with the capabilities
+ * runc would have (CAP_DAC_OVERRIDE on a directory only root may search), and clears them.
+ */
 function withHelperCaps(c: OciCapabilities): OciCapabilities {
-  const add = (set: readonly string[] | undefined): string[] => [...new Set([...(set ?? []), ...HELPER_CAPS])];
-  return { bounding: add(c.bounding), effective: add(c.effective), permitted: add(c.permitted), inheritable: add(c.inheritable), ambient: add(c.ambient) };
+  const add = (...sets: (readonly string[] | undefined)[]): string[] => [...new Set([...sets.flatMap((s) => s ?? []), ...HELPER_CAPS])];
+  return { bounding: add(c.bounding), effective: add(c.effective), permitted: add(c.permitted), inheritable: add(c.inheritable, c.permitted), ambient: add(c.ambient, c.permitted) };
 }
 
 /**
- * `process` started through the helper: it runs first with HELPER_CAPS added to every set,
- * and leaves the command `bounding` as its bounding set, an empty inheritable and ambient
- * set (what hull's specs hold), and no more than that in the permitted and effective sets.
+ * `process` started through the helper: it runs first with withHelperCaps' sets, and leaves
+ * the command `bounding` as its bounding set, an empty inheritable and ambient set (what
+ * hull's specs hold), and no more than that in the permitted and effective sets.
  */
 function throughHelper(process: OciProcess, bounding: bigint): void {
   process.args = [HELPER_FD_PATH, bounding.toString(16), '--', ...process.args];
@@ -139,6 +145,36 @@ export function filterOf(spec: OciSpec): { filter: string; bounding: bigint } | 
  */
 export function execThroughHelper(process: OciProcess, container: { bounding: bigint }, privileged: boolean): void {
   throughHelper(process, privileged ? capabilityMask(process.capabilities.bounding) : container.bounding);
+}
+
+/** A command's look-up as runc's init makes it: where, with which PATH, and as whom. */
+export interface CommandLookup {
+  file: string;
+  cwd: string;
+  pathEnv: string;
+  uid: number;
+  gid: number;
+  groups: number[];
+  /** The effective capabilities. */
+  caps: bigint;
+}
+
+/** The look-up of `process`'s command, before the helper is put in front of it. */
+export function lookupOf(process: OciProcess): CommandLookup {
+  return {
+    file: process.args[0] ?? '',
+    cwd: process.cwd,
+    pathEnv: pathOf(process.env ?? []),
+    uid: process.user.uid,
+    gid: process.user.gid,
+    groups: [...(process.user.additionalGids ?? [])],
+    caps: capabilityMask(process.capabilities.effective),
+  };
+}
+
+/** A look-up in the mount namespace of `pid`, through the addon: null, or why the command cannot run. */
+export function lookUp(pid: number, l: CommandLookup): { status: number; message: string } | null {
+  return nativeAddon().lookPathIn(pid, l.cwd, l.file, l.pathEnv, l.uid, l.gid, l.groups, l.caps.toString(16));
 }
 
 /** The environment's PATH as Go's os.Getenv("PATH") reads it in runc's init ('' when unset). */

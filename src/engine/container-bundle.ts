@@ -16,7 +16,7 @@ import type { OciMount, OciRlimit } from '../container/spec/oci-types.js';
 import { kernelSeccompArches } from '../container/spec/host-abis.js';
 import { seccompForContainer, seccompProfileFor } from '../container/spec/seccomp.js';
 import { buildSpec, cgroupsPathFor } from '../container/spec/spec.js';
-import { filterHelperPath, loadThroughHelper, pathOf, planFilter } from '../container/seccomp-filter.js';
+import { filterHelperPath, loadThroughHelper, lookupOf, planFilter } from '../container/seccomp-filter.js';
 import type { FilterMonitorOptions } from '../container/monitor.js';
 import type { BundleNetwork } from './networks.js';
 import { resolveUser } from '../container/spec/user.js';
@@ -137,10 +137,10 @@ export async function prepareBundle(images: ImageStore, c: { id: string; doc: Co
     etcFiles: { hosts: paths.hosts, hostname: paths.hostname, resolvConf: paths.resolvConf },
   }));
   const plan = seccomp && filters ? span('bundle: seccomp filter', () => planFilter(filters.cacheDir, paths.dir, filters.runtimePath, seccomp)) : undefined;
+  const lookPath = lookupOf(spec.process);
   if (plan?.kind === 'precompiled') loadThroughHelper(spec, plan.filter);
   await span('bundle: write config.json', () => replaceFile(join(paths.dir, 'config.json'), JSON.stringify(spec)));
   if (plan?.kind === 'capture') return { seccompCapture: plan.cachePath };
   if (plan?.kind !== 'precompiled') return {};
-  const command = args[0]!;
-  return { seccompHelper: { helper: filterHelperPath(), filter: plan.filter }, lookPath: { file: command, cwd: spec.process.cwd, pathEnv: pathOf(env) } };
+  return { seccompHelper: { helper: filterHelperPath(), filter: plan.filter }, lookPath };
 }

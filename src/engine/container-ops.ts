@@ -13,8 +13,7 @@ import type { HostConfig, RestartPolicy } from '../container/model.js';
 import { NAME_PATTERN } from '../container/names.js';
 import { containerPaths, runtimeRoot } from '../container/paths.js';
 import { ExecStartError, execEnv, execProcess, readBundleSpec, runExec } from '../container/exec.js';
-import { execThroughHelper, filterOf, helperFds, pathOf } from '../container/seccomp-filter.js';
-import { nativeAddon } from '../util/native.js';
+import { execThroughHelper, filterOf, helperFds, lookUp, lookupOf } from '../container/seccomp-filter.js';
 import { allCapabilities } from '../container/spec/capabilities.js';
 import { CPU_PERIOD } from '../container/spec/spec.js';
 import { resolveUser } from '../container/spec/user.js';
@@ -82,7 +81,10 @@ export async function execInContainer(svc: ContainerService, ref: string, req: E
   // this process too; runc no longer looks the command up, so it is looked up here.
   const filter = filterOf(spec);
   if (filter) {
-    const missing = nativeAddon().lookPathIn(c.state.Pid, proc.cwd, proc.args[0]!, pathOf(proc.env ?? []));
+    const lookup = lookupOf(proc);
+    // The container's own sets carry the helper's two capabilities; its command never has them.
+    if (!req.privileged) lookup.caps &= filter.bounding;
+    const missing = lookUp(c.state.Pid, lookup);
     if (missing) throw new ExecStartError(`exec failed: unable to start container process: ${missing.message}`);
     execThroughHelper(proc, filter, req.privileged ?? false);
   }

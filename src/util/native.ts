@@ -26,11 +26,12 @@ export interface NativeAddon {
   /** Which compat system-call ABIs the kernel executes (native/abi-probe.c); {} on hosts other than x86_64. */
   kernelAbis(): { x32?: boolean; ia32?: boolean };
   /**
-   * Go's exec.LookPath of `file` inside process `pid`'s root (relative names against `cwd`
-   * there), as runc would run it (native/seccomp/lookpath.h): null when found, otherwise
-   * Docker's exit status for the failure and Go's message (`exec: "x": executable file not found in $PATH`).
+   * Go's exec.LookPath of `file` as runc's init would run it (native/seccomp/lookpath.h): in
+   * process `pid`'s mount namespace, relative names against `cwd`, as `uid`/`gid`/`groups` with
+   * the effective capabilities `caps` (hex mask). null when found (or when that cannot be
+   * tried), otherwise Docker's exit status and Go's message (`exec: "x": executable file not found in $PATH`).
    */
-  lookPathIn(pid: number, cwd: string, file: string, pathEnv: string): { status: number; message: string } | null;
+  lookPathIn(pid: number, cwd: string, file: string, pathEnv: string, uid: number, gid: number, groups: number[], caps: string): { status: number; message: string } | null;
   /** A sealed memfd copy of a file (close-on-exec fd); `exec`: it will be executed (native/seccomp/sealed-copy.h). */
   sealedCopy(path: string, name: string, exec: boolean): number;
   /** TIOCSWINSZ. */

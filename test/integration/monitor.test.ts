@@ -608,7 +608,7 @@ s.close()
     };
     const helper = (file: string): Partial<MonitorOptions> => ({
       seccompHelper: { helper: filterHelperPath(), filter: captured },
-      lookPath: { file, cwd: '/', pathEnv: '/bin' },
+      lookPath: { file, cwd: '/', pathEnv: '/bin', uid: 0, gid: 0, groups: [], caps: 0xa80425fbn },
     });
     const c = await viaHelper(['sh', '-c', 'grep -E "^(Seccomp|CapEff):" /proc/self/status; unshare -m true || echo refused']);
     const m2 = await start(c, helper('sh'));
