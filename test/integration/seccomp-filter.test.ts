@@ -12,7 +12,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { chown, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -442,6 +442,21 @@ void describe('one root, every case twice: the fast path is indistinguishable fr
       [['-v', `${userOnlyDir}:/mine:ro`, '--cap-drop', 'DAC_OVERRIDE'], ['/mine/probe', 'add_key'], 126, 'exec: "/mine/probe": stat /mine/probe: permission denied'],
     ];
     assert.deepEqual(await lookUpMismatches(root, cases), []);
+  });
+
+  // BUG (found by this test): exec looks the command up in /proc/<main pid>/root, which is the
+  // main process's chroot when it made one; runc exec starts the process at the container's root.
+  test('exec looks the command up in the container’s root, not in a chroot of its main process', async () => {
+    const jail = 'mkdir -p /jail/bin && cp /bin/busybox /jail/bin/ && ln -s busybox /jail/bin/sleep && exec busybox chroot /jail /bin/sleep 100';
+    const { slow, fast } = await slowAndFast(root, ['-d'], ['sh', '-c', jail]);
+    const results: HullResult[] = [];
+    for (const run of [slow, fast]) {
+      const pid = await pidOf(root, run.name);
+      await until(`${run.name} to chroot`, () => readlinkSync(`/proc/${pid}/root`) === '/jail' || undefined, 20_000);
+      results.push(await hull(root, ['exec', run.name, 'cat', '/etc/passwd']));
+    }
+    assert.equal(results[0]!.code, 0, results[0]!.stderr);
+    assert.deepEqual([results[1]!.code, results[1]!.stdout, results[1]!.stderr], [results[0]!.code, results[0]!.stdout, results[0]!.stderr]);
   });
 
   test('a profile with flags is loaded by runc every time, never precompiled', async () => {
