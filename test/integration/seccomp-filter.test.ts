@@ -230,7 +230,7 @@ before(async () => {
   archive = (await busyboxArchives(work, { extraLayers: [EXTRAS] })).ociArchive;
   probe = join(work, 'probe');
   await writeFile(`${probe}.c`, PROBE_C);
-  await execFileP('gcc', ['-static', '-O2', '-o', probe, `${probe}.c`]);
+  await execFileP('gcc', ['-static', '-O2', '-o', probe, `${probe}.c`], { timeout: 120_000 });
   toolDir = join(work, 'tools');
   await mkdir(toolDir);
   await writeFile(join(toolDir, 'tool'), '#!/bin/sh\necho tool-ran "$@"\n', { mode: 0o755 });
