@@ -20,7 +20,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { DEFAULT_SECCOMP_PROFILE } from '../../src/container/spec/seccomp-profile.js';
 import type { OciSpec } from '../../src/container/spec/oci-types.js';
-import { assertOk, containerTestSkip, removeContainersAndNetworks, runHull, uniqueName, until } from '../helpers/hull.js';
+import { assertOk, containerTestSkip, hullCommand, removeContainersAndNetworks, runCollecting, runHull, uniqueName, until } from '../helpers/hull.js';
 import type { HullResult } from '../helpers/hull.js';
 import { busyboxArchives } from '../helpers/images.js';
 import type { LayerSpec } from '../helpers/images.js';
@@ -420,6 +420,7 @@ void describe('one root, every case twice: the fast path is indistinguishable fr
       [['-v', `${toolDir}:/opt/bin:ro`], ['/opt/bin/tool', 'a'], 0, 'tool-ran a'],
       [['-e', 'PATH=/nowhere'], ['sh'], 127, notFound('sh')],
       [['-e', 'PATH='], ['sh'], 127, notFound('sh')],
+      [[], [''], 127, notFound('')],
       [['-w', '/', '-e', 'PATH=:/bin'], ['x'], 125, 'exec: "x": cannot run executable found relative to current directory'],
       // Symlinks to a file of the host's: resolved inside the container's root, so not there.
       [[], ['hostnode'], 127, notFound('hostnode')],
@@ -442,6 +443,24 @@ void describe('one root, every case twice: the fast path is indistinguishable fr
       [['-v', `${userOnlyDir}:/mine:ro`, '--cap-drop', 'DAC_OVERRIDE'], ['/mine/probe', 'add_key'], 126, 'exec: "/mine/probe": stat /mine/probe: permission denied'],
     ];
     assert.deepEqual(await lookUpMismatches(root, cases), []);
+  });
+
+  // BUG (found by this test): a monitor prespawned by a warm worker (`hull` is the native client)
+  // reads its arguments NUL-separated up to an empty one, so an empty value (`--look-path-env`
+  // for PATH=, `--look-path` for a '' command) ends them early: "hull-monitor: unknown or
+  // incomplete option". Several tries: one that finds no monitor ready spawns one and passes.
+  test('empty PATH or command through the native client’s warm worker, as runc', async () => {
+    const env = { HULL_CLI_SOCKET: join(work, 'cli.sock'), HULL_SERVER_IDLE_SECONDS: '5' };
+    await ok(root, ['run', '--rm', IMG, 'true']); // the cache is there: the fast path
+    for (const args of [['-e', 'PATH=', IMG, 'sh'], [IMG, '']]) {
+      const want = await hull(root, ['run', '--rm', ...args]);
+      assert.equal(want.code, 127, want.stderr);
+      for (let i = 0; i < 4; i++) {
+        const [file, argv] = hullCommand(['--root', root, 'run', '--rm', ...args], true);
+        const got = await runCollecting(file, argv, { env, timeoutMs: 60_000 });
+        assert.deepEqual([got.code, got.stderr], [want.code, want.stderr], `run ${args.join(' ')} via the client, try ${i + 1}`);
+      }
+    }
   });
 
   // BUG (found by this test): exec looks the command up in /proc/<main pid>/root, which is the
