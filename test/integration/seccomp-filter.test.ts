@@ -324,6 +324,17 @@ void describe('one root: the first container captures, the second loads the capt
     assert.deepEqual([fast.code, fast.stdout, fast.stderr], [slow.code, slow.stdout, slow.stderr]);
   });
 
+  // BUG (found by this test, minor): runc changes to the working directory before it looks the
+  // command up; the engine's look-up comes first, so a missing -w with a relative command
+  // reports the command (same status 127, other words).
+  test('exec -w of a missing directory with a relative command: runc’s chdir error', async () => {
+    const args = ['-w', '/nonexistent'];
+    const slow = await hull(root, ['exec', ...args, slowName, './x']);
+    assert.match(slow.stderr, /chdir to cwd \("\/nonexistent"\) set in config.json failed: no such file or directory/);
+    const fast = await hull(root, ['exec', ...args, fastName, './x']);
+    assert.deepEqual([fast.code, fast.stderr], [slow.code, slow.stderr]);
+  });
+
   test('restart of a fast-path container loads the filter again', async () => {
     const before = await pidOf(root, fastName);
     await ok(root, ['restart', '-t', '1', fastName]);
