@@ -317,16 +317,15 @@ void describe('one root: the first container captures, the second loads the capt
     for (const flags of [[], ['--privileged']]) assert.equal((await ok(root, ['exec', ...flags, fastName, '/probe', 'add_key'])).trim(), 'Operation not permitted');
   });
 
-  // BUG (found by this test): see 'command look-up with the process’s user and capabilities'.
+  // See 'command look-up with the process’s user and capabilities'.
   test('exec -u 1000 of a command in a root-only directory, as runc', async () => {
     const [slow, fast] = [await hull(root, ['exec', '-u', '1000', slowName, '/secret/probe', 'add_key']), await hull(root, ['exec', '-u', '1000', fastName, '/secret/probe', 'add_key'])];
     assert.deepEqual([slow.code, slow.stdout], [0, 'Operation not permitted\n'], slow.stderr);
     assert.deepEqual([fast.code, fast.stdout, fast.stderr], [slow.code, slow.stdout, slow.stderr]);
   });
 
-  // BUG (found by this test, minor): runc changes to the working directory before it looks the
-  // command up; the engine's look-up comes first, so a missing -w with a relative command
-  // reports the command (same status 127, other words).
+  // runc changes to the working directory before it looks the command up: the engine's look-up
+  // (first) must leave a missing -w to runc, whose words name the directory, not the command.
   test('exec -w of a missing directory with a relative command: runc’s chdir error', async () => {
     const args = ['-w', '/nonexistent'];
     const slow = await hull(root, ['exec', ...args, slowName, './x']);
@@ -442,11 +441,10 @@ void describe('one root, every case twice: the fast path is indistinguishable fr
     assert.deepEqual(await lookUpMismatches(root, cases), []);
   });
 
-  // BUG (found by this test): runc looks the command up and execs it with the capabilities the
-  // spec gives the process (CAP_DAC_OVERRIDE: a root-only directory is searchable by any user);
-  // the helper, started by runc as a non-root user, has only its ambient CAP_SYS_ADMIN and
-  // CAP_SETPCAP, so it fails where runc succeeds. And the monitor looks up as the host's root,
-  // so a look-up runc refuses (no CAP_DAC_OVERRIDE) passes the create and fails in the helper.
+  // runc looks the command up and execs it with the capabilities the spec gives the process
+  // (CAP_DAC_OVERRIDE: a root-only directory is searchable by any user): the helper, started by
+  // runc as a user that is not root, must keep them for its look-up and execve; and the
+  // monitor's look-up must refuse what runc refuses (no CAP_DAC_OVERRIDE), failing the create.
   test('command look-up with the process’s user and capabilities, as runc', async () => {
     const rootOnly = ['-v', `${rootOnlyDir}:/secret:ro`];
     const cases: LookUpCase[] = [
@@ -457,10 +455,10 @@ void describe('one root, every case twice: the fast path is indistinguishable fr
     assert.deepEqual(await lookUpMismatches(root, cases), []);
   });
 
-  // BUG (found by this test): a monitor prespawned by a warm worker (`hull` is the native client)
-  // reads its arguments NUL-separated up to an empty one, so an empty value (`--look-path-env`
-  // for PATH=, `--look-path` for a '' command) ends them early: "hull-monitor: unknown or
-  // incomplete option". Several tries: one that finds no monitor ready spawns one and passes.
+  // A monitor prespawned by a warm worker (`hull` is the native client) reads its arguments
+  // NUL-separated up to an empty one: an empty PATH or command must not end them early
+  // ("hull-monitor: unknown or incomplete option"). Several tries: one that finds no monitor
+  // ready spawns one, which would pass anyway.
   test('empty PATH or command through the native client’s warm worker, as runc', async () => {
     const env = { HULL_CLI_SOCKET: join(work, 'cli.sock'), HULL_SERVER_IDLE_SECONDS: '5' };
     await ok(root, ['run', '--rm', IMG, 'true']); // the cache is there: the fast path
@@ -475,8 +473,8 @@ void describe('one root, every case twice: the fast path is indistinguishable fr
     }
   });
 
-  // BUG (found by this test): exec looks the command up in /proc/<main pid>/root, which is the
-  // main process's chroot when it made one; runc exec starts the process at the container's root.
+  // /proc/<main pid>/root is the main process's chroot when it made one; runc exec starts the
+  // process at the container's root, so exec's look-up must too.
   test('exec looks the command up in the container’s root, not in a chroot of its main process', async () => {
     const jail = 'mkdir -p /jail/bin && cp /bin/busybox /jail/bin/ && ln -s busybox /jail/bin/sleep && exec busybox chroot /jail /bin/sleep 100';
     const { slow, fast } = await slowAndFast(root, ['-d'], ['sh', '-c', jail]);
