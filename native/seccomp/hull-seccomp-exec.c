@@ -4,22 +4,25 @@
  * every start (~13 ms of CPU for Docker's profile on two ABIs). docs/ARCHITECTURE.md,
  * "Precompiled seccomp filter".
  *
- * runc starts it as /proc/self/fd/3 (the engine passes this binary, opened on the host, with
+ * runc starts it as /proc/self/fd/3 (a sealed memfd copy of this binary, passed with
  * `--preserve-fds 2`), fd 4 holding the filter: the exact BPF runc itself generated for the
  * same profile (captured from an earlier container's init). runc has done everything else
- * (namespaces, mounts, cgroups, user, rlimits, no_new_privs), and gave this program
- * CAP_SYS_ADMIN and CAP_SETPCAP on top of the container's capabilities, in every set, only
- * so that it can load the filter without no_new_privs and then drop what it was given.
+ * (namespaces, mounts, cgroups, user, rlimits, no_new_privs, the working directory), and gave
+ * this program CAP_SYS_ADMIN and CAP_SETPCAP on top of the container's capabilities, in every
+ * set, only so that it can load the filter without no_new_privs and then drop what it was
+ * given; and the process's permitted set as its inheritable and ambient sets too, since a
+ * process that is not root keeps only its ambient set across runc's execve of this program.
  *
  *   /proc/self/fd/3 BOUNDING_HEX -- COMMAND [ARG...]
  *
  * In order: make itself undumpable (nothing in the container may ptrace it while it holds
  * the extra capabilities); load the filter (as runc does: no flags, before the capability
- * changes, so they pass the filter too); keep only BOUNDING_HEX in the bounding set; clear
- * the inheritable and ambient sets and take the extra capabilities out of the permitted and
- * effective ones; close fds 3 and 4; resolve COMMAND as runc would (Go's exec.LookPath) and
- * execve it. After that execve the process has exactly the capabilities runc would have
- * given it (root: the bounding set; any other user: none), and the same filter.
+ * changes, so they pass the filter too); keep only BOUNDING_HEX in the bounding, permitted
+ * and effective sets (hull's specs give a process the same three); clear the inheritable and
+ * ambient sets; close fds 3 and 4; resolve COMMAND as runc would (Go's exec.LookPath) and
+ * execve it, both with the effective set runc's init has for them. After that execve the
+ * process has exactly the capabilities runc would have given it (root: the bounding set; any
+ * other user: none), and the same filter.
  *
  * Static, because it runs inside the container's root, whatever libc the image has (or none).
  * Any failure ends the process before the command runs, with Docker's 126 (127 for a command

@@ -84,12 +84,23 @@ int look_path(const char *file, const char *path_env, char *out, size_t out_len,
 	return 127;
 }
 
-/* In the vfork child: become the looked-up process (see look_path_as); 0 or -1. */
+/*
+ * In the vfork child: become the looked-up process (see look_path_as); 0 or -1. The working
+ * directory as runc's finalizeNamespace enters it: as root first, and only when that is refused,
+ * again as the process's user.
+ */
 static int become(int ns_fd, const struct lookup_creds *c, const char *cwd)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2];
-	if (syscall(SYS_setns, ns_fd, CLONE_NEWNS) < 0 || syscall(SYS_setgroups, (size_t)c->n_groups, c->groups) < 0 ||
+	if (!cwd || !*cwd)
+		cwd = "/";
+	if (syscall(SYS_setns, ns_fd, CLONE_NEWNS) < 0)
+		return -1;
+	long in_cwd = syscall(SYS_chdir, cwd);
+	if (in_cwd < 0 && errno != EACCES && errno != EPERM)
+		return -1;
+	if (syscall(SYS_setgroups, (size_t)c->n_groups, c->groups) < 0 ||
 	    syscall(SYS_setresgid, c->gid, c->gid, c->gid) < 0 || syscall(SYS_prctl, PR_SET_KEEPCAPS, 1L, 0L, 0L, 0L) < 0 ||
 	    syscall(SYS_setresuid, c->uid, c->uid, c->uid) < 0 || syscall(SYS_capget, &hdr, data) < 0)
 		return -1;
@@ -99,7 +110,7 @@ static int become(int ns_fd, const struct lookup_creds *c, const char *cwd)
 		data[i].effective = data[i].permitted;
 		data[i].inheritable = 0;
 	}
-	if (syscall(SYS_capset, &hdr, data) < 0 || syscall(SYS_chdir, cwd && *cwd ? cwd : "/") < 0)
+	if (syscall(SYS_capset, &hdr, data) < 0 || (in_cwd < 0 && syscall(SYS_chdir, cwd) < 0))
 		return -1;
 	return 0;
 }
