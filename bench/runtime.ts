@@ -33,11 +33,11 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { monitorPath } from '../src/container/monitor.js';
+import { filterArgs, monitorPath } from '../src/container/monitor.js';
 import { nativeAddon } from '../src/util/native.js';
 import { buildBenchImage, hullEngine, log } from './lib/containers.js';
 import { hullConfig, precompiledFilter } from './lib/hull-spec.js';
-import { filterHelperPath, loadThroughHelper, pathOf } from '../src/container/seccomp-filter.js';
+import { filterHelperPath, loadThroughHelper, lookupOf } from '../src/container/seccomp-filter.js';
 import type { OciSpec } from '../src/container/spec/oci-types.js';
 import { findOnPath, prepareRuncBundle, run, runOk } from './lib/peers.js';
 import { cleanupStack, median } from './lib/stats.js';
@@ -136,8 +136,7 @@ async function main(): Promise<void> {
     const oneAbi = await variant('1-abi', (c) => (c.linux.seccomp!.architectures = ['SCMP_ARCH_X86_64']));
     const filter = await precompiledFilter(hull);
     const precompiled = await variant('precompiled', (c) => loadThroughHelper(c as unknown as OciSpec, filter));
-    const spec = JSON.parse(await readFile(join(precompiled, 'config.json'), 'utf8')) as OciSpec;
-    const lookPath = { file: 'true', cwd: spec.process.cwd, pathEnv: pathOf(spec.process.env ?? []) };
+    const lookPath = lookupOf((base as unknown as OciSpec).process);
 
     const id = (piece: string, i: number): string => `hull-bench-rt-${process.pid}-${piece}-${i}`;
     // What the monitor passes (docs/monitor.md): a JSON log file and a pid file.
@@ -171,7 +170,7 @@ async function main(): Promise<void> {
       };
     };
     const pieces: Piece[] = [
-      monitorCreate('monitor create, precompiled filter', precompiled, ['--seccomp-helper', filterHelperPath(), '--seccomp-filter', filter, '--look-path', lookPath.file, '--look-path-cwd', lookPath.cwd, '--look-path-env', lookPath.pathEnv]),
+      monitorCreate('monitor create, precompiled filter', precompiled, filterArgs({ seccompHelper: { helper: filterHelperPath(), filter }, lookPath })),
       monitorCreate('monitor create, runc compiles', hullSpec, []),
       create('runc create, precompiled filter', precompiled, true),
       create('runc create', hullSpec),

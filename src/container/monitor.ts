@@ -196,6 +196,15 @@ export function monitorArgs(opts: MonitorOptions): string[] {
   if (opts.stdinSocket) args.push('--stdin-socket');
   if (opts.exitStatusFile) args.push('--exit-status-file', opts.exitStatusFile);
   if (opts.resizeFifo) args.push('--resize-fifo', opts.resizeFifo);
+  args.push(...filterArgs(opts));
+  const timeout = opts.timeoutCreateSeconds ?? 120;
+  if (timeout > 0) args.push('--timeout-create', String(Math.ceil(timeout)));
+  return args;
+}
+
+/** The monitor's options for a seccomp filter plan (docs/monitor.md). */
+export function filterArgs(opts: FilterMonitorOptions): string[] {
+  const args: string[] = [];
   if (opts.seccompHelper) args.push('--seccomp-helper', opts.seccompHelper.helper, '--seccomp-filter', opts.seccompHelper.filter);
   if (opts.seccompCapture) args.push('--seccomp-capture', opts.seccompCapture);
   // `--opt=value`: a value may be empty, and the prespawned monitor's argument block ends at an empty argument.
@@ -204,8 +213,6 @@ export function monitorArgs(opts: MonitorOptions): string[] {
     const user = `${l.uid}:${l.gid}${l.groups.length ? `:${l.groups.join(',')}` : ''}`;
     args.push(`--look-path=${l.file}`, `--look-path-cwd=${l.cwd}`, `--look-path-env=${l.pathEnv}`, `--look-path-user=${user}`, `--look-path-caps=${l.caps.toString(16)}`);
   }
-  const timeout = opts.timeoutCreateSeconds ?? 120;
-  if (timeout > 0) args.push('--timeout-create', String(Math.ceil(timeout)));
   return args;
 }
 
