@@ -640,8 +640,9 @@ static void remove_own_files(void)
 /*
  * Right after `runtime create`, for a container whose seccomp filter hull loads itself
  * (filter.h): runc did not look the command up (its program is hull's helper), so the monitor
- * does, in the container's root, and fails the create with runc's own words when it is not
- * there; and for one whose filter runc compiled, the filter is captured for the next ones.
+ * does, as runc's init would (look_path_as), and fails the create with runc's own words when
+ * the command cannot run; and for one whose filter runc compiled, the filter is captured for
+ * the next ones.
  */
 static void created_checks(void)
 {

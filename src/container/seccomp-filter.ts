@@ -16,10 +16,11 @@
  *   (CAP_SYS_ADMIN: loading a filter without no_new_privs; CAP_SETPCAP: the bounding set),
  *   and execs the command: the process ends with the same filter and the same capabilities
  *   as under runc.
- * - runc no longer looks the command up, so the monitor does, in the created container's root
- *   (Go's exec.LookPath in C), and fails the create with runc's words; `exec` does the same
- *   through the addon before `runc exec`. A container started this way carries annotations
- *   that make every exec into it go through the helper as well.
+ * - runc no longer looks the command up, so the monitor does once the container is created
+ *   (Go's exec.LookPath in C, in the container's mount namespace, as its process: lookupOf),
+ *   and fails the create with runc's words; `exec` does the same through the addon before
+ *   `runc exec`. A container started this way carries annotations that make every exec into
+ *   it go through the helper as well.
  *
  * Only runc's plain filters take this path: a profile with `flags` or a notify listener is
  * loaded by runc, as is every profile under another runtime.
