@@ -137,10 +137,10 @@ export async function prepareBundle(images: ImageStore, c: { id: string; doc: Co
     etcFiles: { hosts: paths.hosts, hostname: paths.hostname, resolvConf: paths.resolvConf },
   }));
   const plan = seccomp && filters ? span('bundle: seccomp filter', () => planFilter(filters.cacheDir, paths.dir, filters.runtimePath, seccomp)) : undefined;
-  const lookPath = lookupOf(spec.process);
-  if (plan?.kind === 'precompiled') loadThroughHelper(spec, plan.filter);
+  // The command's look-up as runc would make it, taken before the helper goes in front of it.
+  const precompiled = plan?.kind === 'precompiled' ? { seccompHelper: { helper: filterHelperPath(), filter: plan.filter }, lookPath: lookupOf(spec.process) } : undefined;
+  if (precompiled) loadThroughHelper(spec, precompiled.seccompHelper.filter);
   await span('bundle: write config.json', () => replaceFile(join(paths.dir, 'config.json'), JSON.stringify(spec)));
   if (plan?.kind === 'capture') return { seccompCapture: plan.cachePath };
-  if (plan?.kind !== 'precompiled') return {};
-  return { seccompHelper: { helper: filterHelperPath(), filter: plan.filter }, lookPath };
+  return precompiled ?? {};
 }
