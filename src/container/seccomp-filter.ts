@@ -26,7 +26,7 @@
  * loaded by runc, as is every profile under another runtime.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, linkSync, mkdirSync, realpathSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, linkSync, mkdirSync, realpathSync, statSync, unlinkSync } from 'node:fs';
 import { machine, release } from 'node:os';
 import { join } from 'node:path';
 import { nativeAddon } from '../util/native.js';
@@ -97,7 +97,13 @@ export function planFilter(cacheDir: string, bundleDir: string, runtimePath: str
     linkSync(cachePath, filter);
     return { kind: 'precompiled', filter };
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EXDEV') {
+      // The containers' directory on another filesystem than the cache: a copy (a few KiB).
+      copyFileSync(cachePath, filter);
+      return { kind: 'precompiled', filter };
+    }
+    if (code !== 'ENOENT') throw e;
     mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
     return { kind: 'capture', cachePath };
   }
