@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -105,6 +105,23 @@ void describe('the filter cache', () => {
     assert.equal(statSync(join(work, 'seccomp.bpf')).ino, statSync(first.cachePath).ino);
     // Again for a restart: the bundle's old link is replaced.
     assert.equal(planFilter(cache, work, runtime, SECCOMP)?.kind, 'precompiled');
+  });
+
+  void it('copies the program when the cache is on another filesystem than the bundle', (t) => {
+    if (!existsSync('/dev/shm') || statSync('/dev/shm').dev === statSync(work).dev) return t.skip('needs /dev/shm on a filesystem of its own');
+    const cache = mkdtempSync('/dev/shm/hull-filter-cache-');
+    try {
+      const bundle = join(work, 'exdev');
+      mkdirSync(bundle);
+      const plan = planFilter(cache, bundle, runtime, SECCOMP);
+      assert.equal(plan?.kind, 'capture');
+      if (plan?.kind !== 'capture') return;
+      writeFileSync(plan.cachePath, Buffer.alloc(24, 7));
+      assert.deepEqual(planFilter(cache, bundle, runtime, SECCOMP), { kind: 'precompiled', filter: join(bundle, 'seccomp.bpf') });
+      assert.deepEqual(readFileSync(join(bundle, 'seccomp.bpf')), Buffer.alloc(24, 7));
+    } finally {
+      rmSync(cache, { recursive: true, force: true });
+    }
   });
 
   void it('leaves flags and notify listeners to runc', () => {
