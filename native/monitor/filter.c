@@ -1,9 +1,9 @@
 /* The monitor's part in precompiled seccomp filters: see filter.h. */
 #define _GNU_SOURCE
 #include "filter.h"
+#include "atomic-file.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <linux/filter.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,41 +35,6 @@ static int filter_count(pid_t pid)
 	return n;
 }
 
-static int write_atomically(const char *path, const void *buf, size_t len)
-{
-	char tmp[4200];
-	if (snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid()) >= (int)sizeof tmp) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -1;
-	size_t done = 0;
-	while (done < len) {
-		ssize_t n = write(fd, (const char *)buf + done, len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			goto fail;
-		done += (size_t)n;
-	}
-	/* Durable before it is visible: a later container loads it as its filter. */
-	if (fdatasync(fd) < 0)
-		goto fail;
-	close(fd);
-	if (rename(tmp, path) == 0)
-		return 0;
-	unlink(tmp);
-	return -1;
-fail:;
-	int e = errno;
-	close(fd);
-	unlink(tmp);
-	errno = e;
-	return -1;
-}
-
 int capture_filter(pid_t pid, const char *path, int *died, int *status)
 {
 	*died = 0;
@@ -97,10 +62,14 @@ int capture_filter(pid_t pid, const char *path, int *died, int *status)
 	}
 	int r = -1, e = 0;
 	struct sock_filter *insns = NULL;
+	/* Durable before it is visible: a later container loads it as its filter. */
+	char tmp[4200];
 	long n = ptrace(PTRACE_SECCOMP_GET_FILTER, pid, 0, NULL);
-	if (n > 0 && n <= 4096 && (insns = calloc((size_t)n, sizeof *insns)) != NULL &&
-	    ptrace(PTRACE_SECCOMP_GET_FILTER, pid, 0, insns) == n)
-		r = write_atomically(path, insns, (size_t)n * sizeof *insns);
+	if (snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid()) >= (int)sizeof tmp)
+		errno = ENAMETOOLONG;
+	else if (n > 0 && n <= 4096 && (insns = calloc((size_t)n, sizeof *insns)) != NULL &&
+		 ptrace(PTRACE_SECCOMP_GET_FILTER, pid, 0, insns) == n)
+		r = write_file_atomically(path, tmp, insns, (size_t)n * sizeof *insns);
 	e = errno;
 	free(insns);
 	ptrace(PTRACE_DETACH, pid, 0, 0);

@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "atomic-file.h"
 #include "filter.h"
 #include "../seccomp/lookpath.h"
 #include "../seccomp/sealed-copy.h"
@@ -1481,16 +1482,7 @@ static void write_exit_json(int oom)
 		len = snprintf(buf, sizeof buf, "{\"exitCode\":%d,\"signal\":null,\"oomKilled\":%s,\"finishedAt\":\"%s\"}\n", code,
 			       oom ? "true" : "false", ts);
 	}
-	int fd = open(exit_tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return;
-	if (write_all(fd, buf, (size_t)len) < 0 || fsync(fd) < 0) {
-		close(fd);
-		unlink(exit_tmp_path);
-		return;
-	}
-	close(fd);
-	rename(exit_tmp_path, exit_path);
+	write_file_atomically(exit_path, exit_tmp_path, buf, (size_t)len);
 }
 
 /*
