@@ -30,7 +30,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <stdint.h>
@@ -88,17 +87,7 @@ static void set_capabilities(uint64_t bounding)
 		if (!(bounding & (1ULL << cap)) && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1 &&
 		    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
 			fail(126, "dropping from the bounding set", errno);
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct data[2];
-	if (syscall(SYS_capget, &hdr, data) < 0)
-		fail(126, "capget", errno);
-	for (int i = 0; i < 2; i++) {
-		uint32_t keep = (uint32_t)(bounding >> (32 * i));
-		data[i].permitted &= keep;
-		data[i].effective &= keep;
-		data[i].inheritable = 0;
-	}
-	if (syscall(SYS_capset, &hdr, data) < 0)
+	if (keep_capabilities(bounding) < 0)
 		fail(126, "capset", errno);
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 		fail(126, "clearing the ambient set", errno);

@@ -84,6 +84,20 @@ int look_path(const char *file, const char *path_env, char *out, size_t out_len,
 	return 127;
 }
 
+int keep_capabilities(unsigned long long keep)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2];
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		return -1;
+	for (int i = 0; i < 2; i++) {
+		data[i].permitted &= (unsigned)(keep >> (32 * i));
+		data[i].effective = data[i].permitted;
+		data[i].inheritable = 0;
+	}
+	return (int)syscall(SYS_capset, &hdr, data);
+}
+
 /*
  * In the vfork child: become the looked-up process (see look_path_as); 0 or -1. The working
  * directory as runc's finalizeNamespace enters it: as root first, and only when that is refused,
@@ -91,8 +105,6 @@ int look_path(const char *file, const char *path_env, char *out, size_t out_len,
  */
 static int become(int ns_fd, const struct lookup_creds *c, const char *cwd)
 {
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct data[2];
 	if (!cwd || !*cwd)
 		cwd = "/";
 	if (syscall(SYS_setns, ns_fd, CLONE_NEWNS) < 0)
@@ -102,15 +114,8 @@ static int become(int ns_fd, const struct lookup_creds *c, const char *cwd)
 		return -1;
 	if (syscall(SYS_setgroups, (size_t)c->n_groups, c->groups) < 0 ||
 	    syscall(SYS_setresgid, c->gid, c->gid, c->gid) < 0 || syscall(SYS_prctl, PR_SET_KEEPCAPS, 1L, 0L, 0L, 0L) < 0 ||
-	    syscall(SYS_setresuid, c->uid, c->uid, c->uid) < 0 || syscall(SYS_capget, &hdr, data) < 0)
-		return -1;
-	for (int i = 0; i < 2; i++) {
-		unsigned keep = (unsigned)(c->caps >> (32 * i));
-		data[i].permitted &= keep;
-		data[i].effective = data[i].permitted;
-		data[i].inheritable = 0;
-	}
-	if (syscall(SYS_capset, &hdr, data) < 0 || (in_cwd < 0 && syscall(SYS_chdir, cwd) < 0))
+	    syscall(SYS_setresuid, c->uid, c->uid, c->uid) < 0 || keep_capabilities(c->caps) < 0 ||
+	    (in_cwd < 0 && syscall(SYS_chdir, cwd) < 0))
 		return -1;
 	return 0;
 }

@@ -28,6 +28,14 @@ struct lookup_creds {
 };
 
 /*
+ * Permitted and effective sets cut to `keep` (a capability mask), the inheritable set
+ * emptied: what a process keeps for a look-up and execve as runc's init makes them (the
+ * effective set equals the permitted one there). Raw system calls, so a vfork child may call
+ * it. 0, or -1 with errno set.
+ */
+int keep_capabilities(unsigned long long keep);
+
+/*
  * look_path as runc's init runs it: in the mount namespace of process `pid` (from that
  * namespace's root, which is not /proc/PID/root when that process chrooted), with `creds`,
  * relative names against `cwd`. In a vfork child, so the caller's own namespace, credentials
