@@ -40,7 +40,6 @@ export async function hullConfig(hull: Engine, bundleDir: string): Promise<Recor
   }
 }
 
-
 /** The filter hull's engine captured for that config (after hullConfig): the one file of its cache. */
 export async function precompiledFilter(hull: Engine): Promise<string> {
   const dir = join(hull.stateRoot!, 'seccomp');
